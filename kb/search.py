@@ -1,0 +1,388 @@
+"""Search: the index built at build time, and the Python twin of the browser's ranking.
+
+The index is plain JSON the browser downloads and only parses. Ranking is BM25F over weighted
+fields (title, questions, tags, headings, body), with per-term impacts computed here and stored
+as integers, so the browser engine (kb/assets/search/engine.js) and this module add up the very
+same numbers and agree on the order of results.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Protocol
+
+import yaml
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from kb.articles import Problem
+from kb.search_text import fold, stem, strip_markdown, typo_budget, words
+
+FORMAT = "kb-search/1"
+INDEX_PATH = "search/search_index.json"
+
+# Field weights for BM25F: a word in the title says more than one in the body.
+FIELD_WEIGHTS = {"title": 3.0, "questions": 2.0, "tags": 2.0, "headings": 1.5, "body": 1.0}
+FIELD_B = {"title": 0.5, "questions": 0.75, "tags": 0.3, "headings": 0.5, "body": 0.75}
+K1 = 1.2
+IMPACT_SCALE = 10  # impacts are stored as round(score * IMPACT_SCALE)
+
+# Match factors (integers, so both engines compute identical sums): an exact word beats a
+# synonym, which beats a completion of the word being typed, which beats a typo correction.
+FACTOR_EXACT = 8
+FACTOR_SYNONYM = 7
+FACTOR_PREFIX = 6
+FACTOR_FUZZY = (8, 5, 4)  # by edit distance 0, 1, 2
+PREFIX_LIMIT = 64  # completions considered for a short prefix
+# Results must reach this share of the query's best possible score: no noise for off-topic queries.
+MIN_SHARE = 0.12
+SNIPPET_CHARS = 200
+DEFAULT_SEPARATOR = r"[\s\-]+"
+
+
+class SearchError(Exception):
+    """The index cannot be built or read; the message says why."""
+
+
+class ArticleLike(Protocol):
+    id: str
+    title: str
+    url: str
+    body: str
+    questions: list[str]
+    tags: list[str]
+    headings: list[str]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked result."""
+
+    id: str
+    title: str
+    url: str
+    score: float
+
+
+# ---------------------------------------------------------------------------------------------
+# Building
+
+
+def build_index(articles: Iterable[ArticleLike], synonyms: dict[str, list[str]] | None = None) -> dict:
+    """Build the JSON-able index the browser downloads; raises SearchError when it would be empty."""
+    articles = list(articles)
+    if not articles:
+        raise SearchError("no articles to index: the search index would be empty")
+    fields_per_doc = [_doc_fields(a) for a in articles]
+    n = len(articles)
+    avg = {f: (sum(len(d[f]) for d in fields_per_doc) / n) or 1.0 for f in FIELD_WEIGHTS}
+
+    # term -> {doc: weighted, length-normalised term frequency}
+    weighted: dict[str, dict[int, float]] = defaultdict(dict)
+    for doc, fields in enumerate(fields_per_doc):
+        acc: dict[str, float] = defaultdict(float)
+        for name, tokens in fields.items():
+            if not tokens:
+                continue
+            norm = 1 - FIELD_B[name] + FIELD_B[name] * len(tokens) / avg[name]
+            w = FIELD_WEIGHTS[name] / norm
+            for term, tf in Counter(tokens).items():
+                acc[term] += w * tf
+        for term, tf in acc.items():
+            weighted[term][doc] = tf
+    if not weighted:
+        raise SearchError(f"{n} articles but not one searchable word: the search index would be empty")
+
+    terms = sorted(weighted)
+    postings = []
+    for term in terms:
+        docs = weighted[term]
+        idf = math.log(1 + (n - len(docs) + 0.5) / (len(docs) + 0.5))
+        row: list[int] = []
+        last = 0
+        for doc in sorted(docs):
+            tf = docs[doc]
+            impact = max(1, round(idf * tf * (K1 + 1) / (tf + K1) * IMPACT_SCALE))
+            row += [doc - last, impact]
+            last = doc
+        postings.append(row)
+    return {
+        "format": FORMAT,
+        "docs": [[a.id, a.title, a.url, _snippet(a)] for a in articles],
+        "terms": terms,
+        "postings": postings,
+        "synonyms": _expand_synonyms(synonyms or {}),
+    }
+
+
+def _doc_fields(a: ArticleLike) -> dict[str, list[str]]:
+    return {
+        "title": _stems(a.title),
+        "questions": _stems(" \n ".join(a.questions)),
+        "tags": _stems(" ".join(a.tags)),
+        "headings": _stems(" \n ".join(a.headings)),
+        "body": _stems(strip_markdown(a.body)),
+    }
+
+
+def _stems(text: str) -> list[str]:
+    return [stem(w) for w in words(text)]
+
+
+def _snippet(a: ArticleLike) -> str:
+    lines = []
+    for line in strip_markdown(a.body).splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        lines.append(re.sub(r"[*_`>~|]+", "", line).strip())
+        if sum(map(len, lines)) >= SNIPPET_CHARS:
+            break
+    text = " ".join(lines)
+    return text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + "…"
+
+
+def _expand_synonyms(synonyms: dict[str, list[str]]) -> dict[str, list[list[str]]]:
+    """Stemmed, two-way synonym table: stem -> alternatives (each a list of stems)."""
+    table: dict[str, list[list[str]]] = defaultdict(list)
+    for word, alternatives in synonyms.items():
+        group = [_stems(word)] + [_stems(alt) for alt in alternatives]
+        group = [g for g in group if g]
+        for member in group:
+            if len(member) != 1:
+                continue  # phrases are reached through their words, not as keys
+            for other in group:
+                if other != member and other not in table[member[0]]:
+                    table[member[0]].append(other)
+    return {k: v for k, v in sorted(table.items())}
+
+
+def load_synonyms(path: Path) -> dict[str, list[str]]:
+    """Read articles/synonyms.yml (word: [word or phrase, ...]); a missing file means none."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        line = exc.problem_mark.line + 1 if getattr(exc, "problem_mark", None) else None
+        raise SearchError(f"{path}:{line or 1}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SearchError(f"{path}:1: expected a mapping of word -> list of words, got {type(data).__name__}")
+    result: dict[str, list[str]] = {}
+    for key, value in data.items():
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, (str, int, float)) for v in value):
+            raise SearchError(f"{path}: synonyms of '{key}' must be a list of words or phrases, "
+                              f"got {value!r}")
+        result[str(key)] = [str(v) for v in value]
+    return result
+
+
+def write_index(index: dict, site_dir: Path, separator: str = DEFAULT_SEPARATOR) -> Path:
+    """Write the index where Material's page script fetches it (search/search_index.json)."""
+    if not index.get("docs"):
+        raise SearchError("refusing to write an empty search index")
+    path = Path(site_dir) / INDEX_PATH
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Material's bundle fetches this file and hands {config, docs} to the worker.
+    wrapper = {"config": {"lang": ["en"], "separator": separator, "pipeline": [], "fields": {}},
+               "docs": index}
+    path.write_text(json.dumps(wrapper, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    return path
+
+
+def load_index(site_dir: Path) -> dict:
+    """Read the index written by write_index, or raise SearchError naming the file."""
+    path = Path(site_dir) / INDEX_PATH
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise SearchError(f"{path}: no search index; build the site first (kb build)") from exc
+    except json.JSONDecodeError as exc:
+        raise SearchError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from exc
+    index = data.get("docs") if isinstance(data, dict) else None
+    if not isinstance(index, dict) or index.get("format") != FORMAT:
+        raise SearchError(f"{path}: not a kb search index (was it built by Material's own search?)")
+    if not index.get("docs"):
+        raise SearchError(f"{path}: the search index is empty")
+    return index
+
+
+# ---------------------------------------------------------------------------------------------
+# Ranking
+
+
+class _Prepared:
+    """Lookup structures derived once per index (the browser does the same at setup)."""
+
+    def __init__(self, index: dict) -> None:
+        self.terms: list[str] = index["terms"]
+        self.ids = {t: i for i, t in enumerate(self.terms)}
+        self.postings: list[list[int]] = index["postings"]
+        self.synonyms: dict[str, list[list[str]]] = index.get("synonyms", {})
+        self.docs = index["docs"]
+        self.by_length: dict[int, list[str]] = defaultdict(list)
+        for t in self.terms:
+            self.by_length[len(t)].append(t)
+
+
+_prepared: dict[int, tuple[dict, _Prepared]] = {}
+
+
+def _prepare(index: dict) -> _Prepared:
+    cached = _prepared.get(id(index))
+    if cached is None or cached[0] is not index:
+        if index.get("format") != FORMAT or not index.get("docs"):
+            raise SearchError("the search index is empty or not a kb search index")
+        cached = (index, _Prepared(index))
+        _prepared.clear()
+        _prepared[id(index)] = cached
+    return cached[1]
+
+
+def query_terms(index: dict, query: str) -> list[dict[int, int]]:
+    """The query as groups of index terms, each term with its match factor."""
+    p = _prepare(index)
+    qwords = words(query)
+    typing = bool(query) and fold(query[-1]).isalnum()
+    groups: list[dict[int, int]] = []
+    seen: set[str] = set()
+    for pos, word in enumerate(qwords):
+        s = stem(word)
+        if s in seen:
+            continue
+        seen.add(s)
+        variants: dict[int, int] = {}
+
+        def offer(term: str, factor: int) -> None:
+            i = p.ids.get(term)
+            if i is not None and variants.get(i, 0) < factor:
+                variants[i] = factor
+
+        offer(s, FACTOR_EXACT)
+        for alternative in p.synonyms.get(s, []):
+            for t in alternative:
+                offer(t, FACTOR_SYNONYM)
+        if typing and pos == len(qwords) - 1 and len(word) >= 2:
+            for t in _completions(p.terms, word):
+                offer(t, FACTOR_PREFIX)
+            for cut in range(max(2, len(word) - 3), len(word)):
+                offer(word[:cut], FACTOR_PREFIX)
+        budget = typo_budget(len(word))
+        if budget and s not in p.ids:
+            for t, distance in _near(p, s, budget):
+                offer(t, FACTOR_FUZZY[distance])
+        groups.append(variants)
+    return groups
+
+
+def _completions(terms: list[str], prefix: str) -> list[str]:
+    start = bisect.bisect_left(terms, prefix)
+    out = []
+    for t in terms[start:start + PREFIX_LIMIT]:
+        if not t.startswith(prefix):
+            break
+        out.append(t)
+    return out
+
+
+def _near(p: _Prepared, s: str, budget: int) -> list[tuple[str, int]]:
+    """Index terms within `budget` OSA edits of `s` (a swapped pair counts as one edit)."""
+    out: list[tuple[str, int]] = []
+    for length in range(len(s) - budget, len(s) + budget + 1):
+        choices = p.by_length.get(length)
+        if not choices:
+            continue
+        for t, distance, _ in process.extract(
+            s, choices, scorer=OSA.distance, processor=None, score_cutoff=budget, limit=None
+        ):
+            if distance > 0:
+                out.append((t, int(distance)))
+    return out
+
+
+def search(index: dict, query: str, limit: int = 10) -> list[Hit]:
+    """Rank the index's articles for `query`, best first."""
+    p = _prepare(index)
+    groups = query_terms(index, query)
+    totals: dict[int, int] = defaultdict(int)
+    best_possible = 0
+    for variants in groups:
+        best: dict[int, int] = {}
+        group_max = 0
+        for term, factor in variants.items():
+            row = p.postings[term]
+            doc = 0
+            for k in range(0, len(row), 2):
+                doc += row[k]
+                value = row[k + 1] * factor
+                if value > best.get(doc, 0):
+                    best[doc] = value
+                    if value > group_max:
+                        group_max = value
+        for doc, value in best.items():
+            totals[doc] += value
+        best_possible += group_max
+    if not totals:
+        return []
+    floor = best_possible * MIN_SHARE
+    ranked = sorted((d for d, v in totals.items() if v >= floor), key=lambda d: (-totals[d], d))
+    scale = IMPACT_SCALE * FACTOR_EXACT
+    return [Hit(p.docs[d][0], p.docs[d][1], p.docs[d][2], totals[d] / scale) for d in ranked[:limit]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Golden queries
+
+
+def check_golden(index: dict, golden_path: Path) -> list[Problem]:
+    """Run articles/golden-queries.yml against the index; one Problem per query that misses."""
+    golden_path = Path(golden_path)
+    shown = str(golden_path)
+    try:
+        node = yaml.compose(golden_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        return [Problem(shown, mark.line + 1 if mark else None, "error",
+                        f"not valid YAML: {getattr(exc, 'problem', exc)}")]
+    if node is None:
+        return []
+    if not isinstance(node, yaml.SequenceNode):
+        return [Problem(shown, node.start_mark.line + 1, "error",
+                        "expected a list of {query, expect} entries")]
+    problems = []
+    ids = {d[0] for d in index["docs"]}
+    for item in node.value:
+        line = item.start_mark.line + 1
+        entry = yaml.safe_load(yaml.serialize(item)) if isinstance(item, yaml.MappingNode) else None
+        if not isinstance(entry, dict) or not isinstance(entry.get("query"), str) \
+                or not isinstance(entry.get("expect"), str):
+            problems.append(Problem(shown, line, "error", "expected {query: '...', expect: article-id}",
+                                    "write  - query: where is my parcel\n          expect: track-order"))
+            continue
+        query, expect = entry["query"], entry["expect"]
+        if expect not in ids:
+            problems.append(Problem(shown, line, "error",
+                                    f"query '{query}' expects '{expect}', which is not an article id"))
+            continue
+        hits = search(index, query, limit=1)
+        if not hits:
+            problems.append(Problem(shown, line, "error", f"query '{query}' finds nothing, expected '{expect}'",
+                                    "add the customer's words to the article's questions: or to synonyms.yml"))
+        elif hits[0].id != expect:
+            problems.append(Problem(shown, line, "error",
+                                    f"query '{query}' ranks '{hits[0].id}' first, expected '{expect}'",
+                                    "add the customer's words to the article's questions: or to synonyms.yml"))
+    return problems
