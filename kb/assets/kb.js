@@ -1,0 +1,19 @@
+// The home page's big search box opens Material's header search, by mouse or keyboard.
+(function () {
+  function openSearch(event) {
+    var toggle = document.querySelector("[data-md-toggle=search]");
+    var input = document.querySelector("[data-md-component=search-query]");
+    if (!toggle || !input) return;
+    event.preventDefault();
+    toggle.checked = true;
+    toggle.dispatchEvent(new Event("change"));
+    input.focus();
+  }
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-kb-search-open]")) openSearch(event);
+  });
+  document.addEventListener("keydown", function (event) {
+    if ((event.key === "Enter" || event.key === " ") &&
+        event.target.closest && event.target.closest("[data-kb-search-open]")) openSearch(event);
+  });
+})();

@@ -1,0 +1,164 @@
+"""`kb new`, `kb check`, `kb build`, `kb serve`: the writer's commands."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import time
+import unicodedata
+from pathlib import Path
+
+import click
+
+from kb.articles import Project
+from kb.cli.app import fail, main
+from kb.site import BuildFailed, SiteConfig, SiteError, build_site, check_site, read_site_config
+
+config_option = click.option(
+    "--config-file", "-f", type=click.Path(dir_okay=False, path_type=Path), default=Path("mkdocs.yml"),
+    show_default=True, help="The site's MkDocs configuration.",
+)
+
+
+def load_site(config_file: Path) -> SiteConfig:
+    """Read mkdocs.yml, or stop with its problem as the message."""
+    try:
+        return read_site_config(config_file)
+    except SiteError as exc:
+        fail(str(exc), 1)
+
+
+def report_problems(project: Project, command: str) -> int:
+    """Print every problem, then a one-line summary; return the number of errors."""
+    for problem in project.problems:
+        click.echo(problem.format(), err=True)
+    errors = len(project.errors)
+    warnings = len(project.problems) - errors
+    summary = f"{command}: {_count(errors, 'error')}, {_count(warnings, 'warning')} in {_count(len(project.articles), 'article')}"
+    click.echo(summary, err=True)
+    return errors
+
+
+@main.command()
+@config_option
+@click.option("--strict", is_flag=True, help="Also name front-matter keys the schema does not know.")
+def check(config_file: Path, strict: bool) -> None:
+    """Check every article (drafts too) and the golden queries; exit 1 on any error."""
+    site = load_site(config_file)
+    project = check_site(site, strict=strict)
+    if report_problems(project, "kb check"):
+        raise SystemExit(1)
+
+
+@main.command()
+@config_option
+@click.option("--site-dir", "-d", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to put the site (default: site_dir of mkdocs.yml, usually site/).")
+@click.option("--strict", is_flag=True, help="Also fail on front-matter keys the schema does not know.")
+def build(config_file: Path, site_dir: Path | None, strict: bool) -> None:
+    """Check, then build the static site aside and swap it in only when it is complete."""
+    site = load_site(config_file)
+    project = check_site(site, strict=strict)
+    if project.errors:
+        report_problems(project, "kb build")
+        raise SystemExit(1)
+    for problem in project.problems:
+        click.echo(problem.format(), err=True)
+    started = time.perf_counter()
+    published = [a for a in project.articles if not a.draft]
+    click.echo(f"kb build: building {_count(len(published), 'article')}...", err=True)
+    target = _build(site, site_dir, strict=strict)
+    seconds = time.perf_counter() - started
+    click.echo(f"kb build: {_count(len(published), 'article')} -> {_shown(target)} in {seconds:.1f} s", err=True)
+
+
+@main.command()
+@click.argument("title")
+@click.option("--category", "-c", default="", help="Category folder under the articles folder, e.g. shipping.")
+@click.option("--id", "article_id", default=None, help="Article id (default: made from the title).")
+@config_option
+def new(title: str, category: str, article_id: str | None, config_file: Path) -> None:
+    """Write a new article with its front matter, ready to fill in."""
+    site = load_site(config_file)
+    slug = article_id or slugify(title)
+    if not slug:
+        fail(f"kb new: cannot make a file name from {title!r}; pass --id", 2)
+    if category and (category.startswith(("/", ".")) or ".." in category.split("/")):
+        fail(f"kb new: --category must be a folder inside {_shown(site.docs_dir)}, got {category!r}", 2)
+    folder = site.docs_dir / category
+    path = folder / f"{slug.rsplit('/', 1)[-1]}.md"
+    if path.exists():
+        fail(f"{_shown(path)}: already exists; choose another title or --id", 1)
+    folder.mkdir(parents=True, exist_ok=True)
+    today = dt.date.today().isoformat()
+    quoted_title = title.replace('"', '\\"')
+    path.write_text(
+        f"---\n"
+        f"id: {slug}\n"
+        f"title: \"{quoted_title}\"\n"
+        f"questions: []         # how customers ask it, in their own words: [first, second]\n"
+        f"tags: []\n"
+        f"owner: \"@support\"\n"
+        f"reviewed: {today}\n"
+        f"review_every: 180d\n"
+        f"draft: true           # remove when it is ready to publish\n"
+        f"---\n\n"
+        f"Answer the question in the first paragraph, then give the steps.\n",
+        encoding="utf-8",
+    )
+    click.echo(_shown(path))
+
+
+@main.command()
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", "-p", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option("--db", default=None, help="Votes store for the preview (default: sqlite:///.kb/votes.db).")
+def serve(config_file: Path, host: str, port: int, db: str | None) -> None:
+    """Build with drafts and serve the site and the vote collector on one local origin, rebuilding on edits."""
+    from kb.preview import serve_preview
+
+    site = load_site(config_file)
+    project = check_site(site)
+    if project.errors:
+        report_problems(project, "kb serve")
+        raise SystemExit(1)
+    preview_dir = site.project_dir / ".kb" / "preview"
+    _build(site, preview_dir, drafts=True, livereload=True)
+    db_url = db or f"sqlite:///{(site.project_dir / '.kb' / 'votes.db').as_posix()}"
+    serve_preview(site, preview_dir, host=host, port=port, db_url=db_url,
+                  echo=lambda message: click.echo(message, err=True))
+
+
+def slugify(title: str) -> str:
+    """A file-name-safe id from a title: ASCII, lower case, words joined by '-'."""
+    text = unicodedata.normalize("NFKD", title.replace("ł", "l").replace("Ł", "L"))
+    text = text.encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60].strip("-")
+
+
+def _build(site: SiteConfig, site_dir: Path | None, **options: bool) -> Path:
+    def progress(record: logging.LogRecord) -> None:
+        if record.name == "mkdocs.plugins.kb" and record.levelno == logging.INFO:
+            click.echo(record.getMessage(), err=True)
+
+    try:
+        return build_site(site, site_dir, on_log=progress, **options)
+    except BuildFailed as exc:
+        for message in exc.messages:
+            click.echo(message, err=True)
+        fail(str(exc), 1)
+    except SiteError as exc:
+        fail(str(exc), 1)
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _shown(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix() or "."
+    except ValueError:
+        return str(path)

@@ -1,0 +1,143 @@
+"""The preview behind `kb serve`: the built site and the vote collector on one local origin.
+
+Article edits are picked up by a file watcher, the site is rebuilt aside and swapped in, and
+open pages reload themselves (they poll `/_kb/build`, which changes with every rebuild).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from kb.site import BuildFailed, SiteConfig, SiteError, build_site, check_site
+
+#: Paths the collector answers on the preview's origin; everything else is the static site.
+COLLECTOR_PREFIXES = ("/api/", "/healthz", "/openapi.json")
+
+
+class Rebuilder:
+    """Rebuilds the preview when articles or mkdocs.yml change, one build at a time."""
+
+    def __init__(self, site: SiteConfig, preview_dir: Path, echo: Callable[[str], None]) -> None:
+        self.site = site
+        self.preview_dir = preview_dir
+        self.echo = echo
+        self.build_number = 1
+        self._dirty = threading.Event()
+        self._stop = threading.Event()
+
+    def changed(self) -> None:
+        """Note a change; the worker rebuilds once things are quiet for a moment."""
+        self._dirty.set()
+
+    def run(self) -> None:
+        """The worker loop: wait for a change, let edits settle, rebuild, repeat."""
+        while not self._stop.is_set():
+            if not self._dirty.wait(timeout=0.5):
+                continue
+            time.sleep(0.3)  # an editor's save is often several writes
+            self._dirty.clear()
+            self.rebuild()
+
+    def rebuild(self) -> bool:
+        """Check and rebuild now; on problems, print them and keep serving the last good site."""
+        project = check_site(self.site)
+        for problem in project.problems:
+            self.echo(problem.format())
+        if project.errors:
+            self.echo(f"kb serve: {len(project.errors)} error(s); still showing the last good build")
+            return False
+        try:
+            build_site(self.site, self.preview_dir, drafts=True, livereload=True)
+        except (BuildFailed, SiteError) as exc:
+            for message in getattr(exc, "messages", []):
+                self.echo(message)
+            self.echo(f"{exc}; still showing the last good build")
+            return False
+        self.build_number += 1
+        self.echo(f"kb serve: rebuilt ({len(project.articles)} articles)")
+        return True
+
+    def stop(self) -> None:
+        """End the worker loop."""
+        self._stop.set()
+
+
+def create_preview_app(preview_dir: Path, rebuilder: Rebuilder | None, collector: Any = None) -> Any:
+    """An ASGI app: the collector's routes when given, the build number, and the static site."""
+
+    async def build_number(request: Any) -> PlainTextResponse:
+        return PlainTextResponse(str(rebuilder.build_number if rebuilder else 1),
+                                 headers={"Cache-Control": "no-store"})
+
+    site_app = Starlette(routes=[
+        Route("/_kb/build", build_number),
+        Mount("/", app=StaticFiles(directory=str(preview_dir), html=True, check_dir=False)),
+    ])
+    if collector is None:
+        return site_app
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        path = scope.get("path", "") if scope["type"] in ("http", "websocket") else ""
+        if scope["type"] == "lifespan" or path.startswith(COLLECTOR_PREFIXES):
+            await collector(scope, receive, send)
+        else:
+            await site_app(scope, receive, send)
+
+    return app
+
+
+def serve_preview(
+    site: SiteConfig, preview_dir: Path, *, host: str, port: int, db_url: str, echo: Callable[[str], None],
+) -> None:
+    """Serve until interrupted, rebuilding on every change under the articles folder or mkdocs.yml."""
+    import uvicorn
+    from watchdog.events import FileSystemEvent, FileSystemEventHandler
+    from watchdog.observers import Observer
+
+    rebuilder = Rebuilder(site, preview_dir, echo)
+    collector = _collector(preview_dir, db_url, echo)
+
+    class OnChange(FileSystemEventHandler):
+        def on_any_event(self, event: FileSystemEvent) -> None:
+            if event.event_type in ("opened", "closed_no_write"):
+                return
+            path = str(getattr(event, "dest_path", "") or event.src_path)
+            if path.startswith(str(site.docs_dir)) or path == str(site.config_file):
+                rebuilder.changed()
+
+    observer = Observer()
+    observer.schedule(OnChange(), str(site.docs_dir), recursive=True)
+    observer.schedule(OnChange(), str(site.project_dir), recursive=False)
+    observer.start()
+    worker = threading.Thread(target=rebuilder.run, name="kb-rebuild", daemon=True)
+    worker.start()
+    echo(f"kb serve: http://{host}:{port}/  (votes: {db_url}; Ctrl+C to stop)")
+    try:
+        uvicorn.run(create_preview_app(preview_dir, rebuilder, collector), host=host, port=port,
+                    log_level="warning")
+    finally:
+        rebuilder.stop()
+        observer.stop()
+        observer.join(timeout=2)
+
+
+def _collector(preview_dir: Path, db_url: str, echo: Callable[[str], None]) -> Any:
+    """The vote collector over a local store, or None where this install has none."""
+    try:
+        from kb.store import open_store
+        from kb.votes import create_app
+    except ImportError:
+        return None
+    if db_url.startswith("sqlite:///"):
+        Path(db_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    store = open_store(db_url)
+    store.migrate()
+    return create_app(preview_dir, store)
