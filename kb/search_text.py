@@ -27,7 +27,7 @@ _VOWELS = set("aeiouy")
 def fold(text: str) -> str:
     """Lower-case, strip diacritics (Polish ł too) and drop apostrophes."""
     text = unicodedata.normalize("NFKD", text.lower())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = "".join(ch for ch in text if not unicodedata.category(ch).startswith("M"))
     return _APOSTROPHES.sub("", text.translate(_FOLD_EXTRA))
 
 

@@ -1,0 +1,333 @@
+/*
+ * kb search: the ranking engine and a Web Worker that answers Material for MkDocs' search
+ * protocol (SETUP -> READY, QUERY -> RESULT), so Material's header search UI stays as it is.
+ *
+ * The index is built in Python (kb/search.py) and only parsed here. Every rule below has a
+ * twin in kb/search.py and kb/search_text.py; a test keeps both rankings in agreement.
+ */
+(function (root) {
+  "use strict";
+
+  /* ---- text analysis (twin of kb/search_text.py) ---------------------------------------- */
+
+  var FOLD_EXTRA = {
+    "ł": "l", "đ": "d", "ø": "o", "ħ": "h", "ŧ": "t", "ı": "i",
+    "ß": "ss", "æ": "ae", "œ": "oe", "þ": "th", "ð": "d"
+  };
+  var FOLD_EXTRA_RE = /[łđøħŧıßæœþð]/g;
+  var MARKS = /\p{M}/gu;
+  var APOSTROPHES = /['\u2019\u02bc]/g;
+  var WORD = /[\p{L}\p{N}]+/gu;
+  var ALPHA = /^\p{L}+$/u;
+  var ALNUM = /^[\p{L}\p{N}]+$/u;
+  var VOWELS = "aeiouy";
+
+  function fold(text) {
+    return text.toLowerCase().normalize("NFKD").replace(MARKS, "")
+      .replace(FOLD_EXTRA_RE, function (ch) { return FOLD_EXTRA[ch]; })
+      .replace(APOSTROPHES, "");
+  }
+
+  function words(text) {
+    return fold(text).match(WORD) || [];
+  }
+
+  function endsWith(word, suffixes) {
+    for (var i = 0; i < suffixes.length; i++)
+      if (word.endsWith(suffixes[i])) return true;
+    return false;
+  }
+
+  function hasVowel(text) {
+    for (var i = 0; i < text.length; i++)
+      if (VOWELS.indexOf(text[i]) >= 0) return true;
+    return false;
+  }
+
+  function undouble(word) {
+    var n = word.length;
+    if (n > 3 && word[n - 1] === word[n - 2] && "lszaeiou".indexOf(word[n - 1]) < 0)
+      return word.slice(0, -1);
+    return word;
+  }
+
+  function stem(word) {
+    var n = word.length;
+    if (n <= 3 || !ALPHA.test(word)) return word;
+    if (word.endsWith("ies") && n > 4) word = word.slice(0, -3);
+    else if (word.endsWith("ied") && n > 4) word = word.slice(0, -3);
+    else if (word.endsWith("sses")) word = word.slice(0, -2);
+    else if (endsWith(word, ["xes", "zes", "ches", "shes"])) word = word.slice(0, -2);
+    else if (word.endsWith("s") && !endsWith(word, ["ss", "us", "is"])) word = word.slice(0, -1);
+    else if (word.endsWith("ing") && n > 5 && hasVowel(word.slice(0, -3)))
+      word = undouble(word.slice(0, -3));
+    else if (word.endsWith("ed") && n > 4 && hasVowel(word.slice(0, -2)))
+      word = undouble(word.slice(0, -2));
+    var m = word.length;
+    if (m > 3 && word.endsWith("e")) word = word.slice(0, -1);
+    else if (m > 3 && word.endsWith("y") && VOWELS.indexOf(word[m - 2]) < 0) word = word.slice(0, -1);
+    return word;
+  }
+
+  function typoBudget(length) {
+    return length <= 3 ? 0 : length <= 7 ? 1 : 2;
+  }
+
+  /* Optimal string alignment distance (a swapped pair is one edit), or max+1 when above max. */
+  function osa(a, b, max) {
+    var n = a.length, m = b.length;
+    if (Math.abs(n - m) > max) return max + 1;
+    var prev2 = new Array(m + 1), prev = new Array(m + 1), cur = new Array(m + 1);
+    for (var j = 0; j <= m; j++) prev[j] = j;
+    for (var i = 1; i <= n; i++) {
+      cur[0] = i;
+      var rowMin = i;
+      for (j = 1; j <= m; j++) {
+        var cost = a[i - 1] === b[j - 1] ? 0 : 1;
+        var v = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost);
+        if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+          v = Math.min(v, prev2[j - 2] + 1);
+        cur[j] = v;
+        if (v < rowMin) rowMin = v;
+      }
+      if (rowMin > max) return max + 1;
+      var t = prev2; prev2 = prev; prev = cur; cur = t;
+    }
+    return prev[m] > max ? max + 1 : prev[m];
+  }
+
+  /* Letters present in a word, as bits: each edit changes at most two of them. */
+  function letterMask(word) {
+    var mask = 0;
+    for (var i = 0; i < word.length; i++) mask |= 1 << (word.charCodeAt(i) & 31);
+    return mask;
+  }
+
+  function popcount(x) {
+    x -= (x >>> 1) & 0x55555555;
+    x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+    return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+  }
+
+  /* ---- ranking (twin of kb/search.py) --------------------------------------------------- */
+
+  var FORMAT = "kb-search/1";
+  var IMPACT_SCALE = 10;
+  var FACTOR_EXACT = 8, FACTOR_SYNONYM = 7, FACTOR_PREFIX = 6;
+  var FACTOR_FUZZY = [8, 5, 4];
+  var PREFIX_LIMIT = 64;
+  var MIN_SHARE = 0.12;
+
+  function prepare(index) {
+    if (!index || index.format !== FORMAT || !index.docs || !index.docs.length)
+      throw new Error("kb search: the index is empty or not a kb search index");
+    var ids = new Map();
+    var byLength = [];
+    var terms = index.terms;
+    for (var i = 0; i < terms.length; i++) {
+      ids.set(terms[i], i);
+      var len = terms[i].length;
+      (byLength[len] || (byLength[len] = [])).push(i);
+    }
+    return {
+      index: index, terms: terms, ids: ids, byLength: byLength,
+      masks: null, postings: index.postings, synonyms: index.synonyms || {}, docs: index.docs
+    };
+  }
+
+  function completions(terms, prefix) {
+    var lo = 0, hi = terms.length;
+    while (lo < hi) {
+      var mid = (lo + hi) >>> 1;
+      if (terms[mid] < prefix) lo = mid + 1; else hi = mid;
+    }
+    var out = [];
+    for (var i = lo; i < terms.length && i < lo + PREFIX_LIMIT; i++) {
+      if (!terms[i].startsWith(prefix)) break;
+      out.push(terms[i]);
+    }
+    return out;
+  }
+
+  function near(p, s, budget, offer) {
+    if (!p.masks) {
+      p.masks = new Int32Array(p.terms.length);
+      for (var t = 0; t < p.terms.length; t++) p.masks[t] = letterMask(p.terms[t]);
+    }
+    var mask = letterMask(s);
+    for (var len = Math.max(0, s.length - budget); len <= s.length + budget; len++) {
+      var bucket = p.byLength[len];
+      if (!bucket) continue;
+      for (var k = 0; k < bucket.length; k++) {
+        var i = bucket[k];
+        if (popcount(p.masks[i] ^ mask) > 2 * budget) continue;
+        var d = osa(s, p.terms[i], budget);
+        if (d > 0 && d <= budget) offer(p.terms[i], FACTOR_FUZZY[d]);
+      }
+    }
+  }
+
+  /* The query as groups of index terms, each term with its match factor. */
+  function queryTerms(p, query) {
+    var qwords = words(query);
+    var chars = Array.from(query);
+    var typing = chars.length > 0 && ALNUM.test(fold(chars[chars.length - 1]));
+    var groups = [];
+    var seen = new Set();
+    qwords.forEach(function (word, pos) {
+      var s = stem(word);
+      if (seen.has(s)) return;
+      seen.add(s);
+      var variants = new Map();
+      var offer = function (term, factor) {
+        var i = p.ids.get(term);
+        if (i !== undefined && (variants.get(i) || 0) < factor) variants.set(i, factor);
+      };
+      offer(s, FACTOR_EXACT);
+      var alternatives = p.synonyms[s] || [];
+      for (var a = 0; a < alternatives.length; a++)
+        for (var b = 0; b < alternatives[a].length; b++) offer(alternatives[a][b], FACTOR_SYNONYM);
+      if (typing && pos === qwords.length - 1 && word.length >= 2) {
+        completions(p.terms, word).forEach(function (t) { offer(t, FACTOR_PREFIX); });
+        for (var cut = Math.max(2, word.length - 3); cut < word.length; cut++)
+          offer(word.slice(0, cut), FACTOR_PREFIX);
+      }
+      var budget = typoBudget(word.length);
+      if (budget && !p.ids.has(s)) near(p, s, budget, offer);
+      groups.push({ word: word, variants: variants });
+    });
+    return groups;
+  }
+
+  /* Ranked documents: [{doc, score, matched: [term index or -1 per query group]}]. */
+  function rank(p, query, limit) {
+    var groups = queryTerms(p, query);
+    var totals = new Map();
+    var winners = [];  // per group: Map doc -> winning term
+    var bestPossible = 0;
+    for (var g = 0; g < groups.length; g++) {
+      var best = new Map(), won = new Map();
+      var groupMax = 0;
+      groups[g].variants.forEach(function (factor, term) {
+        var row = p.postings[term];
+        var doc = 0;
+        for (var k = 0; k < row.length; k += 2) {
+          doc += row[k];
+          var value = row[k + 1] * factor;
+          if (value > (best.get(doc) || 0)) {
+            best.set(doc, value);
+            won.set(doc, term);
+            if (value > groupMax) groupMax = value;
+          }
+        }
+      });
+      best.forEach(function (value, doc) { totals.set(doc, (totals.get(doc) || 0) + value); });
+      bestPossible += groupMax;
+      winners.push(won);
+    }
+    var floor = bestPossible * MIN_SHARE;
+    var ranked = [];
+    totals.forEach(function (value, doc) { if (value >= floor) ranked.push(doc); });
+    ranked.sort(function (a, b) { return (totals.get(b) - totals.get(a)) || (a - b); });
+    return {
+      groups: groups,
+      results: ranked.slice(0, limit).map(function (doc) {
+        return {
+          doc: doc,
+          score: totals.get(doc) / (IMPACT_SCALE * FACTOR_EXACT),
+          matched: winners.map(function (won) { return won.has(doc) ? won.get(doc) : -1; })
+        };
+      })
+    };
+  }
+
+  /* [{id, title, url, score}], best first: the same list kb.search.search returns. */
+  function search(p, query, limit) {
+    return rank(p, query, limit === undefined ? 10 : limit).results.map(function (r) {
+      var d = p.docs[r.doc];
+      return { id: d[0], title: d[1], url: d[2], score: r.score };
+    });
+  }
+
+  /* ---- Material's worker protocol --------------------------------------------------------- */
+
+  var SETUP = 0, READY = 1, QUERY = 2, RESULT = 3;
+  var RESULT_LIMIT = 20;
+  var state = { prepared: null, options: {} };
+
+  function escapeHTML(text) {
+    return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+      .replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+  }
+
+  /* Escape `text` and mark each word whose stem is one of `stems`. */
+  function highlight(text, stems) {
+    var out = "", last = 0, match;
+    var re = /[\p{L}\p{N}'\u2019]+/gu;
+    while ((match = re.exec(text)) !== null) {
+      var hit = words(match[0]).some(function (w) { return stems.has(stem(w)); });
+      if (!hit) continue;
+      out += escapeHTML(text.slice(last, match.index)) + "<mark>" + escapeHTML(match[0]) + "</mark>";
+      last = match.index + match[0].length;
+    }
+    return out + escapeHTML(text.slice(last));
+  }
+
+  function answer(query) {
+    var p = state.prepared;
+    if (!p || !query.trim()) return { items: [] };
+    var ranked = rank(p, query, RESULT_LIMIT);
+    var items = ranked.results.map(function (r) {
+      var d = p.docs[r.doc];
+      var terms = {}, stems = new Set();
+      ranked.groups.forEach(function (group, g) {
+        var term = r.matched[g];
+        if (term < 0) { terms[group.word] = false; return; }
+        var matched = p.terms[term];
+        stems.add(matched);
+        // the page highlights words starting with each key: give it the word as indexed
+        terms[group.variants.get(term) === FACTOR_EXACT ? group.word : matched] = true;
+      });
+      return [{
+        location: d[2], title: highlight(d[1], stems), text: highlight(d[3], stems),
+        score: r.score, terms: terms
+      }];
+    });
+    var result = { items: items };
+    if (state.options && state.options.suggest) result.suggest = [];
+    return result;
+  }
+
+  /* One answer for each message, in order. */
+  function handler(message) {
+    switch (message && message.type) {
+      case SETUP:
+        state.prepared = prepare(message.data.docs);
+        state.options = message.data.options || {};
+        return { type: READY };
+      case QUERY:
+        try {
+          return { type: RESULT, data: answer(String(message.data)) };
+        } catch (err) {
+          console.warn("kb search: query failed: " + message.data, err);
+          return { type: RESULT, data: { items: [] } };
+        }
+      default:
+        throw new TypeError("kb search: invalid message type");
+    }
+  }
+
+  var api = {
+    fold: fold, words: words, stem: stem, osa: osa, typoBudget: typoBudget,
+    prepare: prepare, search: search, rank: rank, handler: handler, highlight: highlight,
+    MessageType: { SETUP: SETUP, READY: READY, QUERY: QUERY, RESULT: RESULT }
+  };
+
+  if (typeof module !== "undefined" && module.exports) {
+    module.exports = api;
+  } else {
+    root.kbSearch = api;
+    // in a worker (or Material's iframe shim for file:// sites): answer the page
+    root.addEventListener("message", function (ev) { root.postMessage(handler(ev.data)); });
+  }
+})(typeof self !== "undefined" ? self : this);
