@@ -1,0 +1,237 @@
+"""`kb report`, `kb votes simulate` and `kb bench report`: the support lead's commands."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlencode
+
+import click
+
+from kb.cli.app import KbError, bench, main
+from kb.report import ReportError, build_report, flagged, load_manifest, parse_since
+from kb.report_formats import FORMATS, render
+from kb.simulate import SIM_PREFIX, simulate_history, synthetic_manifest, synthetic_votes
+from kb.store import StoreError, open_store
+
+FAIL_ON = ("weak", "overdue", "gaps", "any")
+
+
+def _open(db_url: str, *, must_exist: bool = True):
+    """Open the votes store, or stop with a one-line error naming the URL."""
+    if must_exist and not db_url.startswith(("postgresql://", "postgres://")):
+        if db_url.startswith("sqlite:///"):
+            path = db_url[len("sqlite:///"):]
+        elif "://" in db_url:
+            raise KbError(f"--db: unsupported store URL {db_url!r}: expected sqlite:///PATH or postgresql://...")
+        else:
+            path = db_url
+        if not path or not Path(path).is_file():
+            raise KbError(f"{path or db_url}: no such votes database (start the collector with kb votes serve, "
+                          "or run kb votes simulate)")
+    try:
+        return open_store(db_url)
+    except StoreError as exc:
+        raise KbError(f"--db: {exc}") from None
+    except Exception as exc:  # psycopg's pool raises its own errors on a bad URL or a down server
+        raise KbError(f"--db: cannot open {db_url!r}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _database_error(exc: BaseException, db_url: str) -> KbError:
+    return KbError(f"{db_url}: cannot read votes: {_first_line(exc)}")
+
+
+@main.command("report")
+@click.option("--db", "db_url", required=True, metavar="URL",
+              help="The votes store: sqlite:///PATH or postgresql://...")
+@click.option("--site", "site_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The built site (its kb-manifest.json names the articles, versions and review dates).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="text (a table for the terminal), json, csv (one row per article), markdown or html.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file instead of standard output.")
+@click.option("--since", default=None, metavar="DATE|Nd",
+              help="Only votes, searches and contacts from this UTC date (2026-09-01) or the last N days (30d).")
+@click.option("--category", default=None, help="Only articles in this category (and its sub-folders).")
+@click.option("--owner", default=None, help="Only articles this owner reviews (@ optional).")
+@click.option("--target", type=click.FloatRange(0, 1, min_open=True), default=0.6, show_default=True,
+              help="Helpful rate an article must be able to reach: weak when the 95% interval's upper bound is below it.")
+@click.option("--fail-on", "fail_on", type=click.Choice(FAIL_ON), multiple=True,
+              help="Exit 1 when anything of this kind is found (repeatable; any = weak, overdue, unrated or gaps).")
+@click.option("--color/--no-color", default=None,
+              help="Colour the text table (default: when writing to a terminal and NO_COLOR is unset).")
+def report_command(db_url: str, site_dir: Path, fmt: str, output: Path | None, since: str | None,
+                   category: str | None, owner: str | None, target: float, fail_on: tuple[str, ...],
+                   color: bool | None) -> None:
+    """Which articles fail customers, why, and what they searched for and did not find."""
+    now = datetime.now(timezone.utc)
+    try:
+        since_at = parse_since(since, now) if since else None
+    except ReportError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--since: "), param_hint="--since") from None
+    try:
+        manifest = load_manifest(site_dir)
+    except ReportError as exc:
+        raise KbError(str(exc)) from None
+    index = _search_index(site_dir)
+    store = _open(db_url)
+    try:
+        report = build_report(store, manifest, since=since_at, category=category, owner=owner,
+                              target=target, now=now, search_index=index)
+    except ReportError as exc:
+        raise KbError(str(exc)) from None
+    except (sqlite3.Error, StoreError) as exc:
+        raise _database_error(exc, db_url) from None
+    except Exception as exc:
+        if type(exc).__module__.startswith("psycopg"):
+            raise _database_error(exc, db_url) from None
+        raise
+    finally:
+        store.close()
+    if color is None:
+        color = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    text = render(report, fmt, color=bool(color) and fmt == "text")
+    if output is not None:
+        try:
+            output.write_text(text, encoding="utf-8", newline="")
+        except OSError as exc:
+            raise KbError(f"{output}: cannot write: {exc.strerror}") from None
+        t = report["totals"]
+        click.echo(f"kb report: wrote {output} ({t['articles']} articles, {t['weak']} weak, "
+                   f"{t['overdue']} overdue, {t['unrated']} unrated, {t['gaps']} content gaps)", err=True)
+    else:
+        click.echo(text, nl=False)
+    hits = [kind for kind in fail_on if flagged(report, kind)]
+    if hits:
+        click.echo(f"kb report: failing on {', '.join(hits)}", err=True)
+        raise SystemExit(1)
+
+
+def _search_index(site_dir: Path):
+    """The site's search index for nearest-article suggestions, or None (titles are used then)."""
+    try:
+        from kb import search
+    except ImportError:
+        return None
+    try:
+        return search.load_index(site_dir)
+    except search.SearchError:
+        return None
+
+
+@click.command("simulate")
+@click.option("--db", "db_url", required=True, metavar="URL", help="The votes store to write to: sqlite:///PATH or postgresql://...")
+@click.option("--site", "site_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The built site whose articles get the simulated history.")
+@click.option("--days", type=click.IntRange(1, 3650), default=90, show_default=True, help="How many days of history, ending now.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Random seed; the same seed stores the same rows once.")
+def simulate_command(db_url: str, site_dir: Path, days: int, seed: int) -> None:
+    """Write a simulated history of votes, failed searches and contacts (visitors named sim-...)."""
+    try:
+        manifest = load_manifest(site_dir)
+    except ReportError as exc:
+        raise KbError(str(exc)) from None
+    if not manifest["articles"]:
+        raise KbError(f"{Path(site_dir) / 'kb-manifest.json'}: the site has no articles to simulate votes for")
+    history = simulate_history(manifest, days=days, seed=seed)
+    store = _open(db_url, must_exist=False)
+    try:
+        store.migrate()
+        votes = store.add_votes(history.votes)
+        searches = store.add_searches(history.searches)
+        contacts = store.add_contacts(history.contacts)
+    except (sqlite3.Error, StoreError) as exc:
+        raise _database_error(exc, db_url) from None
+    finally:
+        store.close()
+    improved = next((a for a, p in history.profiles.items() if p == "improved"), None)
+    weak = sorted(a for a, p in history.profiles.items() if p == "weak")
+    click.echo(f"kb votes simulate: stored {votes} votes, {searches} failed searches and {contacts} contacts "
+               f"over {days} days (simulated: visitor ids start with {SIM_PREFIX!r})", err=True)
+    click.echo(f"  weak by design: {', '.join(weak)}", err=True)
+    if improved:
+        click.echo(f"  improved by an edit: {improved} (old version {history.old_versions[improved]})", err=True)
+    click.echo(f"  next: kb report --db {db_url} --site {site_dir}", err=True)
+
+
+def _register_simulate() -> None:
+    """`kb votes simulate` lives on the votes group that kb.cli.votes defines."""
+    from kb.cli.votes import votes
+
+    votes.add_command(simulate_command)
+
+
+_register_simulate()
+
+
+@bench.command("report")
+@click.option("--db", "db_url", default=None, metavar="URL",
+              help="Also time PostgreSQL: a server URL; the bench creates and drops its own scratch database there.")
+@click.option("--votes", "n_votes", type=click.IntRange(1), default=1_000_000, show_default=True, help="Votes to generate.")
+@click.option("--articles", "n_articles", type=click.IntRange(1), default=10_000, show_default=True, help="Articles in the synthetic site.")
+def bench_report(db_url: str | None, n_votes: int, n_articles: int) -> None:
+    """Time `kb report` on a million synthetic votes: SQLite always, PostgreSQL with --db."""
+    now = datetime.now(timezone.utc)
+    manifest = synthetic_manifest(n_articles, now=now)
+    click.echo(f"kb bench report: {n_votes:,} votes over {n_articles:,} articles, 90 days", err=True)
+    with tempfile.TemporaryDirectory(prefix="kb-bench-report-") as tmp:
+        url = f"sqlite:///{Path(tmp) / 'votes.db'}"
+        _bench_one("sqlite", url, manifest, n_votes, now)
+    if db_url:
+        _bench_postgres(db_url, manifest, n_votes, now)
+
+
+def _bench_one(name: str, url: str, manifest: dict, n_votes: int, now: datetime) -> None:
+    store = _open(url, must_exist=False)
+    try:
+        store.migrate()
+        t0 = time.perf_counter()
+        stored = 0
+        for batch in synthetic_votes(manifest, n_votes, now=now):
+            stored += store.add_votes(batch)
+            click.echo(f"\r  {name}: loading {stored:,}/{n_votes:,}", err=True, nl=False)
+        click.echo("", err=True)
+        load = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        report = build_report(store, manifest, now=now)
+        took = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        render(report, "json")
+        render(report, "html")
+        fmt = time.perf_counter() - t0
+    finally:
+        store.close()
+    t = report["totals"]
+    click.echo(f"{name}: loaded {stored:,} votes in {load:.1f} s; report in {took:.2f} s "
+               f"(target <= 5 s on SQLite); json+html written in {fmt:.2f} s")
+    click.echo(f"{name}:   {t['votes']:,} counted of {report['site']['raw_votes']:,} received; "
+               f"{t['weak']:,} weak, {t['overdue']:,} overdue, {t['unrated']:,} unrated")
+
+
+def _bench_postgres(db_url: str, manifest: dict, n_votes: int, now: datetime) -> None:
+    """Run the bench in a scratch database of its own on the server, then drop it."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    scratch = f"kb_bench_report_{os.getpid()}"
+    try:
+        admin = psycopg.connect(db_url, autocommit=True)
+    except psycopg.Error as exc:
+        raise KbError(f"--db: cannot connect to {db_url!r}: {_first_line(exc)}") from None
+    with admin:
+        admin.execute(f'CREATE DATABASE "{scratch}"')
+        try:
+            params = conninfo_to_dict(make_conninfo(db_url, dbname=scratch))
+            url = "postgresql://?" + urlencode({k: v for k, v in params.items() if v is not None})
+            _bench_one("postgresql", url, manifest, n_votes, now)
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
