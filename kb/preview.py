@@ -48,7 +48,7 @@ class Rebuilder:
 
     def rebuild(self) -> bool:
         """Check and rebuild now; on problems, print them and keep serving the last good site."""
-        project = check_site(self.site)
+        project = check_site(self.site, golden=False)
         for problem in project.problems:
             self.echo(problem.format())
         if project.errors:

@@ -82,11 +82,15 @@ def read_site_config(config_file: Path) -> SiteConfig:
     )
 
 
-def check_site(site: SiteConfig, *, strict: bool = False) -> Project:
-    """Load and check every article, drafts included, and the golden queries."""
+def check_site(site: SiteConfig, *, strict: bool = False, golden: bool = True) -> Project:
+    """Load and check every article, drafts included, and (with `golden`) the golden queries.
+
+    The golden queries are a quality gate for `kb check` in a writer's CI; a build or a preview
+    does not stop for a search miss.
+    """
     project = load_project(site.docs_dir, strict=strict or bool(site.plugin.get("strict")), drafts=True,
                            display_root=site.project_dir)
-    if not project.errors:
+    if golden and not project.errors:
         project.problems.extend(_golden_problems(site, project))
     return project
 
@@ -177,4 +181,14 @@ def _golden_problems(site: SiteConfig, project: Project) -> list[Problem]:
     synonyms_path = site.docs_dir / "synonyms.yml"
     synonyms = search.load_synonyms(synonyms_path) if synonyms_path.is_file() else None
     index = search.build_index([a for a in project.articles if not a.draft], synonyms)
-    return list(check(index, golden, display_root=site.project_dir))
+    problems = list(check(index, golden))
+    for problem in problems:
+        problem.path = _relative(Path(problem.path), site.project_dir)
+    return problems
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return str(path)

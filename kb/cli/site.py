@@ -59,7 +59,7 @@ def check(config_file: Path, strict: bool) -> None:
 def build(config_file: Path, site_dir: Path | None, strict: bool) -> None:
     """Check, then build the static site aside and swap it in only when it is complete."""
     site = load_site(config_file)
-    project = check_site(site, strict=strict)
+    project = check_site(site, strict=strict, golden=False)
     if project.errors:
         report_problems(project, "kb build")
         raise SystemExit(1)
@@ -120,7 +120,7 @@ def serve(config_file: Path, host: str, port: int, db: str | None) -> None:
     from kb.preview import serve_preview
 
     site = load_site(config_file)
-    project = check_site(site)
+    project = check_site(site, golden=False)
     if project.errors:
         report_problems(project, "kb serve")
         raise SystemExit(1)
