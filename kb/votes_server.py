@@ -1,0 +1,71 @@
+"""Serving the collector: uvicorn with a deadline on slow requests.
+
+uvicorn closes idle keep-alive connections, but a client that trickles its request line,
+headers or body a byte at a time (slowloris) holds a connection forever. This protocol gives
+every request a deadline: from its first byte (or from the connection's opening) to its last
+body byte, at most `REQUEST_DEADLINE` seconds, or the connection is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+__all__ = ["REQUEST_DEADLINE", "DeadlineH11Protocol", "server_config", "serve"]
+
+REQUEST_DEADLINE = 10.0
+
+
+class DeadlineH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, closing connections whose request is not in after the deadline."""
+
+    deadline = REQUEST_DEADLINE
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._kb_timer: asyncio.TimerHandle | None = None
+        self._kb_waiting_for = None  # the cycle that was current when the timer started
+        self._kb_arm()
+
+    def _kb_arm(self) -> None:
+        self._kb_waiting_for = self.cycle
+        self._kb_timer = self.loop.call_later(self.deadline, self._kb_expire)
+
+    def _kb_disarm(self) -> None:
+        if self._kb_timer is not None:
+            self._kb_timer.cancel()
+            self._kb_timer = None
+
+    def _kb_expire(self) -> None:
+        self._kb_timer = None
+        if not self.transport.is_closing():
+            self.logger.info("closing a connection whose request took over %.0f s", self.deadline)
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        if self._kb_timer is None and (self.cycle is None or self.cycle.response_complete):
+            self._kb_arm()  # first bytes of the next request on a kept-alive connection
+        super().data_received(data)
+        cycle = self.cycle
+        if (self._kb_timer is not None and cycle is not None and cycle is not self._kb_waiting_for
+                and not cycle.more_body):
+            self._kb_disarm()  # the whole request is in; the app has it
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._kb_disarm()
+        super().connection_lost(exc)
+
+
+def server_config(app: Any, *, host: str = "127.0.0.1", port: int = 8001, **options: Any) -> uvicorn.Config:
+    """A uvicorn config that serves `app` with the request deadline."""
+    options.setdefault("timeout_keep_alive", 5)
+    options.setdefault("access_log", False)
+    return uvicorn.Config(app, host=host, port=port, http=DeadlineH11Protocol, lifespan="off", **options)
+
+
+def serve(app: Any, *, host: str = "127.0.0.1", port: int = 8001, **options: Any) -> None:
+    """Serve `app` until interrupted."""
+    uvicorn.Server(server_config(app, host=host, port=port, **options)).run()
