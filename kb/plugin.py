@@ -91,6 +91,9 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
             config.extra_javascript.append("assets/kb/livereload.js")
         config.extra["kb_contact"] = [dict(channel) for channel in self.config.contact]
         # kb.search: engine configuration goes here.
+        from kb import search_site
+        config.theme.dirs.append(str(search_site.TEMPLATES))
+        self.search_separator = search_site.quiet_material_search(config.plugins)
         # kb.votes: feedback widget configuration goes here.
         return config
 
@@ -105,6 +108,8 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         for name in ("kb.css", "kb.js", "livereload.js"):
             files.append(File.generated(config, f"assets/kb/{name}", abs_src_path=str(ASSETS / name)))
         # kb.search: asset files go here.
+        from kb import search_site
+        files.append(File.generated(config, search_site.WORKER_URL, abs_src_path=str(search_site.WORKER)))
         # kb.votes: asset files go here.
 
         self.url_of = {a.id: a.url for a in self.project.articles}
@@ -182,6 +187,14 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         Path(config.site_dir, MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1),
                                                    encoding="utf-8")
         # kb.search: index building goes here.
+        from kb import search_site
+        from kb.search import SearchError
+        try:
+            index = search_site.write_site_index(self.project.articles, Path(config.docs_dir), Path(config.site_dir),
+                                                 self.search_separator)
+        except SearchError as exc:
+            raise PluginError(f"kb: search index: {exc}") from exc
+        log.info(f"kb: search index: {len(index['docs'])} articles, {len(index['terms'])} terms")
 
     def _home_markdown(self, config: Any) -> str:
         assert self.project is not None

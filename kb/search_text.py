@@ -15,9 +15,9 @@ _FOLD_EXTRA = str.maketrans({
 })
 _APOSTROPHES = re.compile(r"['\u2019\u02bc]")
 _WORD = re.compile(r"[^\W_]+")
+_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)")
 _MARKDOWN_NOISE = re.compile(
     r"<[^>\n]*>"                 # HTML tags
-    r"|\]\([^)\s]*\)"            # link and image targets
     r"|https?://\S+"             # bare URLs
     r"|\{[#.][^}\n]*\}"          # attribute lists
 )
@@ -38,7 +38,7 @@ def words(text: str) -> list[str]:
 
 def strip_markdown(text: str) -> str:
     """Markdown source reduced to the words a reader sees."""
-    return _MARKDOWN_NOISE.sub(" ", text)
+    return _MARKDOWN_NOISE.sub(" ", _LINK.sub(r"\1", text))
 
 
 def stem(word: str) -> str:

@@ -1,0 +1,77 @@
+"""`kb search` and `kb bench search`: thin adapters over kb.search and kb.bench."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from kb.cli.app import KbError, bench, main
+from kb.search import SearchError, load_index, search
+
+
+@main.command("search")
+@click.argument("query")
+@click.option("--site", "site_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("site"),
+              show_default=True, help="The built site whose search index to use.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True,
+              help="How many results to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def search_command(query: str, site_dir: Path, limit: int, as_json: bool) -> None:
+    """Show what customers find for QUERY, ranked as the site's search box ranks it."""
+    try:
+        index = load_index(site_dir)
+    except SearchError as exc:
+        raise KbError(str(exc)) from exc
+    hits = search(index, query, limit=limit)
+    if as_json:
+        click.echo(json.dumps({"query": query, "results": [
+            {"rank": rank, "id": h.id, "title": h.title, "url": h.url, "score": round(h.score, 3)}
+            for rank, h in enumerate(hits, 1)]}, ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        click.echo(f"no results for '{query}'")
+        return
+    width = len(str(len(hits)))
+    for rank, h in enumerate(hits, 1):
+        click.echo(f"{rank:>{width}}. {h.title}  [{h.id}]  {h.score:.2f}")
+        click.echo(f"{'':>{width}}  /{h.url}")
+
+
+@bench.command("search")
+@click.argument("datasets", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--typos", "typo_seed", type=int, default=None, metavar="SEED",
+              help="Also run every query with one realistic typo, reproducible from SEED.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="FILE", help="Write the figures as JSON to FILE.")
+@click.option("--sample", "sample_size", type=click.IntRange(1), default=None, metavar="N",
+              help="Run the anchors on a seeded sample of N queries (ours still runs on all).")
+@click.option("--engine", "engines", multiple=True, metavar="NAME",
+              help="Only these engines (repeatable): kb, lunr, minisearch, fuse, flexsearch, orama, pagefind.")
+def bench_search(datasets: tuple[Path, ...], typo_seed: int | None, json_path: Path | None,
+                 sample_size: int | None, engines: tuple[str, ...]) -> None:
+    """Measure our search beside the anchors on DATASET folders (articles/*.md + queries.jsonl)."""
+    from kb.bench.datasets import DatasetError, load_dataset
+    from kb.bench.search_bench import (ENGINES, BenchError, bench_dataset, ensure_packages, format_table,
+                                       results_json, stderr_log)
+
+    unknown = [e for e in engines if e not in ENGINES]
+    if unknown:
+        raise click.UsageError(f"unknown engine {unknown[0]!r}; choose from {', '.join(ENGINES)}")
+    chosen = [e for e in ENGINES if not engines or e in engines]
+    try:
+        ensure_packages(stderr_log)
+        results = {}
+        for folder in datasets:
+            stderr_log(f"loading {folder}")
+            ds = load_dataset(folder)
+            results[ds.name] = bench_dataset(ds, typos=typo_seed, sample_size=sample_size,
+                                             engines=chosen, log=stderr_log)
+    except (BenchError, DatasetError, SearchError) as exc:
+        raise KbError(str(exc)) from exc
+    click.echo(format_table(results))
+    if json_path:
+        json_path.write_text(json.dumps(results_json(results), indent=2) + "\n", encoding="utf-8")
+        stderr_log(f"wrote {json_path}")

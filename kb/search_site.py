@@ -1,0 +1,85 @@
+"""Putting our search into a built site: the index file, the worker, and Material's search plugin.
+
+Material's header search box shows only while its `search` plugin is enabled, and its page
+script fetches `search/search_index.json` and hands it to the worker named in the page's
+`__config`. So the plugin stays listed, but its own indexing is switched off
+(`quiet_material_search`), our index is written at that path (`write_site_index`), and the
+page names our worker (template `kb_search_config.html`). Nothing here imports MkDocs: the
+plugin passes its objects in.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from kb.search import DEFAULT_SEPARATOR, SearchError, build_index, load_synonyms, write_index
+
+ASSETS = Path(__file__).parent / "assets" / "search"
+WORKER = ASSETS / "worker.js"
+WORKER_URL = "assets/kb/search/worker.js"
+TEMPLATES = ASSETS / "templates"
+SYNONYMS = "synonyms.yml"
+GOLDEN = "golden-queries.yml"
+MATERIAL_SEARCH = ("material/search", "search")
+
+
+def quiet_material_search(plugins: Any) -> str:
+    """Stop Material's search plugin from indexing pages; return the separator it configures.
+
+    The plugin stays in `plugins` (the header shows the search box only then); only its page
+    collection and index writing are unhooked, because our index replaces what they produce.
+    """
+    for name in MATERIAL_SEARCH:
+        plugin = plugins.get(name) if hasattr(plugins, "get") else None
+        if plugin is not None and type(plugin).__module__.startswith("material."):
+            break
+    else:
+        return DEFAULT_SEPARATOR
+    for event in ("page_context", "post_build", "serve"):
+        handlers = plugins.events.get(event, [])
+        handlers[:] = [h for h in handlers if getattr(h, "__self__", None) is not plugin]
+    return getattr(plugin.config, "separator", None) or DEFAULT_SEPARATOR
+
+
+def write_site_index(articles: list, docs_dir: Path, site_dir: Path, separator: str = DEFAULT_SEPARATOR) -> dict:
+    """Build the index from `articles` (synonyms from docs_dir/synonyms.yml), write it into the site."""
+    index = build_index(articles, load_synonyms(Path(docs_dir) / SYNONYMS))
+    write_index(index, site_dir, separator)
+    return index
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python build_search.py [mkdocs.yml]`: rebuild the index of an already built site."""
+    import yaml
+
+    from kb.articles import load_project
+
+    argv = sys.argv[1:] if argv is None else argv
+    config_path = Path(argv[0] if argv else "mkdocs.yml")
+    try:
+        # mkdocs.yml may carry !!python tags for other plugins: read only the plain keys we need
+        loader = type("Loader", (yaml.SafeLoader,), {})
+        loader.add_multi_constructor("", lambda _loader, _suffix, _node: None)
+        config = yaml.load(config_path.read_text(encoding="utf-8"), Loader=loader) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        print(f"{config_path}: cannot read: {exc}", file=sys.stderr)
+        return 2
+    root = config_path.parent
+    docs_dir = root / config.get("docs_dir", "docs")
+    site_dir = root / config.get("site_dir", "site")
+    if not site_dir.is_dir():
+        print(f"{site_dir}: no built site; run `kb build` (or `mkdocs build`) first", file=sys.stderr)
+        return 1
+    project = load_project(docs_dir)
+    for problem in project.problems:
+        print(problem.format(), file=sys.stderr)
+    try:
+        index = write_site_index(project.articles, docs_dir, site_dir)
+    except SearchError as exc:
+        print(f"build_search: {exc}", file=sys.stderr)
+        return 1
+    print(f"search index: {len(index['docs'])} articles, {len(index['terms'])} terms -> "
+          f"{site_dir / 'search' / 'search_index.json'}", file=sys.stderr)
+    return 0
