@@ -95,6 +95,8 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         config.theme.dirs.append(str(search_site.TEMPLATES))
         self.search_separator = search_site.quiet_material_search(config.plugins)
         # kb.votes: feedback widget configuration goes here.
+        from kb.votes_widget import configure_widget
+        configure_widget(config.theme.dirs, config.extra, after=overrides)
         return config
 
     def on_files(self, files: Files, *, config: Any) -> Files:
