@@ -42,6 +42,8 @@ FACTOR_FUZZY = (8, 5, 4)  # by edit distance 0, 1, 2
 PREFIX_LIMIT = 64  # completions considered for a short prefix
 # Results must reach this share of the query's best possible score: no noise for off-topic queries.
 MIN_SHARE = 0.12
+# What a query word that matches nothing adds to the query's best possible score.
+UNKNOWN_WORD = 2 * IMPACT_SCALE * FACTOR_EXACT
 SNIPPET_CHARS = 200
 DEFAULT_SEPARATOR = r"[\s\-]+"
 
@@ -278,7 +280,7 @@ def query_terms(index: dict, query: str) -> list[dict[int, int]]:
                 offer(t, FACTOR_PREFIX)
             for cut in range(max(2, len(word) - 3), len(word)):
                 offer(word[:cut], FACTOR_PREFIX)
-        budget = typo_budget(len(word))
+        budget = typo_budget(len(s))
         if budget and s not in p.ids:
             for t, distance in _near(p, s, budget):
                 offer(t, FACTOR_FUZZY[distance])
@@ -332,7 +334,8 @@ def search(index: dict, query: str, limit: int = 10) -> list[Hit]:
                         group_max = value
         for doc, value in best.items():
             totals[doc] += value
-        best_possible += group_max
+        # a word the index does not know at all still counts: it raises the bar for the others
+        best_possible += group_max if variants else UNKNOWN_WORD
     if not totals:
         return []
     floor = best_possible * MIN_SHARE

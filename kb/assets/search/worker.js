@@ -117,6 +117,7 @@
   var FACTOR_FUZZY = [8, 5, 4];
   var PREFIX_LIMIT = 64;
   var MIN_SHARE = 0.12;
+  var UNKNOWN_WORD = 2 * IMPACT_SCALE * FACTOR_EXACT;
 
   function prepare(index) {
     if (!index || index.format !== FORMAT || !index.docs || !index.docs.length)
@@ -192,7 +193,7 @@
         for (var cut = Math.max(2, word.length - 3); cut < word.length; cut++)
           offer(word.slice(0, cut), FACTOR_PREFIX);
       }
-      var budget = typoBudget(word.length);
+      var budget = typoBudget(s.length);
       if (budget && !p.ids.has(s)) near(p, s, budget, offer);
       groups.push({ word: word, variants: variants });
     });
@@ -222,7 +223,8 @@
         }
       });
       best.forEach(function (value, doc) { totals.set(doc, (totals.get(doc) || 0) + value); });
-      bestPossible += groupMax;
+      // a word the index does not know at all still counts: it raises the bar for the others
+      bestPossible += groups[g].variants.size ? groupMax : UNKNOWN_WORD;
       winners.push(won);
     }
     var floor = bestPossible * MIN_SHARE;
