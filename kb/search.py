@@ -146,7 +146,7 @@ def _snippet(a: ArticleLike) -> str:
         lines.append(re.sub(r"[*_`>~|]+", "", line).strip())
         if sum(map(len, lines)) >= SNIPPET_CHARS:
             break
-    text = " ".join(lines)
+    text = re.sub(r"\s+", " ", " ".join(lines)).strip()
     return text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + "…"
 
 
