@@ -46,8 +46,8 @@ GAP_SIMILARITY = 80
 token_set_ratio scores "price match" and "do you price match" 100 and "gift wrap" and "gift
 wrapping" 82, yet "cancel order" and "cancel subscription" only 67: wordings of one need merge,
 different needs stay apart."""
-NEAREST_CUTOFF = 60
-"""rapidfuzz WRatio below which a title is not offered as a near match for a gap."""
+NEAREST_CUTOFF = 65
+"""rapidfuzz token_set_ratio (over a title's content words) below which it is no near match."""
 NEAREST_LIMIT = 3
 """How many nearest articles each gap names."""
 MANIFEST_NAME = "kb-manifest.json"
@@ -243,24 +243,45 @@ def group_failed_searches(searches: Iterable[dict]) -> list[dict]:
         else:
             names.append(key)
             groups.append({"count": n, "_keys": [key]})
+    def wording_of(key: str) -> str:
+        # The way most people typed it; on a tie, lower case before capitals, then A-Z.
+        return min(wording[key].items(), key=lambda kv: (-kv[1], kv[0] != kv[0].lower(), kv[0]))[0]
+
     out = []
     for group in groups:
-        variants: Counter = Counter()
-        for key in group["_keys"]:
-            variants.update(wording[key])
-        ranked = sorted(variants.items(), key=lambda kv: (-kv[1], kv[0]))
-        out.append({"query": ranked[0][0], "count": group["count"], "variants": [v for v, _ in ranked]})
+        keys = sorted(group["_keys"], key=lambda k: (-counts[k], k))
+        variants = [wording_of(k) for k in keys]
+        out.append({"query": variants[0], "count": group["count"], "variants": variants})
     out.sort(key=lambda g: (-g["count"], _fold(g["query"])))
     return out
 
 
+_STOPWORDS = frozenset(
+    "a an and are as at be by can do does for from get got has hasnt have how i if in is it its me my "
+    "not of on or our the to was what when where which who why will with you your "
+    "czy do i jak jest na nie o po sie w z za".split()
+)
+
+
+def _content_words(text: str) -> str:
+    """Folded words without stop words and with a plural -s dropped: what a title is about."""
+    out = []
+    for word in re.findall(r"\w+", _fold(text)):
+        if word in _STOPWORDS:
+            continue
+        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+            word = word[:-1]
+        out.append(word)
+    return " ".join(out)
+
+
 def nearest_by_title(articles: list[dict]) -> Callable[[str], list[str]]:
     """A nearest-articles finder over titles with rapidfuzz, for when no search index is at hand."""
-    choices = {a["id"]: _fold(a.get("title") or a["id"]) for a in articles}
+    choices = {a["id"]: _content_words(a.get("title") or a["id"]) for a in articles}
 
     def nearest(query: str) -> list[str]:
         hits = process.extract(
-            _fold(query), choices, scorer=fuzz.WRatio, processor=None,
+            _content_words(query), choices, scorer=fuzz.token_set_ratio, processor=None,
             score_cutoff=NEAREST_CUTOFF, limit=NEAREST_LIMIT,
         )
         return [key for _, _, key in sorted(hits, key=lambda h: (-h[1], h[2]))]
