@@ -40,10 +40,12 @@ class EngineRun:
     metrics: dict[str, dict[str, float]]  # variant -> metrics
 
 
-def ensure_packages(log: Callable[[str], None]) -> None:
+def ensure_packages(log: Callable[[str], None], engines: list[str] = ENGINES) -> None:
     """Install the anchor engines into kb/bench/node_modules on first use."""
     if shutil.which("node") is None:
         raise BenchError("node is not installed; the benchmark runs every engine in node (Node 18+)")
+    if engines == ["kb"]:
+        return  # ours ships with kb
     missing = [p for p in PACKAGES if not (HERE / "node_modules" / p / "package.json").exists()]
     if not missing:
         return

@@ -62,7 +62,7 @@ def bench_search(datasets: tuple[Path, ...], typo_seed: int | None, json_path: P
         raise click.UsageError(f"unknown engine {unknown[0]!r}; choose from {', '.join(ENGINES)}")
     chosen = [e for e in ENGINES if not engines or e in engines]
     try:
-        ensure_packages(stderr_log)
+        ensure_packages(stderr_log, chosen)
         results = {}
         for folder in datasets:
             stderr_log(f"loading {folder}")

@@ -1,0 +1,82 @@
+"""`kb search` and `kb bench search` as a writer runs them."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import kb.cli.search  # noqa: F401  registers the commands
+from kb.cli import main
+from kb.search import build_index, write_index
+
+
+class Doc:
+    def __init__(self, id: str, title: str, body: str = "", questions: list[str] | None = None) -> None:
+        self.id, self.title, self.url, self.body = id, title, f"{id}/", body
+        self.questions, self.tags, self.headings = questions or [], [], []
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    docs = [Doc("reset-password", "How do I reset my password?", "Use the Forgot password link."),
+            Doc("track-order", "How do I track my parcel?", "Open the tracking link.")]
+    write_index(build_index(docs), tmp_path / "site")
+    return tmp_path / "site"
+
+
+def test_kb_search_prints_a_ranked_list(site: Path) -> None:
+    result = CliRunner().invoke(main, ["search", "pasword", "--site", str(site)])
+    assert result.exit_code == 0, result.output
+    assert result.output == "1. How do I reset my password?  [reset-password]  0.75\n   /reset-password/\n"
+
+
+def test_kb_search_json(site: Path) -> None:
+    result = CliRunner().invoke(main, ["search", "track parcel", "--site", str(site), "--json", "--limit", "1"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"query": "track parcel", "results": [
+        {"rank": 1, "id": "track-order", "title": "How do I track my parcel?", "url": "track-order/",
+         "score": json.loads(result.output)["results"][0]["score"]}]}
+
+
+def test_kb_search_says_when_nothing_matches(site: Path) -> None:
+    result = CliRunner().invoke(main, ["search", "chocolate cake", "--site", str(site)])
+    assert result.exit_code == 0
+    assert result.output == "no results for 'chocolate cake'\n"
+
+
+def test_kb_search_without_a_built_site_fails_with_the_path(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["search", "x", "--site", str(tmp_path / "site")])
+    assert result.exit_code == 1
+    assert result.output == (f"{tmp_path / 'site' / 'search' / 'search_index.json'}: "
+                             "no search index; build the site first (kb build)\n")
+
+
+def test_kb_bench_search_writes_the_json_shape(tmp_path: Path) -> None:
+    data = tmp_path / "tiny"
+    (data / "articles").mkdir(parents=True)
+    for id, title in [("reset-password", "How do I reset my password?"), ("track-order", "How do I track my parcel?")]:
+        (data / "articles" / f"{id}.md").write_text(f"---\nid: {id}\ntitle: {title}\n---\nText.\n", encoding="utf-8")
+    (data / "queries.jsonl").write_text(textwrap.dedent("""\
+        {"qid": "1", "query": "forgotten password", "relevant_ids": ["reset-password"]}
+        {"qid": "2", "query": "where is my parcel", "relevant_ids": ["track-order"]}
+        """), encoding="utf-8")
+    out = tmp_path / "bench.json"
+    result = CliRunner().invoke(main, ["bench", "search", str(data), "--engine", "kb", "--typos", "1",
+                                       "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(out.read_text(encoding="utf-8"))
+    assert list(figures["datasets"]["tiny"]) == ["clean", "typos"]
+    kb = figures["datasets"]["tiny"]["clean"]["kb"]
+    assert sorted(kb) == ["hit@1", "hit@5", "index_gzip_bytes", "mrr@10", "p50_ms", "p95_ms", "zero"]
+    assert (kb["hit@1"], kb["mrr@10"], kb["zero"]) == (1.0, 1.0, 0.0)
+    assert "| tiny | 2 | kb | 1.000 |" in result.output
+
+
+def test_kb_bench_search_rejects_an_unknown_engine(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["bench", "search", str(tmp_path), "--engine", "google"])
+    assert result.exit_code == 2
+    assert "unknown engine 'google'" in result.output
