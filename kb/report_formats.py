@@ -15,6 +15,7 @@ import html
 import io
 import json
 import re
+import textwrap
 
 FORMATS = ("text", "json", "csv", "markdown", "html")
 REASON_LABELS = {
@@ -130,8 +131,8 @@ def format_text(report: dict, *, color: bool = False) -> str:
         f"{site['votes']} votes counted of {site['raw_votes']} received, site average "
         f"{pct(site['rate'])} helpful"
     )
-    out.append(_paint("(one vote per visitor per article per day; mean shrunk toward the site "
-                      "average; 95% CI)", "dim", color))
+    out.append(_paint("one vote per visitor per article per day; mean shrunk toward the site average",
+                      "dim", color))
     out.append(_summary_counts(report))
     out.append("")
     head = f"{'ARTICLE':<28} {'VOTES':>5} {'RATE':>5} {'MEAN':>5} {'95% CI':>9} {'CONT':>4}  FLAGS"
@@ -160,10 +161,10 @@ def format_text(report: dict, *, color: bool = False) -> str:
                 out.append("  versions, oldest first:")
                 for v in row["versions"]:
                     mark = " (current)" if v["current"] else ""
-                    out.append(f"    {v['version']}{mark}: {v['helpful']}/{v['votes']} helpful, "
-                               f"{pct(v['rate'])} ({interval(v)}), {_day(v['first'])} to {_day(v['last'])}")
+                    out.append(_fit(f"    {v['version']}{mark}: {v['helpful']}/{v['votes']} helpful, "
+                                    f"{pct(v['rate'])} ({interval(v)}), {_day(v['first'])} to {_day(v['last'])}", 80))
             if _reasons(row):
-                out.append(f"  reasons: {_reasons(row)}")
+                out += textwrap.wrap(f"reasons: {_reasons(row)}", 80, initial_indent="  ", subsequent_indent="    ")
             if row["contacts"]:
                 out.append(f"  went on to contact us: {row['contacts']}")
             for c in row["comments"]:
@@ -187,7 +188,7 @@ def format_text(report: dict, *, color: bool = False) -> str:
             out.append(_fit(f"{gap['count']:>5}  {_fit(_one_line(gap['query']), 30):<30} {nearest}", 80))
         if len(report["gaps"]) > TEXT_GAPS:
             out.append(f"  ... and {len(report['gaps']) - TEXT_GAPS} more (see --format json)")
-    return "\n".join(out) + "\n"
+    return "\n".join(line.rstrip() for line in out) + "\n"
 
 
 # --- json -----------------------------------------------------------------------------------
