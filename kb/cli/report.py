@@ -22,6 +22,11 @@ from kb.store import StoreError, open_store
 FAIL_ON = ("weak", "overdue", "gaps", "any")
 
 
+def _now() -> datetime:
+    """The report's clock (UTC)."""
+    return datetime.now(timezone.utc)
+
+
 def _open(db_url: str, *, must_exist: bool = True):
     """Open the votes store, or stop with a one-line error naming the URL."""
     if must_exist and not db_url.startswith(("postgresql://", "postgres://")):
@@ -73,7 +78,7 @@ def report_command(db_url: str, site_dir: Path, fmt: str, output: Path | None, s
                    category: str | None, owner: str | None, target: float, fail_on: tuple[str, ...],
                    color: bool | None) -> None:
     """Which articles fail customers, why, and what they searched for and did not find."""
-    now = datetime.now(timezone.utc)
+    now = _now()
     try:
         since_at = parse_since(since, now) if since else None
     except ReportError as exc:
@@ -142,7 +147,7 @@ def simulate_command(db_url: str, site_dir: Path, days: int, seed: int) -> None:
         raise KbError(str(exc)) from None
     if not manifest["articles"]:
         raise KbError(f"{Path(site_dir) / 'kb-manifest.json'}: the site has no articles to simulate votes for")
-    history = simulate_history(manifest, days=days, seed=seed)
+    history = simulate_history(manifest, days=days, seed=seed, now=_now())
     store = _open(db_url, must_exist=False)
     try:
         store.migrate()
