@@ -238,7 +238,7 @@ def _load_article(path: Path, rel: str, shown: str, strict: bool, problems: list
                                 "save the file as UTF-8"))
         return None
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    meta, meta_lines, body, body_line = _split_front_matter(text, shown, problems)
+    meta, meta_lines, body, body_line = split_front_matter(text, shown, problems)
     if meta is None:
         return None
 
@@ -269,10 +269,13 @@ def _load_article(path: Path, rel: str, shown: str, strict: bool, problems: list
     return article
 
 
-def _split_front_matter(
+def split_front_matter(
     text: str, shown: str, problems: list[Problem]
 ) -> tuple[dict[str, Any] | None, dict[str, int], str, int]:
-    """Return (meta, line of each key, body, body's first line); meta is None when unreadable."""
+    """Split YAML front matter from the body: (meta, line of each key, body, body's first line).
+
+    Problems go to `problems`, located as `shown`; meta is None when the front matter is unreadable.
+    """
     if not text.startswith("---\n") and text.strip() != "---":
         return {}, {}, text, 1
     lines = text.split("\n")

@@ -80,7 +80,7 @@ def render_home(
     groups = articles_by_category(articles)
     items = []
     for category in sorted_categories(categories):
-        members = _in_tree(groups, category.id)
+        members = in_tree(groups, category.id)
         if not members or "/" in category.id:
             continue
         items.append({
@@ -109,7 +109,7 @@ def render_category(
     subcategories = [
         {"category": c, "url": relative_url(category_url(c.id, use_directory_urls), page_url)}
         for c in sorted_categories(categories)
-        if c.id.rsplit("/", 1)[0] == category.id and "/" in c.id and _in_tree(groups, c.id)
+        if c.id.rsplit("/", 1)[0] == category.id and "/" in c.id and in_tree(groups, c.id)
     ]
     links = [
         Link(a.title, relative_url(url_of[a.id], page_url), summary(a))
@@ -174,7 +174,7 @@ def summary(article: Article, limit: int = 160) -> str:
     return ""
 
 
-def _in_tree(groups: Mapping[str, list[Article]], category_id: str) -> list[Article]:
+def in_tree(groups: Mapping[str, list[Article]], category_id: str) -> list[Article]:
     """Articles of a category and of every category below it."""
     found: list[Article] = []
     for cid, group in groups.items():

@@ -12,7 +12,7 @@ from mkdocs.config import config_options as c
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin, event_priority
 from mkdocs.structure.files import File, Files
-from mkdocs.structure.nav import Navigation, Section
+from mkdocs.structure.nav import Navigation
 from mkdocs.structure.pages import Page
 
 from kb import pages
@@ -90,6 +90,8 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         if self.config.livereload:
             config.extra_javascript.append("assets/kb/livereload.js")
         config.extra["kb_contact"] = [dict(channel) for channel in self.config.contact]
+        # Articles are left out of the navigation on purpose (see on_nav): do not list them all.
+        config.validation.nav.omitted_files = logging.DEBUG
         # kb.search: engine configuration goes here.
         from kb import search_site
         config.theme.dirs.append(str(search_site.TEMPLATES))
@@ -122,37 +124,39 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         use_dir = config.use_directory_urls
         if files.get_file_from_path("index.md") is None:
             files.append(File.generated(config, "index.md", content=self._home_markdown(config)))
+        groups = pages.articles_by_category(self.project.articles)
         for category in self.project.categories.values():
             src = f"{category.id}/index.md"
-            if category.id and files.get_file_from_path(src) is None:
+            if category.id and files.get_file_from_path(src) is None and pages.in_tree(groups, category.id):
                 body = pages.render_category(category, self.project.categories, self.project.articles,
                                              self.url_of, use_directory_urls=use_dir)
                 files.append(File.generated(config, src, content=_markdown_page(category.title, body)))
         return files
 
     def on_nav(self, nav: Navigation, *, config: Any, files: Files) -> Navigation:
+        """Home, then one entry per top-level category; articles are reached from their category page.
+
+        A help center's sidebar lists topics, not every article: and since every page renders the
+        whole navigation, listing 10,000 articles would make each page 10,000 links long.
+        """
         assert self.project is not None
-        categories = self.project.categories
-
-        def visit(items: list[Any]) -> None:
-            for item in items:
-                if isinstance(item, Section):
-                    cid = _section_category(item)
-                    if cid in categories:
-                        item.title = categories[cid].title
-                    visit(item.children)
-
-        def order(item: Any) -> tuple[int, int, str]:
-            if isinstance(item, Section):
-                cid = _section_category(item)
-                category = categories.get(cid or "")
-                rank = category.order if category and category.order is not None else 10_000
-                return (1, rank, (item.title or "").lower())
-            is_index = isinstance(item, Page) and _is_index(item.file.src_uri)
-            return (0 if is_index else 2, 0, (item.title or "").lower())
-
-        visit(nav.items)
-        nav.items.sort(key=order)
+        pages_by_src = {page.file.src_uri: page for page in nav.pages}
+        items: list[Any] = []
+        home = pages_by_src.get("index.md")
+        if home is not None:
+            home.title = home.title or config.site_name
+            items.append(home)
+        for category in pages.sorted_categories(self.project.categories):
+            page = pages_by_src.get(f"{category.id}/index.md")
+            if page is not None and "/" not in category.id:
+                page.title = category.title
+                items.append(page)
+        for item in items:
+            item.parent = None
+        nav.items = items
+        nav.pages = [p for p in items if isinstance(p, Page)]
+        for previous, following in zip(nav.pages, nav.pages[1:]):
+            previous.next_page, following.previous_page = following, previous
         return nav
 
     def on_page_markdown(self, markdown: str, *, page: Page, config: Any, files: Files) -> str:
@@ -216,16 +220,3 @@ def _markdown_page(title: str, html: str, hide: tuple[str, ...] = ("toc",), extr
 
 def _is_index(src_uri: str) -> bool:
     return src_uri == "index.md" or src_uri.endswith("/index.md")
-
-
-def _section_category(section: Section) -> str | None:
-    """The folder a nav section stands for, read off its first page."""
-    for child in section.children:
-        if isinstance(child, Page):
-            parent = child.file.src_uri.rsplit("/", 1)[0] if "/" in child.file.src_uri else ""
-            return parent
-        if isinstance(child, Section):
-            inner = _section_category(child)
-            if inner:
-                return inner.rsplit("/", 1)[0]
-    return None

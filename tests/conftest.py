@@ -95,7 +95,7 @@ def free_port_fixture() -> Callable[[], int]:
 def chromium() -> Iterator[object]:
     """A headless Chromium driven by Playwright, shared by the session's browser tests."""
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+        _missing(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -111,8 +111,15 @@ def postgres_url() -> str:
     """The PostgreSQL server tests may use (KB_TEST_POSTGRES_URL); skipped where none is configured."""
     url = os.environ.get("KB_TEST_POSTGRES_URL")
     if not url:
-        pytest.skip("KB_TEST_POSTGRES_URL is not set")
+        _missing("KB_TEST_POSTGRES_URL is not set (bash .ci/run sets it)")
     return url
+
+
+def _missing(why: str) -> None:
+    """Skip on a developer's machine without the service; fail in CI, where .ci/run installs it."""
+    if os.environ.get("KB_REQUIRE_SERVICES"):
+        pytest.fail(why)
+    pytest.skip(why)
 
 
 @pytest.fixture

@@ -245,3 +245,9 @@ def test_the_demo_help_center_checks_clean():
     result = run_kb("check", cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stderr.endswith("0 errors, 0 warnings in " + result.stderr.rsplit(" in ", 1)[1])
+
+
+def test_navigation_lists_categories_not_every_article(built: Path):
+    page = soup(built / "returns" / "exchange-size" / "index.html")
+    assert [a.get_text(" ", strip=True) for a in page.select(".md-nav--primary > .md-nav__list > li > a")] == [
+        "Test Help Center", "Shipping & delivery", "Returns", "Pomoc po polsku"]

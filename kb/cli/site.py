@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from kb.articles import Project
-from kb.cli.app import fail, main
+from kb.cli.app import bench, fail, main
 from kb.site import BuildFailed, SiteConfig, SiteError, build_site, check_site, read_site_config
 
 config_option = click.option(
@@ -129,6 +129,43 @@ def serve(config_file: Path, host: str, port: int, db: str | None) -> None:
     db_url = db or f"sqlite:///{(site.project_dir / '.kb' / 'votes.db').as_posix()}"
     serve_preview(site, preview_dir, host=host, port=port, db_url=db_url,
                   echo=lambda message: click.echo(message, err=True))
+
+
+@bench.command("build")
+@click.option("--articles", "-n", "counts", type=click.IntRange(1), multiple=True, default=(1000, 10000),
+              show_default=True, help="Help-center sizes to build (repeatable).")
+@click.option("--corpus", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=Path("../shared/corpora/alchemy-pl/articles"), show_default=True,
+              help="Folder of real Markdown articles to make the help centers from.")
+@click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to write the generated help centers (default: a temporary folder, removed after).")
+@click.option("--timeout", type=click.FloatRange(1), default=3600, show_default=True,
+              help="Seconds after which one build is stopped and reported as failed.")
+def bench_build_command(counts: tuple[int, ...], corpus: Path, work_dir: Path | None, timeout: float) -> None:
+    """Time kb build beside a plain Material mkdocs build on the same articles: wall time, peak memory, ratio."""
+    import shutil
+    import tempfile
+
+    from kb.bench_build import bench_build
+
+    work = work_dir or Path(tempfile.mkdtemp(prefix="kb-bench-build-"))
+    try:
+        runs = bench_build(corpus, list(counts), work, lambda message: click.echo(message, err=True), timeout)
+    finally:
+        if work_dir is None:
+            shutil.rmtree(work, ignore_errors=True)
+    click.echo(f"{'articles':>8}  {'tool':<24} {'wall s':>8} {'peak MB':>8} {'time x':>7} {'mem x':>6}")
+    for count in counts:
+        pair = [r for r in runs if r.articles == count]
+        plain = next(r for r in pair if r.tool.startswith("mkdocs"))
+        for run in pair:
+            ratio_t = run.seconds / plain.seconds if plain.seconds else 0
+            ratio_m = run.peak_mb / plain.peak_mb if plain.peak_mb else 0
+            status = "" if run.ok else "  FAILED: " + run.error.splitlines()[-1] if run.error else "  FAILED"
+            click.echo(f"{count:>8}  {run.tool:<24} {run.seconds:>8.1f} {run.peak_mb:>8.0f} "
+                       f"{ratio_t:>7.2f} {ratio_m:>6.2f}{status}")
+    if not all(r.ok for r in runs):
+        raise SystemExit(1)
 
 
 def slugify(title: str) -> str:
