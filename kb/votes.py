@@ -386,6 +386,9 @@ class Collector:
         return JSONResponse(openapi_schema())
 
     async def get_search(self, request: Request) -> Response:
+        unknown = _unknown_params(request, {"q"})
+        if unknown:
+            return unknown
         query = request.query_params.get("q", "")
         if not query.strip() or len(query) > 200:
             return _error(422, "must be 1 to 200 characters", "q", {})
@@ -417,6 +420,9 @@ class Collector:
         refused = self._admin(request)
         if refused is not None:
             return refused
+        unknown = _unknown_params(request, {"since"})
+        if unknown:
+            return unknown
         since = None
         if "since" in request.query_params:
             try:
@@ -447,6 +453,13 @@ async def _read_body(request: Request) -> bytes:
         if len(chunks) > MAX_BODY:
             raise _TooLarge
     return bytes(chunks)
+
+
+def _unknown_params(request: Request, known: set[str]) -> Response | None:
+    for name in request.query_params:
+        if name not in known:
+            return _error(422, "unknown query parameter", name, {})
+    return None
 
 
 def _check_article(row: dict, versions: dict[str, str], *, required: bool) -> None:

@@ -74,7 +74,8 @@ def openapi_schema() -> dict:
                 "summary": "The review report (what `kb report --format json` prints)",
                 "security": [{"bearer": []}],
                 "parameters": [{"name": "since", "in": "query", "required": False,
-                                "schema": {"type": "string", "format": "date-time"}}],
+                                "description": "ISO 8601 date or time (UTC when no zone is given).",
+                                "schema": {"type": "string"}}],
                 "responses": {
                     "200": {"description": "The report.", "content": {"application/json": {
                         "schema": {"type": "object"}}}},

@@ -290,8 +290,23 @@ def _slow(port: int, payload: bytes, delay: float, out: dict, key: str) -> None:
         s.close()
 
 
-def test_slow_clients_are_cut_off_within_10_seconds(server):
+@pytest.fixture
+def sqlite_server(tmp_path):
+    """A collector on SQLite only: for rules that live in the server, not the store."""
+    from kb.store import open_store
+
+    s = open_store(f"sqlite:///{tmp_path}/votes.db")
+    s.migrate()
+    with LiveServer(create_app(write_site(tmp_path / "site"), s, rate_limit=0)) as server:
+        server.client = httpx.Client(base_url=server.url, headers={"User-Agent": UA}, timeout=15)
+        yield server
+        server.client.close()
+    s.close()
+
+
+def test_slow_clients_are_cut_off_within_10_seconds(sqlite_server):
     """Slowloris: a body byte per second, headers a byte per second, and a silent connection."""
+    server = sqlite_server
     body = json.dumps(vote()).encode()
     head = (f"POST /api/votes HTTP/1.1\r\nHost: x\r\nUser-Agent: {UA}\r\n"
             f"Content-Length: {len(body)}\r\n\r\n").encode()
