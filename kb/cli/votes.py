@@ -51,12 +51,12 @@ def serve_command(site_dir: Path, db_url: str, host: str, port: int, rate_limit:
     from kb.votes import create_app
     from kb.votes_server import serve
 
-    manifest = site_dir / "kb-manifest.json"
-    if not manifest.is_file():
-        raise KbError(f"{manifest}: no site manifest; build the site first (kb build) or pass --site")
     for origin in origins:
         if not origin.startswith(("http://", "https://")) or origin.rstrip("/").count("/") != 2:
             raise click.BadParameter(f"expected scheme://host[:port], got {origin!r}", param_hint="--origin")
+    manifest = site_dir / "kb-manifest.json"
+    if not manifest.is_file():
+        raise KbError(f"{manifest}: no site manifest; build the site first (kb build) or pass --site")
     store = _open(db_url, migrate=True)
     click.echo(f"kb votes serve: http://{host}:{port}/  (store {db_url}, site {site_dir}"
                f"{', admin on' if admin_token else ''}; Ctrl+C to stop)", err=True)
