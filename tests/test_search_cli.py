@@ -31,7 +31,7 @@ def site(tmp_path: Path) -> Path:
 def test_kb_search_prints_a_ranked_list(site: Path) -> None:
     result = CliRunner().invoke(main, ["search", "pasword", "--site", str(site)])
     assert result.exit_code == 0, result.output
-    assert result.output == "1. How do I reset my password?  [reset-password]  0.75\n   /reset-password/\n"
+    assert result.output == "1. How do I reset my password?  [reset-password]  1.57\n   /reset-password/\n"
 
 
 def test_kb_search_json(site: Path) -> None:

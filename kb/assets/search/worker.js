@@ -114,7 +114,7 @@
   var FORMAT = "kb-search/1";
   var IMPACT_SCALE = 10;
   var FACTOR_EXACT = 8, FACTOR_SYNONYM = 7, FACTOR_PREFIX = 6;
-  var FACTOR_FUZZY = [8, 5, 4];
+  var FACTOR_FUZZY = [8, 6, 4];
   var PREFIX_LIMIT = 64;
   var MIN_SHARE = 0.12;
   var UNKNOWN_WORD = 2 * IMPACT_SCALE * FACTOR_EXACT;
