@@ -40,7 +40,8 @@ FACTOR_EXACT = 8
 FACTOR_SYNONYM = 7
 FACTOR_PREFIX = 6
 FACTOR_FUZZY = (8, 6, 4)  # by edit distance 0, 1, 2
-PREFIX_LIMIT = 64  # completions considered for a short prefix
+PREFIX_LIMIT = 32  # completions considered for a short prefix
+PREFIX_MIN = 3  # letters typed before completing (two match too much to mean anything)
 # Results must reach this share of the query's best possible score: no noise for off-topic queries.
 MIN_SHARE = 0.12
 # What a query word that matches nothing adds to the query's best possible score.
@@ -276,10 +277,11 @@ def query_terms(index: dict, query: str) -> list[dict[int, int]]:
         for alternative in p.synonyms.get(s, []):
             for t in alternative:
                 offer(t, FACTOR_SYNONYM)
-        if typing and pos == len(qwords) - 1 and len(word) >= 2:
+        if typing and pos == len(qwords) - 1 and len(word) >= PREFIX_MIN:
             for t in _completions(p.terms, word):
                 offer(t, FACTOR_PREFIX)
-            for cut in range(max(2, len(word) - 3), len(word)):
+            # stems shorter than the typed part: "shippi" is on its way to "shipping" -> "ship"
+            for cut in range(max(PREFIX_MIN, len(word) - 2), len(word)):
                 offer(word[:cut], FACTOR_PREFIX)
         budget = typo_budget(len(s))
         if budget and s not in p.ids:

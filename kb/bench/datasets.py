@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from dataclasses import dataclass
@@ -40,16 +41,25 @@ class DatasetError(Exception):
     """A data set folder is not of the expected shape."""
 
 
-def load_dataset(root: Path) -> Dataset:
-    """Load a folder with articles/*.md and queries.jsonl."""
+def load_dataset(root: Path, scale: int | None = None, generated_queries: int = 1000) -> Dataset:
+    """Load a folder with articles/*.md and queries.jsonl.
+
+    `scale` grows the articles to that many (varied copies) to measure a large help center; a
+    folder without queries.jsonl (a corpus) gets known-item queries made from its titles.
+    """
     root = Path(root)
     if not (root / "articles").is_dir():
         raise DatasetError(f"{root}: no articles/ folder (expected articles/*.md and queries.jsonl)")
     project = load_project(root / "articles")
-    queries = []
+    articles = [a for a in project.articles if a.title.strip()]
+    if scale:
+        articles = scale_articles(articles, scale)
     path = root / "queries.jsonl"
     if not path.exists():
-        raise DatasetError(f"{path}: no such file (one JSON query a line)")
+        if not articles:
+            raise DatasetError(f"{root / 'articles'}: no articles")
+        return Dataset(root.name, root, articles, title_queries(articles, generated_queries))
+    queries = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
@@ -58,7 +68,38 @@ def load_dataset(root: Path) -> Dataset:
             queries.append(Query(str(row["qid"]), row["query"], list(row["relevant_ids"])))
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise DatasetError(f"{path}:{number}: expected {{qid, query, relevant_ids}}: {exc}") from exc
-    return Dataset(root.name, root, project.articles, queries)
+    return Dataset(root.name, root, articles, queries)
+
+
+def scale_articles(articles: list[Article], n: int, seed: int = 0) -> list[Article]:
+    """`n` articles: the originals, then copies that each borrow a paragraph from another article."""
+    rng = random.Random(seed)
+    out = list(articles[:n])
+    copy = 1
+    while len(out) < n:
+        for a in articles:
+            if len(out) >= n:
+                break
+            other = rng.choice(articles)
+            paragraphs = [p for p in other.body.split("\n\n") if p.strip()]
+            extra = rng.choice(paragraphs) if paragraphs else ""
+            out.append(dataclasses.replace(a, id=f"{a.id}~{copy}", url=f"{a.url.rstrip('/')}-{copy}/",
+                                           body=a.body + "\n\n" + extra))
+        copy += 1
+    return out
+
+
+def title_queries(articles: list[Article], count: int, seed: int = 0) -> list[Query]:
+    """Known-item queries: two to four consecutive words of a random article's title."""
+    rng = random.Random(seed)
+    queries = []
+    for number in range(count):
+        a = rng.choice(articles)
+        title = a.title.split()
+        size = min(len(title), rng.randint(2, 4))
+        start = rng.randrange(0, len(title) - size + 1)
+        queries.append(Query(f"title-{number}", " ".join(title[start:start + size]), [a.id]))
+    return queries
 
 
 def sample(queries: list[Query], n: int | None, seed: int = 0) -> list[Query]:

@@ -115,7 +115,8 @@
   var IMPACT_SCALE = 10;
   var FACTOR_EXACT = 8, FACTOR_SYNONYM = 7, FACTOR_PREFIX = 6;
   var FACTOR_FUZZY = [8, 6, 4];
-  var PREFIX_LIMIT = 64;
+  var PREFIX_LIMIT = 32;
+  var PREFIX_MIN = 3;
   var MIN_SHARE = 0.12;
   var UNKNOWN_WORD = 2 * IMPACT_SCALE * FACTOR_EXACT;
 
@@ -188,9 +189,10 @@
       var alternatives = p.synonyms[s] || [];
       for (var a = 0; a < alternatives.length; a++)
         for (var b = 0; b < alternatives[a].length; b++) offer(alternatives[a][b], FACTOR_SYNONYM);
-      if (typing && pos === qwords.length - 1 && word.length >= 2) {
+      if (typing && pos === qwords.length - 1 && word.length >= PREFIX_MIN) {
         completions(p.terms, word).forEach(function (t) { offer(t, FACTOR_PREFIX); });
-        for (var cut = Math.max(2, word.length - 3); cut < word.length; cut++)
+        // stems shorter than the typed part: "shippi" is on its way to "shipping" -> "ship"
+        for (var cut = Math.max(PREFIX_MIN, word.length - 2); cut < word.length; cut++)
           offer(word.slice(0, cut), FACTOR_PREFIX);
       }
       var budget = typoBudget(s.length);
@@ -200,14 +202,22 @@
     return groups;
   }
 
-  /* Ranked documents: [{doc, score, matched: [term index or -1 per query group]}]. */
-  function rank(p, query, limit) {
+  /* Ranked documents: [{doc, score, matched: [term index or -1 per query group]}].
+     Scores add up in typed arrays reused across queries: large help centers stay fast. */
+  function rank(p, query, limit, withMatches) {
     var groups = queryTerms(p, query);
-    var totals = new Map();
-    var winners = [];  // per group: Map doc -> winning term
+    var n = p.docs.length;
+    if (!p.totals) {
+      p.totals = new Float64Array(n);
+      p.best = new Int32Array(n);
+    }
+    var totals = p.totals, best = p.best;
+    var touched = [];
+    var winners = [];  // per group, when asked: Int32Array doc -> winning term + 1
     var bestPossible = 0;
     for (var g = 0; g < groups.length; g++) {
-      var best = new Map(), won = new Map();
+      var inGroup = [];
+      var won = withMatches ? new Int32Array(n) : null;
       var groupMax = 0;
       groups[g].variants.forEach(function (factor, term) {
         var row = p.postings[term];
@@ -215,37 +225,54 @@
         for (var k = 0; k < row.length; k += 2) {
           doc += row[k];
           var value = row[k + 1] * factor;
-          if (value > (best.get(doc) || 0)) {
-            best.set(doc, value);
-            won.set(doc, term);
+          var old = best[doc];
+          if (value > old) {
+            if (old === 0) inGroup.push(doc);
+            best[doc] = value;
+            if (won) won[doc] = term + 1;
             if (value > groupMax) groupMax = value;
           }
         }
       });
-      best.forEach(function (value, doc) { totals.set(doc, (totals.get(doc) || 0) + value); });
+      for (var i = 0; i < inGroup.length; i++) {
+        var d = inGroup[i];
+        if (totals[d] === 0) touched.push(d);
+        totals[d] += best[d];
+        best[d] = 0;
+      }
       // a word the index does not know at all still counts: it raises the bar for the others
       bestPossible += groups[g].variants.size ? groupMax : UNKNOWN_WORD;
       winners.push(won);
     }
     var floor = bestPossible * MIN_SHARE;
-    var ranked = [];
-    totals.forEach(function (value, doc) { if (value >= floor) ranked.push(doc); });
-    ranked.sort(function (a, b) { return (totals.get(b) - totals.get(a)) || (a - b); });
-    return {
-      groups: groups,
-      results: ranked.slice(0, limit).map(function (doc) {
-        return {
-          doc: doc,
-          score: totals.get(doc) / (IMPACT_SCALE * FACTOR_EXACT),
-          matched: winners.map(function (won) { return won.has(doc) ? won.get(doc) : -1; })
-        };
-      })
-    };
+    // keep the best `limit` (score descending, then document order), without sorting them all
+    var top = [];
+    for (var t = 0; t < touched.length; t++) {
+      var doc = touched[t], score = totals[doc];
+      if (score < floor) continue;
+      if (top.length === limit) {
+        var last = top[limit - 1];
+        if (score < totals[last] || (score === totals[last] && doc > last)) continue;
+        top.pop();
+      }
+      var at = top.length;
+      while (at > 0 && (totals[top[at - 1]] < score || (totals[top[at - 1]] === score && top[at - 1] > doc))) at--;
+      top.splice(at, 0, doc);
+    }
+    var results = top.map(function (doc) {
+      return {
+        doc: doc,
+        score: totals[doc] / (IMPACT_SCALE * FACTOR_EXACT),
+        matched: winners.map(function (won) { return won && won[doc] ? won[doc] - 1 : -1; })
+      };
+    });
+    for (var r = 0; r < touched.length; r++) totals[touched[r]] = 0;
+    return { groups: groups, results: results };
   }
 
   /* [{id, title, url, score}], best first: the same list kb.search.search returns. */
   function search(p, query, limit) {
-    return rank(p, query, limit === undefined ? 10 : limit).results.map(function (r) {
+    return rank(p, query, limit === undefined ? 10 : limit, false).results.map(function (r) {
       var d = p.docs[r.doc];
       return { id: d[0], title: d[1], url: d[2], score: r.score };
     });
@@ -278,7 +305,7 @@
   function answer(query) {
     var p = state.prepared;
     if (!p || !query.trim()) return { items: [] };
-    var ranked = rank(p, query, RESULT_LIMIT);
+    var ranked = rank(p, query, RESULT_LIMIT, true);
     var items = ranked.results.map(function (r) {
       var d = p.docs[r.doc];
       var terms = {}, stems = new Set();
