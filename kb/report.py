@@ -51,6 +51,9 @@ NEAREST_CUTOFF = 65
 NEAREST_LIMIT = 3
 """How many nearest articles each gap names."""
 MANIFEST_NAME = "kb-manifest.json"
+TIMELINE_ARTICLES = 12
+"""How many articles get a week-by-week timeline ("weeks"): the first ones in report order (weakest
+first) that have votes and a flag or an edit. The HTML page charts exactly these."""
 REASONS = ("not_answered", "unclear", "outdated", "incomplete")
 FLAGS = ("weak", "overdue", "unrated")
 _SEQ = itertools.count()  # heap tie-breaker, so two equal comments never compare their dicts
@@ -134,6 +137,10 @@ class Tallies:
     weeks: dict[str, dict[date, _Cell]] = field(default_factory=lambda: defaultdict(dict))
     reasons: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     comments: dict[str, list[tuple]] = field(default_factory=lambda: defaultdict(list))
+
+    def weeks_of(self, article_ids: list[str]) -> dict[str, dict[date, _Cell]]:
+        """Week-by-week cells of these articles (the SQL tally fetches them only when asked)."""
+        return {aid: self.weeks.get(aid, {}) for aid in article_ids}
 
     def add_counted(self, vote: dict) -> None:
         """Add one counted vote (already deduplicated)."""
@@ -444,8 +451,14 @@ def assemble_report(
             continue
         rows.append(_article_row(article, tallies, contacts, prior, target, now.date()))
     rows.sort(key=_row_order)
+    timeline = [r["id"] for r in rows if r["votes"] and (r["flags"] or len(r["versions"]) > 1)][:TIMELINE_ARTICLES]
+    by_id = {r["id"]: r for r in rows}
+    for aid, weeks in tallies.weeks_of(timeline).items():
+        by_id[aid]["weeks"] = [{"week": week.isoformat(), **_cell_json(cell)} for week, cell in sorted(weeks.items())]
 
-    if search_index is not None:
+    if not gaps:
+        pass
+    elif search_index is not None:
         nearest = nearest_by_index(search_index, known)
     else:
         nearest = nearest_by_title(articles)
@@ -523,10 +536,9 @@ def _article_row(article: dict, tallies: Tallies, contacts: Counter, prior: floa
             "first": _iso(cell.first),
             "last": _iso(cell.last),
         })
-    weeks = [{"week": week.isoformat(), **_cell_json(cell)}
-             for week, cell in sorted(tallies.weeks.get(aid, {}).items())]
-    reasons = {reason: tallies.reasons.get(aid, Counter()).get(reason, 0) for reason in REASONS}
-    other = sum(n for r, n in tallies.reasons.get(aid, Counter()).items() if r not in REASONS)
+    counted_reasons = tallies.reasons.get(aid) or {}
+    reasons = {reason: counted_reasons.get(reason, 0) for reason in REASONS}
+    other = sum(n for r, n in counted_reasons.items() if r not in REASONS)
     if other:
         reasons["other"] = other
     comments = [
@@ -555,7 +567,7 @@ def _article_row(article: dict, tallies: Tallies, contacts: Counter, prior: floa
         "comments": comments,
         "contacts": contacts.get(aid, 0),
         "versions": versions,
-        "weeks": weeks,
+        "weeks": [],
     }
 
 

@@ -25,8 +25,6 @@ REASON_LABELS = {
     "incomplete": "something missing or a broken link",
     "other": "other",
 }
-CHARTED_ARTICLES = 12
-"""The HTML page charts at most this many flagged articles (the weakest first)."""
 CHARTED_GAPS = 10
 """The HTML page's gap chart shows this many of the biggest content gaps."""
 TEXT_GAPS = 20
@@ -466,9 +464,7 @@ def format_html(report: dict) -> str:
         out.append(f'<div class="card {cls}"><b>{value}</b>{_e(label)}</div>')
     out.append("</div>")
 
-    charted = [r for r in report["articles"] if r["flags"] and r["votes"]][:CHARTED_ARTICLES]
-    improved = [r for r in report["articles"] if len(r["versions"]) > 1 and r not in charted]
-    charted += improved[: max(0, CHARTED_ARTICLES - len(charted))]
+    charted = [r for r in report["articles"] if r["weeks"]]
     if charted:
         out.append("<h2>Flagged and edited articles</h2>")
         for row in charted:
