@@ -19,7 +19,6 @@ import re
 import secrets
 import threading
 import time
-import uuid
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -188,7 +187,7 @@ def _uuid(body: dict, name: str) -> str:
     assert value is not None
     if not _UUID.match(value):
         raise Invalid(name, f"must be a UUID like 8c1f6f0e-5b7a-4c3e-9a57-2f1d0c9b8e71, got {value!r}")
-    return str(uuid.UUID(value))
+    return value.lower()
 
 
 def _kind(value: Any) -> str:
@@ -283,9 +282,9 @@ class Collector:
     def routes(self) -> list[Route]:
         """The collector's routes, to mount beside a static site on one origin."""
         return [
-            Route("/api/votes", self.post_votes, methods=["POST", "OPTIONS"]),
-            Route("/api/searches", self.post_searches, methods=["POST", "OPTIONS"]),
-            Route("/api/contacts", self.post_contacts, methods=["POST", "OPTIONS"]),
+            Route("/api/votes", self.intake("votes"), methods=["POST", "OPTIONS"]),
+            Route("/api/searches", self.intake("searches"), methods=["POST", "OPTIONS"]),
+            Route("/api/contacts", self.intake("contacts"), methods=["POST", "OPTIONS"]),
             Route("/api/search", self.get_search, methods=["GET"]),
             Route("/api/report", self.get_report, methods=["GET"]),
             Route("/healthz", self.healthz, methods=["GET"]),
@@ -293,79 +292,80 @@ class Collector:
         ]
 
     # -- CORS -----------------------------------------------------------------------------
-    def _origin_verdict(self, request: Request) -> tuple[bool, dict[str, str]]:
+    def _origin_verdict(self, origin: str | None, host: str) -> tuple[bool, dict[str, str]]:
         """(allowed, CORS headers): same-host requests and configured origins only."""
-        origin = request.headers.get("origin")
         if origin is None:
             return True, {}
         if origin.rstrip("/") in self.origins:
             return True, {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
-        if urlsplit(origin).netloc == request.headers.get("host", ""):
+        if urlsplit(origin).netloc == host:
             return True, {}
         return False, {"Vary": "Origin"}
 
     # -- public writes --------------------------------------------------------------------
-    async def post_votes(self, request: Request) -> Response:
-        return await self._post(request, "votes")
+    def intake(self, kind: str) -> _Intake:
+        """The raw ASGI endpoint of POST /api/{kind}.
 
-    async def post_searches(self, request: Request) -> Response:
-        return await self._post(request, "searches")
+        This is the hot path, so it skips Starlette's Request and Response objects.
+        """
 
-    async def post_contacts(self, request: Request) -> Response:
-        return await self._post(request, "contacts")
+        return _Intake(self, kind)
 
-    async def _post(self, request: Request, kind: str) -> Response:
-        allowed, cors = self._origin_verdict(request)
-        if request.method == "OPTIONS":
+    async def _accept(self, kind: str, method: str, headers: dict[bytes, bytes], receive: Callable[..., Any],
+                      client: str) -> tuple[int, dict | None, dict[str, str]]:
+        origin = headers.get(b"origin")
+        allowed, cors = self._origin_verdict(origin.decode("latin-1") if origin is not None else None,
+                                             headers.get(b"host", b"").decode("latin-1"))
+        if method == "OPTIONS":
             if not allowed or not cors:
-                return _error(403, "origin not allowed", "Origin", cors)
-            return Response(status_code=204, headers={
-                **cors, "Access-Control-Allow-Methods": "POST",
-                "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "86400"})
+                return _refusal(403, "origin not allowed", "Origin", cors)
+            return 204, None, {**cors, "Access-Control-Allow-Methods": "POST",
+                               "Access-Control-Allow-Headers": "Content-Type",
+                               "Access-Control-Max-Age": "86400"}
         if not allowed:
-            return _error(403, "origin not allowed", "Origin", cors)
+            return _refusal(403, "origin not allowed", "Origin", cors)
 
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-            return _error(413, f"body larger than {MAX_BODY} bytes", "body", cors)
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > MAX_BODY:
+            return _refusal(413, f"body larger than {MAX_BODY} bytes", "body", cors)
         try:
-            raw = await asyncio.wait_for(_read_body(request), BODY_TIMEOUT)
+            async with asyncio.timeout(BODY_TIMEOUT):
+                raw = await _read_body(receive)
         except _TooLarge:
-            return _error(413, f"body larger than {MAX_BODY} bytes", "body", cors)
-        except (asyncio.TimeoutError, ClientDisconnect):
-            return _error(408, "request body too slow", "body", {**cors, "Connection": "close"})
+            return _refusal(413, f"body larger than {MAX_BODY} bytes", "body", cors)
+        except (TimeoutError, ClientDisconnect):
+            return _refusal(408, "request body too slow", "body", {**cors, "Connection": "close"})
 
-        user_agent = request.headers.get("user-agent", "")
+        user_agent = headers.get(b"user-agent", b"").decode("latin-1")
         if not user_agent or _BOTS.search(user_agent):
-            return Response(status_code=204, headers=cors)
+            return 204, None, cors
         try:
             body = json.loads(raw, parse_constant=_no_constants)
         except (ValueError, UnicodeDecodeError) as exc:
-            return _error(422, f"not valid JSON: {exc}", "body", cors)
+            return _refusal(422, f"not valid JSON: {exc}", "body", cors)
         if not isinstance(body, dict):
-            return _error(422, f"must be a JSON object, got {_kind(body)}", "body", cors)
+            return _refusal(422, f"must be a JSON object, got {_kind(body)}", "body", cors)
         try:
             row = PARSERS[kind](body)
             if _honeypot(body):
-                return Response(status_code=204, headers=cors)
+                return 204, None, cors
             versions = self.manifest.versions()
             if versions is None:
-                return _error(503, f"no site manifest at {self.manifest.path}", None, cors)
+                return _refusal(503, f"no site manifest at {self.manifest.path}", None, cors)
             _check_article(row, versions, required=kind == "votes")
         except Invalid as exc:
-            return _error(422, exc.message, exc.field, cors)
+            return _refusal(422, exc.message, exc.field, cors)
 
-        client = request.client.host if request.client else ""
         row["visitor"] = self.visitors.hash(client, user_agent)
         if not self.limiter.allow(kind, row["visitor"]):
-            return _error(429, "too many requests; try again later", None,
-                          {**cors, "Retry-After": str(self.limiter.retry_after())})
+            return _refusal(429, "too many requests; try again later", None,
+                            {**cors, "Retry-After": str(self.limiter.retry_after())})
         row["created_at"] = now()
         try:
             await asyncio.wrap_future(self.store.submit(kind, [row]))
         except Exception as exc:  # noqa: BLE001 - the sender keeps the vote and retries
-            return _error(503, f"store unavailable: {exc}", None, cors)
-        return Response(status_code=204, headers=cors)
+            return _refusal(503, f"store unavailable: {exc}", None, cors)
+        return 204, None, cors
 
     # -- public reads ---------------------------------------------------------------------
     async def healthz(self, request: Request) -> Response:
@@ -400,7 +400,7 @@ class Collector:
             hits = await run_in_threadpool(_search, engine, self.site_dir, query)
         except Exception as exc:  # noqa: BLE001 - a missing or bad index is the site's problem
             return _error(503, str(exc), None, {})
-        allowed, cors = self._origin_verdict(request)
+        allowed, cors = self._origin_verdict(request.headers.get("origin"), request.headers.get("host", ""))
         return JSONResponse({"query": query, "results": hits}, headers=cors)
 
     # -- admin ----------------------------------------------------------------------------
@@ -442,17 +442,50 @@ class Collector:
         return JSONResponse(report, headers={"Cache-Control": "no-store"})
 
 
+class _Intake:
+    """An ASGI app (not a function, so Starlette passes scope, receive and send through)."""
+
+    def __init__(self, collector: Collector, kind: str) -> None:
+        self.collector = collector
+        self.kind = kind
+
+    async def __call__(self, scope: dict, receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        headers: dict[bytes, bytes] = dict(scope["headers"])
+        client = scope.get("client")
+        status, payload, extra = await self.collector._accept(self.kind, scope["method"], headers, receive,
+                                                              client[0] if client else "")
+        await _respond(send, status, payload, extra)
+
+
 class _TooLarge(Exception):
     pass
 
 
-async def _read_body(request: Request) -> bytes:
+async def _read_body(receive: Callable[..., Any]) -> bytes:
     chunks = bytearray()
-    async for chunk in request.stream():
-        chunks += chunk
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        chunks += message.get("body", b"")
         if len(chunks) > MAX_BODY:
             raise _TooLarge
-    return bytes(chunks)
+        if not message.get("more_body", False):
+            return bytes(chunks)
+
+
+def _refusal(status: int, message: str, field: str | None, headers: dict[str, str]) -> tuple[int, dict, dict[str, str]]:
+    return status, {"error": message, "field": field}, headers
+
+
+async def _respond(send: Callable[..., Any], status: int, payload: dict | None, headers: dict[str, str]) -> None:
+    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    body = b""
+    if payload is not None:
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        raw += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _unknown_params(request: Request, known: set[str]) -> Response | None:

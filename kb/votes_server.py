@@ -14,13 +14,14 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-__all__ = ["REQUEST_DEADLINE", "DeadlineH11Protocol", "server_config", "serve"]
+__all__ = ["REQUEST_DEADLINE", "DeadlineH11Protocol", "DeadlineHttpToolsProtocol", "http_protocol",
+           "server_config", "serve"]
 
 REQUEST_DEADLINE = 10.0
 
 
-class DeadlineH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, closing connections whose request is not in after the deadline."""
+class _Deadline:
+    """Mixed into a uvicorn HTTP protocol: close connections whose request is not in after the deadline."""
 
     deadline = REQUEST_DEADLINE
 
@@ -59,11 +60,30 @@ class DeadlineH11Protocol(H11Protocol):
         super().connection_lost(exc)
 
 
+class DeadlineH11Protocol(_Deadline, H11Protocol):
+    """uvicorn's pure-Python h11 protocol with the request deadline."""
+
+
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:  # httptools is optional (uvicorn[standard]); h11 always works
+    DeadlineHttpToolsProtocol = None
+else:
+    class DeadlineHttpToolsProtocol(_Deadline, HttpToolsProtocol):  # type: ignore[no-redef]
+        """uvicorn's httptools protocol (C parser, several times faster) with the request deadline."""
+
+
+def http_protocol() -> type:
+    """The fastest protocol this install has, always with the request deadline."""
+    return DeadlineHttpToolsProtocol or DeadlineH11Protocol
+
+
 def server_config(app: Any, *, host: str = "127.0.0.1", port: int = 8001, **options: Any) -> uvicorn.Config:
     """A uvicorn config that serves `app` with the request deadline."""
     options.setdefault("timeout_keep_alive", 5)
     options.setdefault("access_log", False)
-    return uvicorn.Config(app, host=host, port=port, http=DeadlineH11Protocol, lifespan="off", **options)
+    options.setdefault("http", http_protocol())
+    return uvicorn.Config(app, host=host, port=port, lifespan="off", **options)
 
 
 def serve(app: Any, *, host: str = "127.0.0.1", port: int = 8001, **options: Any) -> None:

@@ -290,14 +290,18 @@ def _slow(port: int, payload: bytes, delay: float, out: dict, key: str) -> None:
         s.close()
 
 
-@pytest.fixture
-def sqlite_server(tmp_path):
-    """A collector on SQLite only: for rules that live in the server, not the store."""
+@pytest.fixture(params=["httptools", "h11"])
+def sqlite_server(request, tmp_path):
+    """A collector on SQLite only (for rules that live in the server), under each HTTP parser."""
     from kb.store import open_store
+    from kb.votes_server import DeadlineH11Protocol, DeadlineHttpToolsProtocol
 
+    protocol = DeadlineHttpToolsProtocol if request.param == "httptools" else DeadlineH11Protocol
+    if protocol is None:
+        pytest.skip("httptools is not installed")
     s = open_store(f"sqlite:///{tmp_path}/votes.db")
     s.migrate()
-    with LiveServer(create_app(write_site(tmp_path / "site"), s, rate_limit=0)) as server:
+    with LiveServer(create_app(write_site(tmp_path / "site"), s, rate_limit=0), http=protocol) as server:
         server.client = httpx.Client(base_url=server.url, headers={"User-Agent": UA}, timeout=15)
         yield server
         server.client.close()

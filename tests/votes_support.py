@@ -85,7 +85,7 @@ def write_site(site: Path, manifest: dict = MANIFEST) -> Path:
 class LiveServer:
     """The collector under uvicorn (with kb's slow-client protection) in a thread."""
 
-    def __init__(self, app, port: int | None = None) -> None:
+    def __init__(self, app, port: int | None = None, **options) -> None:
         import uvicorn
 
         from kb.votes_server import server_config
@@ -93,7 +93,7 @@ class LiveServer:
         self.port = port or pick_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(server_config(app, host="127.0.0.1", port=self.port,
-                                                   log_level="warning"))
+                                                   log_level="warning", **options))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> LiveServer:
