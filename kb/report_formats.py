@@ -467,6 +467,9 @@ def format_html(report: dict) -> str:
     charted = [r for r in report["articles"] if r["weeks"]]
     if charted:
         out.append("<h2>Flagged and edited articles</h2>")
+        out.append('<p class="muted">Left: helpful rate per version, oldest first (* the current one). Right: week by '
+                   "week. Dots are the rate, bars its 95% interval, the dashed line the target, a dotted line an edit "
+                   "(a new version).</p>")
         for row in charted:
             out.append(f'<h3 id="chart-{_e(row["id"])}">{_e(row["title"])} <code>{_e(row["id"])}</code> {_flags_html(row["flags"])}</h3>')
             out.append(f'<p class="muted">{row["helpful"]}/{row["votes"]} helpful, mean {pct(row["mean"])}, '
