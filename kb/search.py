@@ -28,7 +28,7 @@ FORMAT = "kb-search/1"
 INDEX_PATH = "search/search_index.json"
 
 # Field weights for BM25F: a word in the title says more than one in the body.
-FIELD_WEIGHTS = {"title": 4.0, "questions": 1.0, "tags": 2.0, "headings": 1.5, "body": 1.0}
+FIELD_WEIGHTS = {"title": 4.0, "questions": 2.0, "tags": 2.0, "headings": 1.5, "body": 1.0}
 FIELD_B = {"title": 0.5, "questions": 0.75, "tags": 0.3, "headings": 0.5, "body": 0.9}
 # Field weights add up into one term frequency, so saturation comes late (tuned on both eval sets).
 K1 = 5.0
@@ -41,6 +41,7 @@ FACTOR_SYNONYM = 7
 FACTOR_PREFIX = 6
 FACTOR_FUZZY = (8, 6, 4)  # by edit distance 0, 1, 2
 PREFIX_LIMIT = 32  # completions considered for a short prefix
+SUFFIX_CUT = 3  # letters a typo in a word's ending may hide
 PREFIX_MIN = 3  # letters typed before completing (two match too much to mean anything)
 # Results must reach this share of the query's best possible score: no noise for off-topic queries.
 MIN_SHARE = 0.12
@@ -121,7 +122,7 @@ def build_index(articles: Iterable[ArticleLike], synonyms: dict[str, list[str]] 
         "docs": [[a.id, a.title, a.url, _snippet(a)] for a in articles],
         "terms": terms,
         "postings": postings,
-        "synonyms": _expand_synonyms(synonyms or {}),
+        "synonyms": _expand_synonyms(synonyms or {}, {t: len(weighted[t]) for t in terms}),
     }
 
 
@@ -152,19 +153,31 @@ def _snippet(a: ArticleLike) -> str:
     return text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + "…"
 
 
-def _expand_synonyms(synonyms: dict[str, list[str]]) -> dict[str, list[list[str]]]:
-    """Stemmed, two-way synonym table: stem -> alternatives (each a list of stems)."""
-    table: dict[str, list[list[str]]] = defaultdict(list)
+def _expand_synonyms(synonyms: dict[str, list[str]], df: dict[str, int]) -> dict[str, list[str]]:
+    """Stemmed, two-way synonym table: stem -> alternative stems.
+
+    A phrase stands for its rarest indexed word ("promo code" -> "promo"): that word carries the
+    meaning, where "code" alone would match every article about any code.
+    """
+    table: dict[str, list[str]] = defaultdict(list)
     for word, alternatives in synonyms.items():
-        group = [_stems(word)] + [_stems(alt) for alt in alternatives]
-        group = [g for g in group if g]
-        for member in group:
+        group = [_stems(w) for w in [word, *alternatives]]
+        carriers = [_rarest(g, df) for g in group]
+        for member, carrier in zip(group, carriers):
             if len(member) != 1:
-                continue  # phrases are reached through their words, not as keys
-            for other in group:
-                if other != member and other not in table[member[0]]:
+                continue  # a phrase is reached through the single words of its group
+            for other in carriers:
+                if other and other != member[0] and other not in table[member[0]]:
                     table[member[0]].append(other)
-    return {k: v for k, v in sorted(table.items())}
+    return {k: v for k, v in sorted(table.items()) if v}
+
+
+def _rarest(stems: list[str], df: dict[str, int]) -> str | None:
+    if len(stems) == 1:
+        return stems[0]
+    if not stems or any(s not in df for s in stems):
+        return None  # a phrase with a word no article uses occurs nowhere
+    return min(stems, key=lambda s: (df[s], stems.index(s)))
 
 
 def load_synonyms(path: Path) -> dict[str, list[str]]:
@@ -233,7 +246,7 @@ class _Prepared:
         self.terms: list[str] = index["terms"]
         self.ids = {t: i for i, t in enumerate(self.terms)}
         self.postings: list[list[int]] = index["postings"]
-        self.synonyms: dict[str, list[list[str]]] = index.get("synonyms", {})
+        self.synonyms: dict[str, list[str]] = index.get("synonyms", {})
         self.docs = index["docs"]
         self.by_length: dict[int, list[str]] = defaultdict(list)
         for t in self.terms:
@@ -275,9 +288,8 @@ def query_terms(index: dict, query: str) -> list[dict[int, int]]:
 
         offer(s, FACTOR_EXACT)
         for alternative in p.synonyms.get(s, []):
-            for t in alternative:
-                offer(t, FACTOR_SYNONYM)
-        if typing and pos == len(qwords) - 1 and len(word) >= PREFIX_MIN:
+            offer(alternative, FACTOR_SYNONYM)
+        if typing and pos == len(qwords) - 1 and len(word) >= PREFIX_MIN and s not in p.ids:
             for t in _completions(p.terms, word):
                 offer(t, FACTOR_PREFIX)
             # stems shorter than the typed part: "shippi" is on its way to "shipping" -> "ship"
@@ -287,6 +299,12 @@ def query_terms(index: dict, query: str) -> list[dict[int, int]]:
         if budget and s not in p.ids:
             for t, distance in _near(p, s, budget):
                 offer(t, FACTOR_FUZZY[distance])
+            # a slip in the ending ("trackign") hides the stem: the word less its last letters,
+            # counted as one edit more
+            for cut in range(1, SUFFIX_CUT + 1):
+                if len(word) - cut >= PREFIX_MIN + 1:
+                    for t, distance in _near(p, word[:-cut], budget - 1, exact=True):
+                        offer(t, FACTOR_FUZZY[distance + 1])
         groups.append(variants)
     return groups
 
@@ -301,9 +319,11 @@ def _completions(terms: list[str], prefix: str) -> list[str]:
     return out
 
 
-def _near(p: _Prepared, s: str, budget: int) -> list[tuple[str, int]]:
+def _near(p: _Prepared, s: str, budget: int, exact: bool = False) -> list[tuple[str, int]]:
     """Index terms within `budget` OSA edits of `s` (a swapped pair counts as one edit)."""
     out: list[tuple[str, int]] = []
+    if exact and s in p.ids:
+        out.append((s, 0))
     for length in range(len(s) - budget, len(s) + budget + 1):
         choices = p.by_length.get(length)
         if not choices:

@@ -218,3 +218,18 @@ def test_check_golden_reports_each_miss_with_its_line(index: dict, tmp_path: Pat
         "    hint: write  - query: where is my parcel\n          expect: track-order",
     ]
     assert check_golden(index, tmp_path / "none.yml") == []
+
+
+def test_a_phrase_synonym_stands_for_its_rarest_word(articles: list, tmp_path: Path) -> None:
+    index = build_index(articles, {"login": ["sign in"], "voucher": ["no such phrase"]})
+    assert index["synonyms"] == {"login": ["sign"]}  # "sign" alone does not mean "login"
+    assert first(index, "login") == "reset-password"
+
+
+def test_the_demo_golden_queries_all_pass() -> None:
+    root = Path(__file__).resolve().parent.parent / "articles"
+    project = load_project(root)
+    index = build_index(project.articles, load_synonyms(root / "synonyms.yml"))
+    entries = (root / "golden-queries.yml").read_text(encoding="utf-8").count("- query:")
+    assert entries >= 30
+    assert [p.format() for p in check_golden(index, root / "golden-queries.yml")] == []

@@ -117,6 +117,7 @@
   var FACTOR_FUZZY = [8, 6, 4];
   var PREFIX_LIMIT = 32;
   var PREFIX_MIN = 3;
+  var SUFFIX_CUT = 3;
   var MIN_SHARE = 0.12;
   var UNKNOWN_WORD = 2 * IMPACT_SCALE * FACTOR_EXACT;
 
@@ -151,11 +152,13 @@
     return out;
   }
 
-  function near(p, s, budget, offer) {
+  /* Offers index terms within `budget` OSA edits of `s`, each counted `extra` edits more. */
+  function near(p, s, budget, extra, offer) {
     if (!p.masks) {
       p.masks = new Int32Array(p.terms.length);
       for (var t = 0; t < p.terms.length; t++) p.masks[t] = letterMask(p.terms[t]);
     }
+    if (extra && p.ids.has(s)) offer(s, FACTOR_FUZZY[extra]);
     var mask = letterMask(s);
     for (var len = Math.max(0, s.length - budget); len <= s.length + budget; len++) {
       var bucket = p.byLength[len];
@@ -164,7 +167,7 @@
         var i = bucket[k];
         if (popcount(p.masks[i] ^ mask) > 2 * budget) continue;
         var d = osa(s, p.terms[i], budget);
-        if (d > 0 && d <= budget) offer(p.terms[i], FACTOR_FUZZY[d]);
+        if (d > 0 && d <= budget) offer(p.terms[i], FACTOR_FUZZY[d + extra]);
       }
     }
   }
@@ -187,16 +190,21 @@
       };
       offer(s, FACTOR_EXACT);
       var alternatives = p.synonyms[s] || [];
-      for (var a = 0; a < alternatives.length; a++)
-        for (var b = 0; b < alternatives[a].length; b++) offer(alternatives[a][b], FACTOR_SYNONYM);
-      if (typing && pos === qwords.length - 1 && word.length >= PREFIX_MIN) {
+      for (var a = 0; a < alternatives.length; a++) offer(alternatives[a], FACTOR_SYNONYM);
+      if (typing && pos === qwords.length - 1 && word.length >= PREFIX_MIN && !p.ids.has(s)) {
         completions(p.terms, word).forEach(function (t) { offer(t, FACTOR_PREFIX); });
         // stems shorter than the typed part: "shippi" is on its way to "shipping" -> "ship"
         for (var cut = Math.max(PREFIX_MIN, word.length - 2); cut < word.length; cut++)
           offer(word.slice(0, cut), FACTOR_PREFIX);
       }
       var budget = typoBudget(s.length);
-      if (budget && !p.ids.has(s)) near(p, s, budget, offer);
+      if (budget && !p.ids.has(s)) {
+        near(p, s, budget, 0, offer);
+        // a slip in the ending ("trackign") hides the stem: the word less its last letters,
+        // counted as one edit more
+        for (var c = 1; c <= SUFFIX_CUT; c++)
+          if (word.length - c >= PREFIX_MIN + 1) near(p, word.slice(0, -c), budget - 1, 1, offer);
+      }
       groups.push({ word: word, variants: variants });
     });
     return groups;
