@@ -167,3 +167,65 @@ def test_vote_waits_while_the_collector_is_down(built_demo_site, votes_db, artic
         assert page.evaluate("localStorage.getItem('kb:queue')") == "[]"
     # Only the refused connections while the collector was down may be logged.
     assert [p for p in page.problems if "ERR_CONNECTION_REFUSED" not in p] == []
+
+
+SEARCH_AND_CONTACT_YML = """\
+site_name: Test Help Center
+docs_dir: articles
+site_dir: site
+theme:
+  name: material
+  font: false
+  features: [navigation.instant]
+plugins:
+  - search
+  - kb:
+      contact:
+        - name: Chat with us
+          url: https://chat.example.com/start
+          hours: Mon-Fri 9-17
+extra:
+  kb_feedback:
+    searches: true
+    contacts: true
+    reasons_title: Co poszło nie tak?
+"""
+
+
+def test_failed_search_and_contact_click_are_reported(kb_project, votes_db, page):
+    from conftest import run_kb
+
+    root = kb_project({"articles/shipping/track-order.md": """
+        ---
+        id: track-order
+        title: Where is my order?
+        ---
+        Open **Orders** and pick the order to see where the parcel is.
+        """}, mkdocs_yml=SEARCH_AND_CONTACT_YML)
+    run_kb("build", cwd=root, check=True)
+    site = root / "site"
+    page.route("https://chat.example.com/**", lambda route: route.fulfill(status=200, body="chat"))
+    with LiveServer(site_app(site, votes_db)) as server:
+        page.goto(f"{server.url}/shipping/track-order/")
+        page.click('form.md-feedback button[data-md-value="0"]')
+        assert page.text_content(".kb-feedback legend") == "Co poszło nie tak?"
+        page.click(".kb-feedback .md-button:not([type=submit])")
+        page.click("label.md-search__icon, .md-search__input")
+        page.fill(".md-search__input", "zzqxv")
+        page.wait_for_timeout(2200)
+        deadline = time.monotonic() + 8
+        while not list(votes_db.searches()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        page.keyboard.press("Escape")
+        page.click(".kb-contact a[data-kb-channel]")
+        page.wait_for_url("https://chat.example.com/**")
+        assert page.url == "https://chat.example.com/start?article=track-order&search=zzqxv"
+        deadline = time.monotonic() + 8
+        while not list(votes_db.contacts()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    searches = [(s["query"], s["results"], s["article"]) for s in votes_db.searches()]
+    contacts = [(c["channel"], c["article"], c["query"]) for c in votes_db.contacts()]
+    assert searches == [("zzqxv", 0, "track-order")]
+    assert contacts == [("Chat with us", "track-order", "zzqxv")]
+    assert [(v["article"], v["helpful"]) for v in votes_db.votes()] == [("track-order", False)]
+    assert page.problems == []
