@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -251,3 +253,21 @@ def test_navigation_lists_categories_not_every_article(built: Path):
     page = soup(built / "returns" / "exchange-size" / "index.html")
     assert [a.get_text(" ", strip=True) for a in page.select(".md-nav--primary > .md-nav__list > li > a")] == [
         "Test Help Center", "Shipping & delivery", "Returns", "Pomoc po polsku"]
+
+
+def test_real_content_from_another_system_gets_located_problems_not_a_traceback(tmp_path: Path):
+    corpus = ROOT.parent / "shared" / "corpora" / "alchemy-pl" / "articles"
+    if not corpus.is_dir():
+        pytest.skip(f"{corpus} is not here")
+    shutil.copytree(corpus, tmp_path / "articles")
+    (tmp_path / "mkdocs.yml").write_text("site_name: Alchemy\ndocs_dir: articles\ntheme:\n  name: material\n"
+                                         "plugins:\n  - search\n  - kb\n", encoding="utf-8")
+    result = run_kb("build", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert re.fullmatch(r"kb build: \d+ errors, \d+ warnings in 3010 articles", lines[-1])
+    located = re.compile(r"articles/[^:]+\.md:\d+: (error|warning): .+")
+    assert all(located.fullmatch(line) or line.startswith("    hint: ") for line in lines[:-1])
+    assert "articles/includes/alchemyinsights-content-updates.md:1: error: no title" in lines
+    assert not (tmp_path / "site").exists()
