@@ -58,7 +58,8 @@ def load_dataset(root: Path, scale: int | None = None, generated_queries: int = 
     if not path.exists():
         if not articles:
             raise DatasetError(f"{root / 'articles'}: no articles")
-        return Dataset(root.name, root, articles, title_queries(articles, generated_queries))
+        name = f"{root.name}-{len(articles)}" if scale else root.name
+        return Dataset(name, root, articles, title_queries(articles, generated_queries))
     queries = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():

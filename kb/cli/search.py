@@ -48,10 +48,13 @@ def search_command(query: str, site_dir: Path, limit: int, as_json: bool) -> Non
               metavar="FILE", help="Write the figures as JSON to FILE.")
 @click.option("--sample", "sample_size", type=click.IntRange(1), default=None, metavar="N",
               help="Run the anchors on a seeded sample of N queries (ours still runs on all).")
+@click.option("--scale", type=click.IntRange(1), default=None, metavar="N",
+              help="Grow each data set to N articles (varied copies) to measure a large help center; "
+                   "a folder without queries.jsonl gets known-item queries from its titles.")
 @click.option("--engine", "engines", multiple=True, metavar="NAME",
               help="Only these engines (repeatable): kb, lunr, minisearch, fuse, flexsearch, orama, pagefind.")
 def bench_search(datasets: tuple[Path, ...], typo_seed: int | None, json_path: Path | None,
-                 sample_size: int | None, engines: tuple[str, ...]) -> None:
+                 sample_size: int | None, scale: int | None, engines: tuple[str, ...]) -> None:
     """Measure our search beside the anchors on DATASET folders (articles/*.md + queries.jsonl)."""
     from kb.bench.datasets import DatasetError, load_dataset
     from kb.bench.search_bench import (ENGINES, BenchError, bench_dataset, ensure_packages, format_table,
@@ -66,7 +69,7 @@ def bench_search(datasets: tuple[Path, ...], typo_seed: int | None, json_path: P
         results = {}
         for folder in datasets:
             stderr_log(f"loading {folder}")
-            ds = load_dataset(folder)
+            ds = load_dataset(folder, scale=scale)
             results[ds.name] = bench_dataset(ds, typos=typo_seed, sample_size=sample_size,
                                              engines=chosen, log=stderr_log)
     except (BenchError, DatasetError, SearchError) as exc:
