@@ -371,10 +371,13 @@ def search(index: dict, query: str, limit: int = 10) -> list[Hit]:
 # Golden queries
 
 
-def check_golden(index: dict, golden_path: Path) -> list[Problem]:
-    """Run articles/golden-queries.yml against the index; one Problem per query that misses."""
+def check_golden(index: dict, golden_path: Path, display: str | None = None) -> list[Problem]:
+    """Run articles/golden-queries.yml against the index; one Problem per query that misses.
+
+    `display` is the path to show in problems (e.g. relative to the project); default as given.
+    """
     golden_path = Path(golden_path)
-    shown = str(golden_path)
+    shown = display or str(golden_path)
     try:
         node = yaml.compose(golden_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
