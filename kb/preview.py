@@ -17,10 +17,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from kb.site import BuildFailed, SiteConfig, SiteError, build_site, check_site
-
-#: Paths the collector answers on the preview's origin; everything else is the static site.
-COLLECTOR_PREFIXES = ("/api/", "/healthz", "/openapi.json")
-
+from kb.store import open_store
+from kb.votes import admin_token_from_env, collector_routes
+from kb.votes_server import server_config
 
 class Rebuilder:
     """Rebuilds the preview when articles or mkdocs.yml change, one build at a time."""
@@ -70,28 +69,18 @@ class Rebuilder:
         self._stop.set()
 
 
-def create_preview_app(preview_dir: Path, rebuilder: Rebuilder | None, collector: Any = None) -> Any:
-    """An ASGI app: the collector's routes when given, the build number, and the static site."""
+def create_preview_app(preview_dir: Path, rebuilder: Rebuilder | None, collector_routes: list[Any] = ()) -> Starlette:
+    """An ASGI app: the build number, the collector's routes, and the static site under them."""
 
     async def build_number(request: Any) -> PlainTextResponse:
         return PlainTextResponse(str(rebuilder.build_number if rebuilder else 1),
                                  headers={"Cache-Control": "no-store"})
 
-    site_app = Starlette(routes=[
+    return Starlette(routes=[
         Route("/_kb/build", build_number),
+        *collector_routes,
         Mount("/", app=StaticFiles(directory=str(preview_dir), html=True, check_dir=False)),
     ])
-    if collector is None:
-        return site_app
-
-    async def app(scope: dict, receive: Any, send: Any) -> None:
-        path = scope.get("path", "") if scope["type"] in ("http", "websocket") else ""
-        if scope["type"] == "lifespan" or path.startswith(COLLECTOR_PREFIXES):
-            await collector(scope, receive, send)
-        else:
-            await site_app(scope, receive, send)
-
-    return app
 
 
 def serve_preview(
@@ -103,7 +92,11 @@ def serve_preview(
     from watchdog.observers import Observer
 
     rebuilder = Rebuilder(site, preview_dir, echo)
-    collector = _collector(preview_dir, db_url, echo)
+    if db_url.startswith("sqlite:///"):
+        Path(db_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    store = open_store(db_url)
+    store.migrate()
+    routes = collector_routes(preview_dir, store, admin_token=admin_token_from_env())
 
     class OnChange(FileSystemEventHandler):
         def on_any_event(self, event: FileSystemEvent) -> None:
@@ -121,23 +114,10 @@ def serve_preview(
     worker.start()
     echo(f"kb serve: http://{host}:{port}/  (votes: {db_url}; Ctrl+C to stop)")
     try:
-        uvicorn.run(create_preview_app(preview_dir, rebuilder, collector), host=host, port=port,
-                    log_level="warning")
+        uvicorn.Server(server_config(create_preview_app(preview_dir, rebuilder, routes), host=host, port=port,
+                                     log_level="warning")).run()
     finally:
         rebuilder.stop()
         observer.stop()
         observer.join(timeout=2)
-
-
-def _collector(preview_dir: Path, db_url: str, echo: Callable[[str], None]) -> Any:
-    """The vote collector over a local store, or None where this install has none."""
-    try:
-        from kb.store import open_store
-        from kb.votes import create_app
-    except ImportError:
-        return None
-    if db_url.startswith("sqlite:///"):
-        Path(db_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-    store = open_store(db_url)
-    store.migrate()
-    return create_app(preview_dir, store)
+        store.close()

@@ -28,6 +28,7 @@ MKDOCS_YML = textwrap.dedent("""\
     site_dir: site
     theme:
       name: material
+      font: false
       features: [navigation.instant]
     plugins:
       - search
