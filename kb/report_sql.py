@@ -8,8 +8,8 @@ schema (version 1). A test holds both ways to the same report. Unknown stores fa
 by row.
 
 On SQLite the counting is a GROUP BY whose bare columns come from the row holding MAX(created_at)
-(documented SQLite behaviour), split by article range over two threads: SQLite releases the GIL
-while it sorts, so both cores work. Two votes by one visitor on one article in the same
+(documented SQLite behaviour), split by article range over two threads (with the comments on a
+third): SQLite releases the GIL while it sorts, so both cores work. Two votes by one visitor on one article in the same
 microsecond would be told apart arbitrarily there (by vote id in Python and on PostgreSQL);
 one collector stamps times to the microsecond, so this does not happen in practice.
 """
@@ -43,11 +43,12 @@ SELECT article, week, COUNT(*), SUM(CASE WHEN helpful THEN 1 ELSE 0 END), MIN(cr
 FROM ({counted}) AS counted GROUP BY article, week
 """
 _SQLITE_COUNTED = """
-SELECT article, version, helpful, reason, MAX(created_at) AS created_at,
-       CAST((julianday(substr(created_at, 1, 10)) - julianday('2000-01-03')) / 7 AS INTEGER) AS week
+SELECT article, version, helpful, reason, MAX(created_at) AS created_at{week}
 FROM votes NOT INDEXED {where}
 GROUP BY visitor, article, substr(created_at, 1, 10)
 """
+_SQLITE_WEEK = """,
+       CAST((julianday(substr(created_at, 1, 10)) - julianday('2000-01-03')) / 7 AS INTEGER) AS week"""
 _PG_COUNTED = """
 SELECT DISTINCT ON (visitor, article, (created_at AT TIME ZONE 'UTC')::date)
        article, version, helpful, reason, created_at,
@@ -153,27 +154,28 @@ class _SQLite:
             parts = [(w, (middle[0][0],) + p) for w, p in parts]
         else:
             parts = [(where, params)]
-        results: list[list[tuple] | BaseException] = [[] for _ in parts]
+        jobs = [(_BY_VERSION.format(counted=_SQLITE_COUNTED.format(week="", where=w)), p) for w, p in parts]
+        jobs.append((_SQLITE_COMMENTS.format(where="AND v.created_at >= ?" if self.since else ""),
+                     (self.since,) if self.since else ()))
+        results: list[list[tuple] | BaseException] = [[] for _ in jobs]
 
-        def run(i: int, part_where: str, part_params: tuple) -> None:
+        def run(i: int) -> None:
             try:
-                results[i] = self._query(_BY_VERSION.format(counted=_SQLITE_COUNTED.format(where=part_where)),
-                                         part_params)
+                results[i] = self._query(*jobs[i])
             except BaseException as exc:  # re-raised in the calling thread below
                 results[i] = exc
 
-        threads = [threading.Thread(target=run, args=(i, w, p)) for i, (w, p) in enumerate(parts[1:], 1)]
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(1, len(jobs))]
         for t in threads:
             t.start()
-        run(0, *parts[0])
+        run(0)
         for t in threads:
             t.join()
         for r in results:
             if isinstance(r, BaseException):
                 raise r
-        by_version = [row for r in results for row in r]
-        comment_where = "AND v.created_at >= ?" if self.since else ""
-        comments = self._query(_SQLITE_COMMENTS.format(where=comment_where), (self.since,) if self.since else ())
+        by_version = [row for r in results[:-1] for row in r]
+        comments = results[-1]
         tallies = _SqlTallies(self._weeks)
         tallies.raw_votes = raw
         _fill(tallies, by_version, comments, _sqlite_time)
@@ -184,7 +186,8 @@ class _SQLite:
         for i in range(0, len(article_ids), 500):
             chunk = article_ids[i:i + 500]
             where, params = self._where(f"article IN ({', '.join('?' * len(chunk))})")
-            sql = _BY_WEEK.format(counted=_SQLITE_COUNTED.format(where=where).replace("NOT INDEXED", ""))
+            counted = _SQLITE_COUNTED.format(week=_SQLITE_WEEK, where=where).replace("NOT INDEXED", "")
+            sql = _BY_WEEK.format(counted=counted)
             rows += self._query(sql, tuple(chunk) + params)
         return [(a, w, n, k, _sqlite_time(f), _sqlite_time(l)) for a, w, n, k, f, l in rows]
 
@@ -197,7 +200,8 @@ class _Postgres:
     def _query(self, sql: str, params: tuple) -> list[tuple]:
         import psycopg
 
-        with psycopg.connect(self.url, options="-c timezone=UTC") as conn:
+        # Enough work_mem to sort a million votes in memory instead of on disk.
+        with psycopg.connect(self.url, options="-c timezone=UTC -c work_mem=256MB") as conn:
             return conn.execute(sql, params).fetchall()
 
     def tally(self) -> Tallies:

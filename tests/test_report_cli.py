@@ -183,3 +183,12 @@ def test_simulate_needs_a_built_site(tmp_path):
     result = kb("votes", "simulate", "--db", f"sqlite:///{tmp_path / 'v.db'}", "--site", str(tmp_path))
     assert (result.exit_code, result.stderr) == (
         1, f"{tmp_path / 'kb-manifest.json'}: no such file; build the site first (kb build)\n")
+
+
+def test_bench_report_runs_small():
+    result = kb("bench", "report", "--votes", "3000", "--articles", "40")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == "kb bench report: 3,000 votes over 40 articles, 90 days (target: report in at most 5 s on SQLite)"
+    assert lines[1].startswith("sqlite: loaded 3,000 votes in ")
+    assert lines[2].startswith("sqlite:   ") and " counted of 3,000 received; " in lines[2]
