@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from kb.store import Store
@@ -287,6 +287,7 @@ class Collector:
             Route("/api/contacts", self.intake("contacts"), methods=["POST", "OPTIONS"]),
             Route("/api/search", self.get_search, methods=["GET"]),
             Route("/api/report", self.get_report, methods=["GET"]),
+            Route("/api/export", self.get_export, methods=["GET"]),
             Route("/healthz", self.healthz, methods=["GET"]),
             Route("/openapi.json", self.openapi, methods=["GET"]),
         ]
@@ -440,6 +441,29 @@ class Collector:
             return _error(501, "the report is not available in this install", None, {})
         report = await run_in_threadpool(build_report, self.store, manifest, since=since)
         return JSONResponse(report, headers={"Cache-Control": "no-store"})
+
+    async def get_export(self, request: Request) -> Response:
+        refused = self._admin(request)
+        if refused is not None:
+            return refused
+        unknown = _unknown_params(request, {"table", "format"})
+        if unknown:
+            return unknown
+        table = request.query_params.get("table", "votes")
+        fmt = request.query_params.get("format", "jsonl")
+        if table not in ("votes", "searches", "contacts"):
+            return _error(422, "must be votes, searches or contacts", "table", {})
+        if fmt not in _EXPORT_TYPES:
+            return _error(422, "must be jsonl or csv", "format", {})
+        from kb.votes_io import export_lines
+
+        # A sync generator: Starlette iterates it in a worker thread, row by row.
+        return StreamingResponse(export_lines(self.store, table, fmt), media_type=_EXPORT_TYPES[fmt],
+                                 headers={"Cache-Control": "no-store",
+                                          "Content-Disposition": f'attachment; filename="{table}.{fmt}"'})
+
+
+_EXPORT_TYPES = {"jsonl": "application/x-ndjson; charset=utf-8", "csv": "text/csv; charset=utf-8"}
 
 
 class _Intake:

@@ -12,7 +12,7 @@ from typing import IO, Iterable, Iterator
 
 from kb.store import TABLES, Store, StoreError, _row
 
-__all__ = ["FORMATS", "ImportProblem", "export_rows", "read_records", "import_records"]
+__all__ = ["FORMATS", "ImportProblem", "export_lines", "export_rows", "read_records", "import_records"]
 
 FORMATS = ("jsonl", "csv")
 
@@ -36,6 +36,31 @@ def _plain(row: dict) -> dict:
     return out
 
 
+def export_lines(store: Store, table: str, fmt: str, since: datetime | None = None) -> Iterator[str]:
+    """The rows of one table as text lines (JSON Lines, or CSV with a header row)."""
+    if fmt == "jsonl":
+        for row in store.rows(table, since):
+            yield json.dumps(_plain(row), ensure_ascii=False) + "\n"
+    elif fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        columns = TABLES[table].columns
+        writer.writerow(columns)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        for row in store.rows(table, since):
+            plain = _plain(row)
+            writer.writerow(["" if plain[c] is None else
+                             ("true" if plain[c] is True else "false" if plain[c] is False else plain[c])
+                             for c in columns])
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    else:
+        raise StoreError(f"unknown format {fmt!r}: expected jsonl or csv")
+
+
 def export_rows(store: Store, tables: Iterable[str], fmt: str, out: IO[str],
                 since: datetime | None = None) -> dict[str, int]:
     """Write every row of `tables` to `out`; returns rows written per table."""
@@ -44,24 +69,12 @@ def export_rows(store: Store, tables: Iterable[str], fmt: str, out: IO[str],
     if fmt == "csv" and len(tables) != 1:
         raise StoreError("CSV holds one table; choose --table votes, searches or contacts")
     for table in tables:
-        n = 0
-        if fmt == "jsonl":
-            for row in store.rows(table, since):
-                out.write(json.dumps(_plain(row), ensure_ascii=False) + "\n")
-                n += 1
-        elif fmt == "csv":
-            writer = csv.writer(out, lineterminator="\r\n")
-            columns = TABLES[table].columns
-            writer.writerow(columns)
-            for row in store.rows(table, since):
-                plain = _plain(row)
-                writer.writerow(["" if plain[c] is None else
-                                 ("true" if plain[c] is True else "false" if plain[c] is False else plain[c])
-                                 for c in columns])
-                n += 1
-        else:
-            raise StoreError(f"unknown format {fmt!r}: expected jsonl or csv")
-        counts[table] = n
+        lines = 0
+        for text in export_lines(store, table, fmt, since):
+            if text:
+                out.write(text)
+                lines += 1
+        counts[table] = lines - 1 if fmt == "csv" else lines
     return counts
 
 

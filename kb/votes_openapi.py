@@ -87,6 +87,24 @@ def openapi_schema() -> dict:
                     "503": _err("The site has no manifest."),
                 },
             }},
+            "/api/export": {"get": {
+                "summary": "Every stored row of one table (what `kb votes export` writes)",
+                "security": [{"bearer": []}],
+                "parameters": [
+                    {"name": "table", "in": "query", "required": False,
+                     "schema": {"type": "string", "enum": ["votes", "searches", "contacts"], "default": "votes"}},
+                    {"name": "format", "in": "query", "required": False,
+                     "schema": {"type": "string", "enum": ["jsonl", "csv"], "default": "jsonl"}}],
+                "responses": {
+                    "200": {"description": "JSON Lines or CSV.", "content": {
+                        "application/x-ndjson": {"schema": {"type": "string"}},
+                        "text/csv": {"schema": {"type": "string"}}}},
+                    "401": _err("No bearer token sent."),
+                    "403": _err("Wrong token."),
+                    "404": _err("No admin token is configured, so admin routes are off."),
+                    "422": _err("Unknown table, format or query parameter."),
+                },
+            }},
             "/healthz": {"get": {
                 "summary": "Liveness and storage check",
                 "responses": {

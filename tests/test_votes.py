@@ -245,8 +245,8 @@ def test_healthz_and_openapi(server):
     assert (r.status_code, r.json()) == (200, {"status": "ok", "store": "ok", "articles": 2})
     spec = server.client.get("/openapi.json").json()
     assert spec["openapi"] == "3.1.0"
-    assert sorted(spec["paths"]) == ["/api/contacts", "/api/report", "/api/search", "/api/searches",
-                                     "/api/votes", "/healthz"]
+    assert sorted(spec["paths"]) == ["/api/contacts", "/api/export", "/api/report", "/api/search",
+                                     "/api/searches", "/api/votes", "/healthz"]
 
 
 def test_admin_routes_need_a_configured_token(make_server):
@@ -342,3 +342,23 @@ def test_slow_clients_are_cut_off_within_10_seconds(sqlite_server):
     assert all(seconds < 12.5 for seconds in out.values()), out
     # A normal client is unaffected afterwards.
     assert post(server, "/api/votes", vote()).status_code == 204
+
+
+def test_admin_export_streams_rows(make_server, store, clock):
+    server = make_server(admin_token="s3cret-token")
+    body = vote(vote_id="8c1f6f0e-5b7a-4c3e-9a57-2f1d0c9b8e71")
+    assert post(server, "/api/votes", body).status_code == 204
+    assert server.client.get("/api/export").status_code == 401
+    assert server.client.get("/api/export", headers={"Authorization": "Bearer nope"}).status_code == 403
+    auth = {"Authorization": "Bearer s3cret-token"}
+    r = server.client.get("/api/export", headers=auth)
+    assert (r.status_code, r.headers["content-type"]) == (200, "application/x-ndjson; charset=utf-8")
+    [line] = [json.loads(x) for x in r.text.splitlines()]
+    assert {k: v for k, v in line.items() if k != "visitor"} == {
+        "vote_id": "8c1f6f0e-5b7a-4c3e-9a57-2f1d0c9b8e71", "article": "reset-password", "version": "3f2a9c1b",
+        "helpful": False, "reason": "outdated", "comment": "The Settings menu has moved.",
+        "created_at": "2026-11-23T10:15:00.250000+00:00"}
+    r = server.client.get("/api/export?table=searches&format=csv", headers=auth)
+    assert (r.status_code, r.text) == (200, "event_id,query,results,article,visitor,created_at\r\n")
+    r = server.client.get("/api/export?table=passwords", headers=auth)
+    assert (r.status_code, r.json()) == (422, {"error": "must be votes, searches or contacts", "field": "table"})
