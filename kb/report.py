@@ -30,7 +30,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from rapidfuzz import fuzz, process, utils
+from rapidfuzz import fuzz, process
 
 PRIOR_STRENGTH = 5
 """Pseudo-votes at the site's average that every article's mean starts from."""

@@ -434,7 +434,7 @@ def svg_gaps(gaps: list[dict]) -> str:
 def format_html(report: dict) -> str:
     """One standalone HTML file: summary, charts (inline SVG), tables; no scripts, no outside assets."""
     site, totals, target = report["site"], report["totals"], report["target"]
-    csp = (f"default-src 'none'; style-src '{_csp_hash(CSS)}'; img-src data:; "
+    csp = (f"default-src 'none'; style-src '{_csp_hash(CSS)}'; "
            "base-uri 'none'; form-action 'none'")
     title = "Help center review" + (f": {report['site_name']}" if report["site_name"] else "")
     out = [

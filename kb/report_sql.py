@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable
 from urllib.parse import quote
 
-from kb.report import LATEST_COMMENTS, REASONS, Tallies, _Cell
+from kb.report import REASONS, Tallies, _Cell
 
 _SEQ = itertools.count()
 _EPOCH_MONDAY = date(2000, 1, 3)  # a Monday: week numbers count from it

@@ -14,7 +14,7 @@ from kb.report import (
 )
 from kb.simulate import simulate_history
 from kb.store import open_store
-from test_report_data import NOW, Votes, article, at, contact, manifest, review_scenario, search, sqlite_store
+from test_report_data import NOW, Votes, article, at, manifest, review_scenario, search, sqlite_store
 
 Z = 1.96
 

@@ -329,7 +329,7 @@ def test_html_escapes_every_comment_and_allows_nothing_from_outside(scenario_rep
 
     digest = base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
     assert (f'<meta http-equiv="Content-Security-Policy" content="default-src &#x27;none&#x27;; '
-            f"style-src &#x27;sha256-{digest}&#x27;; img-src data:; base-uri &#x27;none&#x27;; "
+            f"style-src &#x27;sha256-{digest}&#x27;; base-uri &#x27;none&#x27;; "
             "form-action &#x27;none&#x27;\">") in page
     assert "<script" not in page
     assert ("<blockquote>&lt;script&gt;alert(1)&lt;/script&gt; the map | is *wrong*<br>"
