@@ -9,6 +9,8 @@ same numbers and agree on the order of results.
 from __future__ import annotations
 
 import bisect
+import gzip
+import hashlib
 import json
 import math
 import re
@@ -48,6 +50,10 @@ MIN_SHARE = 0.12
 # What a query word that matches nothing adds to the query's best possible score.
 UNKNOWN_WORD = 2 * IMPACT_SCALE * FACTOR_EXACT
 SNIPPET_CHARS = 200
+# Past this many gzip bytes the index is split: the browser fetches only the shards a query needs.
+SPLIT_AT = 256_000
+SHARD_BYTES = 64_000  # about this much JSON of postings per shard
+DOC_CHUNK = 500  # article details (title, url, snippet) per shard
 DEFAULT_SEPARATOR = r"[\s\-]+"
 
 
@@ -205,21 +211,67 @@ def load_synonyms(path: Path) -> dict[str, list[str]]:
     return result
 
 
-def write_index(index: dict, site_dir: Path, separator: str = DEFAULT_SEPARATOR) -> Path:
-    """Write the index where Material's page script fetches it (search/search_index.json)."""
+def write_index(index: dict, site_dir: Path, separator: str = DEFAULT_SEPARATOR,
+                split_at: int = SPLIT_AT) -> Path:
+    """Write the index where Material's page script fetches it (search/search_index.json).
+
+    Past `split_at` gzip bytes, that file keeps only the vocabulary and the shard table, and the
+    postings and article details go to content-named shards the browser fetches per query.
+    """
     if not index.get("docs"):
         raise SearchError("refusing to write an empty search index")
     path = Path(site_dir) / INDEX_PATH
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob("kb-*.json"):
+        stale.unlink()
+    text = _dumps(index)
+    if len(gzip.compress(text.encode("utf-8"))) > split_at:
+        index = _split(index, path.parent, hashlib.sha1(text.encode("utf-8")).hexdigest()[:10])
     # Material's bundle fetches this file and hands {config, docs} to the worker.
     wrapper = {"config": {"lang": ["en"], "separator": separator, "pipeline": [], "fields": {}},
                "docs": index}
-    path.write_text(json.dumps(wrapper, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    path.write_text(_dumps(wrapper), encoding="utf-8")
     return path
 
 
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _split(index: dict, folder: Path, tag: str) -> dict:
+    """Write postings and docs to shards; return the head that names them."""
+    starts, files = [], []
+    shard: list[list[int]] = []
+    size = 0
+
+    def flush() -> None:
+        name = f"kb-p{len(files)}.{tag}.json"
+        (folder / name).write_text(_dumps(shard), encoding="utf-8")
+        files.append(name)
+
+    for number, row in enumerate(index["postings"]):
+        if shard and size + 4 * len(row) > SHARD_BYTES:
+            flush()
+            shard, size = [], 0
+        if not shard:
+            starts.append(number)
+        shard.append(row)
+        size += 4 * len(row)
+    flush()
+    docs = index["docs"]
+    doc_files = []
+    for first in range(0, len(docs), DOC_CHUNK):
+        name = f"kb-d{len(doc_files)}.{tag}.json"
+        (folder / name).write_text(_dumps(docs[first:first + DOC_CHUNK]), encoding="utf-8")
+        doc_files.append(name)
+    head = {k: v for k, v in index.items() if k not in ("docs", "postings")}
+    head["split"] = {"n_docs": len(docs), "postings": starts, "postings_files": files,
+                     "doc_chunk": DOC_CHUNK, "docs_files": doc_files}
+    return head
+
+
 def load_index(site_dir: Path) -> dict:
-    """Read the index written by write_index, or raise SearchError naming the file."""
+    """Read the index written by write_index (joining its shards), or raise SearchError naming the file."""
     path = Path(site_dir) / INDEX_PATH
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -230,6 +282,15 @@ def load_index(site_dir: Path) -> dict:
     index = data.get("docs") if isinstance(data, dict) else None
     if not isinstance(index, dict) or index.get("format") != FORMAT:
         raise SearchError(f"{path}: not a kb search index (was it built by Material's own search?)")
+    split = index.pop("split", None)
+    if split:
+        try:
+            index["postings"] = [row for name in split["postings_files"]
+                                 for row in json.loads((path.parent / name).read_text(encoding="utf-8"))]
+            index["docs"] = [doc for name in split["docs_files"]
+                             for doc in json.loads((path.parent / name).read_text(encoding="utf-8"))]
+        except (OSError, json.JSONDecodeError) as exc:
+            raise SearchError(f"{path}: a shard of the split index is missing or broken: {exc}") from exc
     if not index.get("docs"):
         raise SearchError(f"{path}: the search index is empty")
     return index

@@ -233,3 +233,19 @@ def test_the_demo_golden_queries_all_pass() -> None:
     entries = (root / "golden-queries.yml").read_text(encoding="utf-8").count("- query:")
     assert entries >= 30
     assert [p.format() for p in check_golden(index, root / "golden-queries.yml")] == []
+
+
+def test_a_large_index_is_split_into_shards_and_joined_on_load(index: dict, tmp_path: Path) -> None:
+    write_index(index, tmp_path, split_at=0)
+    folder = tmp_path / "search"
+    head = json.loads((folder / "search_index.json").read_text(encoding="utf-8"))["docs"]
+    shards = head["split"]["postings_files"] + head["split"]["docs_files"]
+    assert sorted(p.name for p in folder.glob("kb-*.json")) == sorted(shards)
+    assert "postings" not in head and "docs" not in head
+    assert load_index(tmp_path) == index
+    write_index(index, tmp_path)  # small again: one file, no stale shards left behind
+    assert list(folder.glob("kb-*.json")) == []
+    write_index(index, tmp_path, split_at=0)
+    (folder / shards[0]).unlink()
+    with pytest.raises(SearchError, match="a shard of the split index is missing or broken"):
+        load_index(tmp_path)

@@ -121,8 +121,10 @@
   var MIN_SHARE = 0.12;
   var UNKNOWN_WORD = 2 * IMPACT_SCALE * FACTOR_EXACT;
 
-  function prepare(index) {
-    if (!index || index.format !== FORMAT || !index.docs || !index.docs.length)
+  /* Lookup structures for an index; `base` is where a split index's shards are fetched from. */
+  function prepare(index, base) {
+    var split = index && index.split;
+    if (!index || index.format !== FORMAT || !(split ? split.n_docs : index.docs && index.docs.length))
       throw new Error("kb search: the index is empty or not a kb search index");
     var ids = new Map();
     var byLength = [];
@@ -133,9 +135,56 @@
       (byLength[len] || (byLength[len] = [])).push(i);
     }
     return {
-      index: index, terms: terms, ids: ids, byLength: byLength,
-      masks: null, postings: index.postings, synonyms: index.synonyms || {}, docs: index.docs
+      index: index, terms: terms, ids: ids, byLength: byLength, masks: null,
+      synonyms: index.synonyms || {}, split: split || null, base: base || null, shards: new Map(),
+      postings: split ? new Array(terms.length) : index.postings,
+      docs: split ? new Array(split.n_docs) : index.docs,
+      nDocs: split ? split.n_docs : index.docs.length
     };
+  }
+
+  /* A split index: fetch (once) the shards that hold `numbers`, given each shard's first number. */
+  function fetchShards(p, numbers, starts, files, target) {
+    var wanted = new Set();
+    numbers.forEach(function (n) {
+      if (target[n] !== undefined) return;
+      var lo = 0, hi = starts.length - 1;
+      while (lo < hi) {
+        var mid = (lo + hi + 1) >>> 1;
+        if (starts[mid] <= n) lo = mid; else hi = mid - 1;
+      }
+      wanted.add(lo);
+    });
+    return Promise.all(Array.from(wanted).map(function (shard) {
+      var name = files[shard];
+      if (!p.shards.has(name)) {
+        p.shards.set(name, fetch(new URL(name, p.base)).then(function (response) {
+          if (!response.ok) throw new Error("kb search: " + name + ": HTTP " + response.status);
+          return response.json();
+        }).then(function (rows) {
+          for (var i = 0; i < rows.length; i++) target[starts[shard] + i] = rows[i];
+        }, function (err) { p.shards.delete(name); throw err; }));
+      }
+      return p.shards.get(name);
+    }));
+  }
+
+  function docStarts(p) {
+    var starts = [];
+    for (var i = 0; i < p.split.docs_files.length; i++) starts.push(i * p.split.doc_chunk);
+    return starts;
+  }
+
+  /* rank(), after fetching what a split index needs for this query. */
+  function rankAsync(p, query, limit, withMatches) {
+    var groups = queryTerms(p, query);
+    var terms = [];
+    groups.forEach(function (g) { g.variants.forEach(function (_, term) { terms.push(term); }); });
+    return fetchShards(p, terms, p.split.postings, p.split.postings_files, p.postings).then(function () {
+      var ranked = rank(p, query, limit, withMatches, groups);
+      var docs = ranked.results.map(function (r) { return r.doc; });
+      return fetchShards(p, docs, docStarts(p), p.split.docs_files, p.docs).then(function () { return ranked; });
+    });
   }
 
   function completions(terms, prefix) {
@@ -212,9 +261,9 @@
 
   /* Ranked documents: [{doc, score, matched: [term index or -1 per query group]}].
      Scores add up in typed arrays reused across queries: large help centers stay fast. */
-  function rank(p, query, limit, withMatches) {
-    var groups = queryTerms(p, query);
-    var n = p.docs.length;
+  function rank(p, query, limit, withMatches, groups) {
+    groups = groups || queryTerms(p, query);
+    var n = p.nDocs;
     if (!p.totals) {
       p.totals = new Float64Array(n);
       p.best = new Int32Array(n);
@@ -290,7 +339,7 @@
 
   var SETUP = 0, READY = 1, QUERY = 2, RESULT = 3;
   var RESULT_LIMIT = 20;
-  var state = { prepared: null, options: {} };
+  var state = { prepared: null, options: {}, base: null };
 
   function escapeHTML(text) {
     return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
@@ -313,7 +362,12 @@
   function answer(query) {
     var p = state.prepared;
     if (!p || !query.trim()) return { items: [] };
-    var ranked = rank(p, query, RESULT_LIMIT, true);
+    if (p.split) return rankAsync(p, query, RESULT_LIMIT, true).then(function (ranked) { return present(p, ranked); });
+    return present(p, rank(p, query, RESULT_LIMIT, true));
+  }
+
+  /* Material's result shape: one item list per article, text escaped, matched words marked. */
+  function present(p, ranked) {
     var items = ranked.results.map(function (r) {
       var d = p.docs[r.doc];
       var terms = {}, stems = new Set();
@@ -335,28 +389,41 @@
     return result;
   }
 
-  /* One answer for each message, in order. */
+  /* The answer to one message (a promise for a query on a split index). */
   function handler(message) {
     switch (message && message.type) {
       case SETUP:
-        state.prepared = prepare(message.data.docs);
+        state.prepared = prepare(message.data.docs, state.base);
         state.options = message.data.options || {};
         return { type: READY };
       case QUERY:
-        try {
-          return { type: RESULT, data: answer(String(message.data)) };
-        } catch (err) {
-          console.warn("kb search: query failed: " + message.data, err);
+        var query = String(message.data);
+        var failed = function (err) {
+          console.warn("kb search: query failed: " + query, err);
           return { type: RESULT, data: { items: [] } };
+        };
+        try {
+          var data = answer(query);
+          if (typeof data.then !== "function") return { type: RESULT, data: data };
+          return data.then(function (result) { return { type: RESULT, data: result }; }, failed);
+        } catch (err) {
+          return failed(err);
         }
       default:
         throw new TypeError("kb search: invalid message type");
     }
   }
 
+  /* Shards of a split index live beside search_index.json; tests and other hosts may say where. */
+  function setBase(base) {
+    state.base = base;
+    if (state.prepared) state.prepared.base = base;
+  }
+
   var api = {
     fold: fold, words: words, stem: stem, osa: osa, typoBudget: typoBudget,
-    prepare: prepare, search: search, rank: rank, handler: handler, highlight: highlight,
+    prepare: prepare, search: search, rank: rank, rankAsync: rankAsync, handler: handler,
+    highlight: highlight, setBase: setBase,
     MessageType: { SETUP: SETUP, READY: READY, QUERY: QUERY, RESULT: RESULT }
   };
 
@@ -364,7 +431,14 @@
     module.exports = api;
   } else {
     root.kbSearch = api;
-    // in a worker (or Material's iframe shim for file:// sites): answer the page
-    root.addEventListener("message", function (ev) { root.postMessage(handler(ev.data)); });
+    // this script is SITE/assets/kb/search/worker.js; a split index's shards are in SITE/search/
+    setBase(new URL("../../../search/", root.location.href).href);
+    // in a worker (or Material's iframe shim for file:// sites): answer the page, one answer per
+    // message and in order, even when a split index makes an answer wait for its shards
+    var pending = Promise.resolve();
+    root.addEventListener("message", function (ev) {
+      pending = pending.then(function () { return handler(ev.data); })
+        .then(function (reply) { root.postMessage(reply); }, function (err) { console.error(err); });
+    });
   }
 })(typeof self !== "undefined" ? self : this);
