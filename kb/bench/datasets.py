@@ -91,15 +91,21 @@ def scale_articles(articles: list[Article], n: int, seed: int = 0) -> list[Artic
 
 
 def title_queries(articles: list[Article], count: int, seed: int = 0) -> list[Query]:
-    """Known-item queries: two to four consecutive words of a random article's title."""
+    """Known-item queries: two to four consecutive words of a random article's title.
+
+    Every article with that same title counts as relevant (scaled copies share titles).
+    """
     rng = random.Random(seed)
+    by_title: dict[str, list[str]] = {}
+    for a in articles:
+        by_title.setdefault(a.title, []).append(a.id)
     queries = []
     for number in range(count):
         a = rng.choice(articles)
         title = a.title.split()
         size = min(len(title), rng.randint(2, 4))
         start = rng.randrange(0, len(title) - size + 1)
-        queries.append(Query(f"title-{number}", " ".join(title[start:start + size]), [a.id]))
+        queries.append(Query(f"title-{number}", " ".join(title[start:start + size]), by_title[a.title]))
     return queries
 
 
