@@ -254,6 +254,7 @@
         var vote = { vote_id: uuid(), article: article, version: version, helpful: helpful,
                      reason: null, comment: null, website: "" };
         enqueue("votes", vote, !helpful);
+        button.setAttribute("aria-pressed", "true");  // the chosen rating stays marked
         form.firstElementChild.disabled = true;  // Material shows the rating's note when disabled
         var note = form.querySelector(".md-feedback__note [data-md-value='" + value + "']");
         if (note) { note.setAttribute("role", "status"); note.hidden = false; }
