@@ -93,3 +93,9 @@ test("folding, stems and OSA distance match the Python twins", () => {
   assert.equal(kb.osa("parcel", "parcle", 2), 1);
   assert.equal(kb.osa("parcel", "pcarel", 1), 2);
 });
+
+test("the page is told the words as typed, so it can highlight them with their accents", () => {
+  setup();
+  const [[item]] = kb.handler({ type: QUERY, data: "Password RESET" }).data.items;
+  assert.deepEqual(item.terms, { password: true, reset: true });
+});

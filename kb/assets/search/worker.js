@@ -233,18 +233,22 @@
       if (seen.has(s)) return;
       seen.add(s);
       var variants = new Map();
-      var offer = function (term, factor) {
+      var typed = new Set();  // terms matching the word as typed (not a typo fix or synonym)
+      var offer = function (term, factor, asTyped) {
         var i = p.ids.get(term);
-        if (i !== undefined && (variants.get(i) || 0) < factor) variants.set(i, factor);
+        if (i !== undefined && (variants.get(i) || 0) < factor) {
+          variants.set(i, factor);
+          if (asTyped) typed.add(i); else typed.delete(i);
+        }
       };
-      offer(s, FACTOR_EXACT);
+      offer(s, FACTOR_EXACT, true);
       var alternatives = p.synonyms[s] || [];
       for (var a = 0; a < alternatives.length; a++) offer(alternatives[a], FACTOR_SYNONYM);
       if (typing && pos === qwords.length - 1 && word.length >= PREFIX_MIN && !p.ids.has(s)) {
-        completions(p.terms, word).forEach(function (t) { offer(t, FACTOR_PREFIX); });
+        completions(p.terms, word).forEach(function (t) { offer(t, FACTOR_PREFIX, true); });
         // stems shorter than the typed part: "shippi" is on its way to "shipping" -> "ship"
         for (var cut = Math.max(PREFIX_MIN, word.length - 2); cut < word.length; cut++)
-          offer(word.slice(0, cut), FACTOR_PREFIX);
+          offer(word.slice(0, cut), FACTOR_PREFIX, true);
       }
       var budget = typoBudget(s.length);
       if (budget && !p.ids.has(s)) {
@@ -254,7 +258,7 @@
         for (var c = 1; c <= SUFFIX_CUT; c++)
           if (word.length - c >= PREFIX_MIN + 1) near(p, word.slice(0, -c), budget - 1, 1, offer);
       }
-      groups.push({ word: word, variants: variants });
+      groups.push({ word: word, variants: variants, typed: typed });
     });
     return groups;
   }
@@ -362,22 +366,28 @@
   function answer(query) {
     var p = state.prepared;
     if (!p || !query.trim()) return { items: [] };
-    if (p.split) return rankAsync(p, query, RESULT_LIMIT, true).then(function (ranked) { return present(p, ranked); });
-    return present(p, rank(p, query, RESULT_LIMIT, true));
+    if (p.split) return rankAsync(p, query, RESULT_LIMIT, true).then(function (ranked) { return present(p, ranked, query); });
+    return present(p, rank(p, query, RESULT_LIMIT, true), query);
   }
 
   /* Material's result shape: one item list per article, text escaped, matched words marked. */
-  function present(p, ranked) {
+  function present(p, ranked, query) {
+    // the words as typed (case folded only), so the page can highlight "pieniędzy", not "pieniedzy"
+    var typed = new Map();
+    (query.toLowerCase().match(/[\p{L}\p{N}'\u2019\u02bc]+/gu) || []).forEach(function (raw) {
+      var folded = words(raw);
+      if (folded.length === 1 && !typed.has(folded[0])) typed.set(folded[0], raw);
+    });
     var items = ranked.results.map(function (r) {
       var d = p.docs[r.doc];
       var terms = {}, stems = new Set();
       ranked.groups.forEach(function (group, g) {
         var term = r.matched[g];
-        if (term < 0) { terms[group.word] = false; return; }
+        if (term < 0) { terms[typed.get(group.word) || group.word] = false; return; }
         var matched = p.terms[term];
         stems.add(matched);
         // the page highlights words starting with each key: give it the word as indexed
-        terms[group.variants.get(term) === FACTOR_EXACT ? group.word : matched] = true;
+        terms[group.typed.has(term) ? typed.get(group.word) || group.word : matched] = true;
       });
       return [{
         location: d[2], title: highlight(d[1], stems), text: highlight(d[3], stems),
