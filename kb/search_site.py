@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     if not site_dir.is_dir():
         print(f"{site_dir}: no built site; run `kb build` (or `mkdocs build`) first", file=sys.stderr)
         return 1
-    project = load_project(docs_dir)
+    project = load_project(docs_dir, drafts=False)  # as `kb build` publishes it
     for problem in project.problems:
         print(problem.format(), file=sys.stderr)
     try:
