@@ -76,10 +76,20 @@ def main(argv: list[str] | None = None) -> int:
     for problem in project.problems:
         print(problem.format(), file=sys.stderr)
     try:
-        index = write_site_index(project.articles, docs_dir, site_dir)
+        index = write_site_index(project.articles, docs_dir, site_dir, _separator(config))
     except SearchError as exc:
         print(f"build_search: {exc}", file=sys.stderr)
         return 1
     print(f"search index: {len(index['docs'])} articles, {len(index['terms'])} terms -> "
           f"{site_dir / 'search' / 'search_index.json'}", file=sys.stderr)
     return 0
+
+
+def _separator(config: dict) -> str:
+    """The `separator` of Material's search plugin in a parsed mkdocs.yml, if set."""
+    for entry in config.get("plugins") or []:
+        if isinstance(entry, dict):
+            for name, options in entry.items():
+                if name in MATERIAL_SEARCH and isinstance(options, dict) and options.get("separator"):
+                    return str(options["separator"])
+    return DEFAULT_SEPARATOR
