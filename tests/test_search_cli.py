@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 import kb.cli.search  # noqa: F401  registers the commands
 from kb.cli import main
-from kb.search import build_index, write_index
+from kb.search import build_index, load_index, search, write_index
 
 
 class Doc:
@@ -80,3 +80,22 @@ def test_kb_bench_search_rejects_an_unknown_engine(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["bench", "search", str(tmp_path), "--engine", "google"])
     assert result.exit_code == 2
     assert "unknown engine 'google'" in result.output
+
+
+def test_build_search_rebuilds_the_index_of_a_built_site(kb_project, capsys) -> None:
+    from kb.search_site import main as build_search
+
+    root = kb_project({
+        "articles/track-order.md": "---\nid: track-order\ntitle: How do I track my parcel?\n---\nUse the link.\n",
+        "articles/draft.md": "---\nid: draft\ntitle: Not yet\ndraft: true\n---\nSoon.\n",
+        "articles/synonyms.yml": "parcel: [package]\n",
+    })
+    config = str(root / "mkdocs.yml")
+    assert build_search([config]) == 1
+    assert capsys.readouterr().err == f"{root / 'site'}: no built site; run `kb build` (or `mkdocs build`) first\n"
+    (root / "site").mkdir()
+    assert build_search([config]) == 0
+    assert capsys.readouterr().err == (f"search index: 1 articles, 9 terms -> "
+                                       f"{root / 'site' / 'search' / 'search_index.json'}\n")
+    index = load_index(root / "site")
+    assert [h.id for h in search(index, "package")] == ["track-order"]
