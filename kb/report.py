@@ -14,6 +14,8 @@ Pure data in, plain JSON-ready dict out. The numbers follow a few documented rul
 * **Flags.** ``weak`` only when confidently so: the interval's upper bound is below the target
   (0 of 2 is not weak, 0 of 5 is). ``overdue`` when ``reviewed + review_every`` is before today,
   or the article was never reviewed. ``unrated`` when no vote was counted in the period.
+  "Went on to contact us" (``contacts``) is shown beside every article rather than flagged: a
+  contact after reading is a signal to weigh with the rate, not a verdict on its own.
 """
 
 from __future__ import annotations
