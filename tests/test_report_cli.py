@@ -192,3 +192,21 @@ def test_bench_report_runs_small():
     assert lines[0] == "kb bench report: 3,000 votes over 40 articles, 90 days (target: report in at most 5 s on SQLite)"
     assert lines[1].startswith("sqlite: loaded 3,000 votes in ")
     assert lines[2].startswith("sqlite:   ") and " counted of 3,000 received; " in lines[2]
+
+
+def test_simulate_and_report_on_the_demo_help_center(built_demo_site, tmp_path):
+    """A newcomer's first run: every kind of finding, and gaps matched by the site's own search."""
+    db = f"sqlite:///{tmp_path / 'demo.db'}"
+    assert kb("votes", "simulate", "--db", db, "--site", str(built_demo_site)).exit_code == 0
+    result = kb("report", "--db", db, "--site", str(built_demo_site), "--format", "json")
+    assert result.exit_code == 0
+    report = json.loads(result.stdout)
+    manifest_ids = {a["id"] for a in json.loads((built_demo_site / "kb-manifest.json").read_text())["articles"]}
+    assert {a["id"] for a in report["articles"]} == manifest_ids
+    assert {f for a in report["articles"] for f in a["flags"]} == {"weak", "overdue", "unrated"}
+    edited = [a for a in report["articles"] if len(a["versions"]) == 2]
+    assert len(edited) == 1 and edited[0]["versions"][0]["high"] < 0.6 < edited[0]["versions"][1]["low"]
+    gap = report["gaps"][0]
+    assert (gap["query"], gap["nearest"][0]) == ("cancel subscription", "cancel-order")
+    html = kb("report", "--db", db, "--site", str(built_demo_site), "--format", "html")
+    assert html.exit_code == 0 and "<svg " in html.stdout
