@@ -201,7 +201,10 @@ class _Postgres:
         import psycopg
 
         # Enough work_mem to sort a million votes in memory instead of on disk.
-        with psycopg.connect(self.url, options="-c timezone=UTC -c work_mem=256MB") as conn:
+        # Set after connecting: an `options=` argument would replace the URL's own (a search_path, say).
+        with psycopg.connect(self.url) as conn:
+            conn.execute("SET timezone = 'UTC'")
+            conn.execute("SET work_mem = '256MB'")
             return conn.execute(sql, params).fetchall()
 
     def tally(self) -> Tallies:
