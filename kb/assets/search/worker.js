@@ -442,7 +442,11 @@
   } else {
     root.kbSearch = api;
     // this script is SITE/assets/kb/search/worker.js; a split index's shards are in SITE/search/
-    setBase(new URL("../../../search/", root.location.href).href);
+    try {
+      setBase(new URL("../../../search/", root.location.href).href);
+    } catch (err) {
+      // no usable location (an iframe shim): a split index cannot load, a whole one still works
+    }
     // in a worker (or Material's iframe shim for file:// sites): answer the page, one answer per
     // message and in order, even when a split index makes an answer wait for its shards
     var pending = Promise.resolve();
