@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import shutil
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -12,17 +14,18 @@ from urllib.parse import urlparse
 
 import pytest
 
+from kb.search import load_index, write_index
+
 
 class QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
         pass
 
 
-@pytest.fixture
-def site_url(built_demo_site: Path) -> Iterator[str]:
-    """The built demo site served over HTTP on a free local port (workers need http://)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0),
-                                 functools.partial(QuietHandler, directory=str(built_demo_site)))
+@contextlib.contextmanager
+def serve(site: Path) -> Iterator[str]:
+    """A static site served over HTTP on a free local port (workers need http://)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -30,6 +33,12 @@ def site_url(built_demo_site: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def site_url(built_demo_site: Path) -> Iterator[str]:
+    with serve(built_demo_site) as url:
+        yield url
 
 
 def test_the_site_ships_our_index_and_worker(built_demo_site: Path) -> None:
@@ -72,3 +81,25 @@ def test_a_typo_in_the_header_search_finds_the_article_and_enter_opens_it(chromi
         assert errors == []
     finally:
         page.close()
+
+
+@pytest.mark.browser
+def test_a_split_index_loads_its_shards_in_the_browser(chromium, built_demo_site: Path, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(built_demo_site, site)
+    write_index(load_index(site), site, split_at=0)
+    assert list((site / "search").glob("kb-p*.json"))
+    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    with serve(site) as url:
+        try:
+            page.goto(url)
+            page.locator("input[data-md-component=search-query]").click()
+            page.keyboard.type("damagd parcel", delay=20)
+            first = page.locator(".md-search-result__item").first
+            first.wait_for()
+            assert first.locator("h1").inner_text() == "My parcel or item arrived damaged"
+            assert errors == []
+        finally:
+            page.close()
