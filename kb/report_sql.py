@@ -49,12 +49,15 @@ GROUP BY visitor, article, substr(created_at, 1, 10)
 """
 _SQLITE_WEEK = """,
        CAST((julianday(substr(created_at, 1, 10)) - julianday('2000-01-03')) / 7 AS INTEGER) AS week"""
+# COLLATE "C": the grouping needs equal keys together, not a language's order, and byte order
+# sorts faster than the database's default collation. Vote ids compare by code point, as in Python.
 _PG_COUNTED = """
-SELECT DISTINCT ON (visitor, article, (created_at AT TIME ZONE 'UTC')::date)
+SELECT DISTINCT ON (visitor COLLATE "C", article COLLATE "C", (created_at AT TIME ZONE 'UTC')::date)
        article, version, helpful, reason, created_at,
        ((created_at AT TIME ZONE 'UTC')::date - DATE '2000-01-03') / 7 AS week
 FROM votes {where}
-ORDER BY visitor, article, (created_at AT TIME ZONE 'UTC')::date, created_at DESC, vote_id DESC
+ORDER BY visitor COLLATE "C", article COLLATE "C", (created_at AT TIME ZONE 'UTC')::date,
+         created_at DESC, vote_id COLLATE "C" DESC
 """
 # A comment counts when no later vote by the same visitor on the same article that UTC day exists.
 _SQLITE_COMMENTS = """
@@ -75,7 +78,7 @@ AND NOT EXISTS (
     WHERE w.article = v.article AND w.visitor = v.visitor
       AND w.created_at >= v.created_at
       AND w.created_at < date_trunc('day', v.created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' + INTERVAL '1 day'
-      AND (w.created_at > v.created_at OR w.vote_id > v.vote_id))
+      AND (w.created_at > v.created_at OR w.vote_id COLLATE "C" > v.vote_id COLLATE "C"))
 """
 
 
@@ -200,11 +203,10 @@ class _Postgres:
     def _query(self, sql: str, params: tuple) -> list[tuple]:
         import psycopg
 
-        # Enough work_mem to sort a million votes in memory instead of on disk.
         # Set after connecting: an `options=` argument would replace the URL's own (a search_path, say).
+        # (A bigger work_mem was measured: no faster on a million votes, so the server's default stays.)
         with psycopg.connect(self.url) as conn:
             conn.execute("SET timezone = 'UTC'")
-            conn.execute("SET work_mem = '256MB'")
             return conn.execute(sql, params).fetchall()
 
     def tally(self) -> Tallies:
