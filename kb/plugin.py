@@ -21,6 +21,7 @@ from kb.articles import RESERVED_FILES, Article, Project, build_manifest, last_u
 log = logging.getLogger("mkdocs.plugins.kb")
 ASSETS = Path(__file__).parent / "assets"
 MANIFEST = "kb-manifest.json"
+PROGRESS_EVERY = 1000  # articles between progress lines on large builds
 
 
 class ContactChannel(base.Config):
@@ -67,6 +68,7 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         self.related: dict[str, list[str]] = {}
         self.updated: dict[Path, Any] = {}
         self.url_of: dict[str, str] = {}
+        self.rendered = 0
 
     def on_config(self, config: Any) -> Any:
         docs_dir = Path(config.docs_dir)
@@ -82,6 +84,7 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         self.by_src = {a.rel_path: a for a in project.articles}
         self.related = nearest_articles(project.articles, self.config.related) if self.config.related else {}
         self.updated = last_updated(a.path for a in project.articles)
+        self.rendered = 0
 
         overrides = str(ASSETS / "overrides")
         config.theme.dirs.insert(1 if config.theme.custom_dir else 0, overrides)
@@ -173,6 +176,9 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         article = self.by_src.get(page.file.src_uri)
         if article is None:
             return html
+        self.rendered += 1
+        if self.rendered % PROGRESS_EVERY == 0:
+            log.info(f"kb: {self.rendered}/{len(self.by_src)} articles rendered")
         related_ids = list(dict.fromkeys([*article.related, *self.related.get(article.id, [])]))
         related = [self.articles[r] for r in related_ids if r in self.articles and r != article.id]
         top = pages.render_article_top(article, self.project.categories, page.url,
