@@ -2,7 +2,7 @@
 
 The index is plain JSON the browser downloads and only parses. Ranking is BM25F over weighted
 fields (title, questions, tags, headings, body), with per-term impacts computed here and stored
-as integers, so the browser engine (kb/assets/search/engine.js) and this module add up the very
+as integers, so the browser engine (kb/assets/search/worker.js) and this module add up the very
 same numbers and agree on the order of results.
 """
 
