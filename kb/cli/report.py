@@ -202,10 +202,16 @@ def _bench_one(name: str, url: str, manifest: dict, n_votes: int, now: datetime)
         store.migrate()
         t0 = time.perf_counter()
         stored = 0
+        live = sys.stderr.isatty()  # a terminal redraws one line; a log gets a line per tenth
+        step = max(1, n_votes // 10)
         for batch in synthetic_votes(manifest, n_votes, now=now):
-            stored += store.add_votes(batch)
-            click.echo(f"\r  {name}: loading {stored:,}/{n_votes:,}", err=True, nl=False)
-        click.echo("", err=True)
+            before, stored = stored, stored + store.add_votes(batch)
+            if live:
+                click.echo(f"\r  {name}: loading {stored:,}/{n_votes:,}", err=True, nl=False)
+            elif stored // step > before // step:
+                click.echo(f"  {name}: loading {stored:,}/{n_votes:,}", err=True)
+        if live:
+            click.echo("", err=True)
         load = time.perf_counter() - t0
         load_avg = os.getloadavg()[0]
         t0, c0 = time.perf_counter(), time.process_time()
