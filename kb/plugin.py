@@ -15,8 +15,10 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.nav import Navigation
 from mkdocs.structure.pages import Page
 
-from kb import pages
+from kb import pages, search_site
 from kb.articles import RESERVED_FILES, Article, Project, build_manifest, last_updated, load_project, nearest_articles
+from kb.search import SearchError
+from kb.votes_widget import configure_widget
 
 log = logging.getLogger("mkdocs.plugins.kb")
 ASSETS = Path(__file__).parent / "assets"
@@ -95,12 +97,8 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         config.extra["kb_contact"] = [dict(channel) for channel in self.config.contact]
         # Articles are left out of the navigation on purpose (see on_nav): do not list them all.
         config.validation.nav.omitted_files = logging.DEBUG
-        # kb.search: engine configuration goes here.
-        from kb import search_site
         config.theme.dirs.append(str(search_site.TEMPLATES))
         self.search_separator = search_site.quiet_material_search(config.plugins)
-        # kb.votes: feedback widget configuration goes here.
-        from kb.votes_widget import configure_widget
         configure_widget(config.theme.dirs, config.extra, after=overrides)
         return config
 
@@ -114,10 +112,7 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
                 files.remove(file)  # a draft left out of this build, or a file under _/. folders
         for name in ("kb.css", "kb.js", "livereload.js"):
             files.append(File.generated(config, f"assets/kb/{name}", abs_src_path=str(ASSETS / name)))
-        # kb.search: asset files go here.
-        from kb import search_site
         files.append(File.generated(config, search_site.WORKER_URL, abs_src_path=str(search_site.WORKER)))
-        # kb.votes: asset files go here.
 
         self.url_of = {a.id: a.url for a in self.project.articles}
         for article in self.project.articles:
@@ -198,9 +193,6 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
             entry["url"] = self.url_of.get(entry["id"], entry["url"])
         Path(config.site_dir, MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1),
                                                    encoding="utf-8")
-        # kb.search: index building goes here.
-        from kb import search_site
-        from kb.search import SearchError
         try:
             index = search_site.write_site_index(self.project.articles, Path(config.docs_dir), Path(config.site_dir),
                                                  self.search_separator)
