@@ -52,42 +52,33 @@ def write_site_index(articles: list, docs_dir: Path, site_dir: Path, separator: 
 
 def main(argv: list[str] | None = None) -> int:
     """`python build_search.py [mkdocs.yml]`: rebuild the index of an already built site."""
-    import yaml
-
     from kb.articles import load_project
+    from kb.site import SiteError, read_site_config
 
-    argv = sys.argv[1:] if argv is None else argv
-    config_path = Path(argv[0] if argv else "mkdocs.yml")
     try:
-        # mkdocs.yml may carry !!python tags for other plugins: read only the plain keys we need
-        loader = type("Loader", (yaml.SafeLoader,), {})
-        loader.add_multi_constructor("", lambda _loader, _suffix, _node: None)
-        config = yaml.load(config_path.read_text(encoding="utf-8"), Loader=loader) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        print(f"{config_path}: cannot read: {exc}", file=sys.stderr)
+        config = read_site_config(Path(argv[0] if argv else "mkdocs.yml"))
+    except SiteError as exc:
+        print(exc, file=sys.stderr)
         return 2
-    root = config_path.parent
-    docs_dir = root / config.get("docs_dir", "docs")
-    site_dir = root / config.get("site_dir", "site")
-    if not site_dir.is_dir():
-        print(f"{site_dir}: no built site; run `kb build` (or `mkdocs build`) first", file=sys.stderr)
+    if not config.site_dir.is_dir():
+        print(f"{config.site_dir}: no built site; run `kb build` (or `mkdocs build`) first", file=sys.stderr)
         return 1
-    project = load_project(docs_dir, drafts=False)  # as `kb build` publishes it
+    project = load_project(config.docs_dir, drafts=False)  # as `kb build` publishes it
     for problem in project.problems:
         print(problem.format(), file=sys.stderr)
     try:
-        index = write_site_index(project.articles, docs_dir, site_dir, _separator(config))
+        index = write_site_index(project.articles, config.docs_dir, config.site_dir, _separator(config.plugins))
     except SearchError as exc:
         print(f"build_search: {exc}", file=sys.stderr)
         return 1
     print(f"search index: {len(index['docs'])} articles, {len(index['terms'])} terms -> "
-          f"{site_dir / 'search' / 'search_index.json'}", file=sys.stderr)
+          f"{config.site_dir / 'search' / 'search_index.json'}", file=sys.stderr)
     return 0
 
 
-def _separator(config: dict) -> str:
-    """The `separator` of Material's search plugin in a parsed mkdocs.yml, if set."""
-    for entry in config.get("plugins") or []:
+def _separator(plugins: list) -> str:
+    """The `separator` of Material's search plugin among mkdocs.yml's `plugins:` entries, if set."""
+    for entry in plugins:
         if isinstance(entry, dict):
             for name, options in entry.items():
                 if name in MATERIAL_SEARCH and isinstance(options, dict) and options.get("separator"):

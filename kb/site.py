@@ -44,6 +44,7 @@ class SiteConfig:
     site_dir: Path
     site_name: str
     plugin: dict = field(default_factory=dict)
+    plugins: list = field(default_factory=list)  # the `plugins:` entries as written, for other adapters
 
 
 class _TolerantLoader(yaml.SafeLoader):
@@ -78,7 +79,7 @@ def read_site_config(config_file: Path) -> SiteConfig:
         config_file=config_file.resolve(), project_dir=project,
         docs_dir=(project / str(data.get("docs_dir", "docs"))).resolve(),
         site_dir=(project / str(data.get("site_dir", "site"))).resolve(),
-        site_name=str(data.get("site_name", "")), plugin=plugin,
+        site_name=str(data.get("site_name", "")), plugin=plugin, plugins=list(data.get("plugins") or []),
     )
 
 

@@ -99,3 +99,23 @@ def test_build_search_rebuilds_the_index_of_a_built_site(kb_project, capsys) -> 
                                        f"{root / 'site' / 'search' / 'search_index.json'}\n")
     index = load_index(root / "site")
     assert [h.id for h in search(index, "package")] == ["track-order"]
+
+
+def test_build_search_keeps_the_search_plugins_separator_and_reports_bad_yaml(kb_project, capsys) -> None:
+    from kb.search_site import main as build_search
+
+    mkdocs_yml = ("site_name: Help\ndocs_dir: articles\ntheme:\n  name: material\n"
+                  "plugins:\n  - search:\n      separator: '[\\s\\-\\.]+'\n  - kb\n")
+    root = kb_project({"articles/track-order.md": "---\nid: track-order\ntitle: Track a parcel\n---\nUse the link.\n"},
+                      mkdocs_yml=mkdocs_yml)
+    (root / "site").mkdir()
+    assert build_search([str(root / "mkdocs.yml")]) == 0
+    capsys.readouterr()
+    data = json.loads((root / "site" / "search" / "search_index.json").read_text(encoding="utf-8"))
+    assert data["config"]["separator"] == r"[\s\-\.]+"
+
+    (root / "mkdocs.yml").write_text("site_name: Help\nplugins: [search\n", encoding="utf-8")
+    assert build_search([str(root / "mkdocs.yml")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{root / 'mkdocs.yml'}:3: not valid YAML: ")
+    assert "Traceback" not in err
