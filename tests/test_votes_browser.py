@@ -9,6 +9,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
+from conftest import MKDOCS_YML
 from votes_support import LiveServer, pick_port
 
 from kb.store import open_store
@@ -169,21 +170,8 @@ def test_vote_waits_while_the_collector_is_down(built_demo_site, votes_db, artic
     assert [p for p in page.problems if "ERR_CONNECTION_REFUSED" not in p] == []
 
 
-SEARCH_AND_CONTACT_YML = """\
-site_name: Test Help Center
-docs_dir: articles
-site_dir: site
-theme:
-  name: material
-  font: false
-  features: [navigation.instant]
-plugins:
-  - search
-  - kb:
-      contact:
-        - name: Chat with us
-          url: https://chat.example.com/start
-          hours: Mon-Fri 9-17
+# The test project's mkdocs.yml with failed searches and contact clicks reported (one text in Polish).
+SEARCH_AND_CONTACT_YML = MKDOCS_YML.replace("https://example.com/chat", "https://chat.example.com/start") + """\
 extra:
   kb_feedback:
     searches: true
