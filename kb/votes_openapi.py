@@ -13,7 +13,8 @@ _ID = {"type": "string", "pattern": UUID_PATTERN, "minLength": 36, "maxLength": 
        "description": "A random UUID made by the browser; a repeated id is stored once."}
 _ARTICLE = {"type": "string", "minLength": 1, "maxLength": 200,
             "description": "An article id from the site manifest (SITE/kb-manifest.json)."}
-_HONEYPOT = {"type": "string", "maxLength": 200,
+# Like every optional field, the honeypot may also be null (read as empty).
+_HONEYPOT = {**_nullable({"type": "string", "maxLength": 200}),
              "description": "Honeypot: hidden from people and always empty; when filled the "
                             "request is answered 204 and nothing is stored."}
 
