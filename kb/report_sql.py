@@ -11,9 +11,10 @@ On SQLite the counting is a GROUP BY whose bare columns come from the row holdin
 (documented SQLite behaviour), sorted by SQLite's multi-threaded sorter (`PRAGMA threads`) while
 the comments are read on a second connection in a thread of ours: SQLite releases the GIL while it
 works, so every core helps. (Splitting the votes in halves over two connections was slower than
-one sorter with helper threads: the halves contend for SQLite's allocator.) Two votes by one visitor on one article in the same
-microsecond would be told apart arbitrarily there (by vote id in Python and on PostgreSQL);
-one collector stamps times to the microsecond, so this does not happen in practice.
+one sorter with helper threads: the halves contend for SQLite's allocator.) Two votes by one
+visitor on one article in the same microsecond would be told apart arbitrarily there (by vote id
+in Python and on PostgreSQL); one collector stamps times to the microsecond, so this does not
+happen in practice.
 """
 
 from __future__ import annotations

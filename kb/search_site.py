@@ -14,7 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kb.articles import load_project
 from kb.search import DEFAULT_SEPARATOR, SearchError, build_index, load_synonyms, write_index
+from kb.site import SiteError, read_site_config
 
 ASSETS = Path(__file__).parent / "assets" / "search"
 WORKER = ASSETS / "worker.js"
@@ -52,9 +54,7 @@ def write_site_index(articles: list, docs_dir: Path, site_dir: Path, separator: 
 
 def main(argv: list[str] | None = None) -> int:
     """`python build_search.py [mkdocs.yml]`: rebuild the index of an already built site."""
-    from kb.articles import load_project
-    from kb.site import SiteError, read_site_config
-
+    argv = sys.argv[1:] if argv is None else argv
     try:
         config = read_site_config(Path(argv[0] if argv else "mkdocs.yml"))
     except SiteError as exc:

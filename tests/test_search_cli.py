@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -109,8 +111,12 @@ def test_build_search_keeps_the_search_plugins_separator_and_reports_bad_yaml(kb
     root = kb_project({"articles/track-order.md": "---\nid: track-order\ntitle: Track a parcel\n---\nUse the link.\n"},
                       mkdocs_yml=mkdocs_yml)
     (root / "site").mkdir()
-    assert build_search([str(root / "mkdocs.yml")]) == 0
-    capsys.readouterr()
+    # As writers run it: the script, from another folder, with the path to mkdocs.yml.
+    script = Path(__file__).resolve().parent.parent / "build_search.py"
+    result = subprocess.run([sys.executable, str(script), str(root / "mkdocs.yml")], cwd=root.parent,
+                            capture_output=True, text=True)
+    assert (result.returncode, result.stdout) == (0, ""), result.stderr
+    assert result.stderr.startswith("search index: 1 articles, ")
     data = json.loads((root / "site" / "search" / "search_index.json").read_text(encoding="utf-8"))
     assert data["config"]["separator"] == r"[\s\-\.]+"
 
