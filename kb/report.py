@@ -408,7 +408,7 @@ def build_report(
     since = _utc(since) if since is not None else None
     if not 0 < target <= 1:
         raise ReportError(f"--target: expected a rate between 0 and 1, got {target}")
-    articles = validate_manifest(manifest)
+    validate_manifest(manifest)  # a clear ReportError before any counting
     tallies = tally_store(store, since)
     contacts = count_contacts(store.contacts(since=since))
     gaps = group_failed_searches(store.searches(since=since))

@@ -19,7 +19,6 @@ happen in practice.
 
 from __future__ import annotations
 
-import itertools
 import os
 import sqlite3
 import threading
@@ -30,7 +29,6 @@ from urllib.parse import quote
 
 from kb.report import REASONS, Tallies, _Cell
 
-_SEQ = itertools.count()
 _SORTER_THREADS = max(1, min(4, os.cpu_count() or 1))  # helper threads SQLite's sorter may start
 _EPOCH_MONDAY = date(2000, 1, 3)  # a Monday: week numbers count from it
 
