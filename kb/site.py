@@ -43,8 +43,16 @@ class SiteConfig:
     docs_dir: Path
     site_dir: Path
     site_name: str
-    plugin: dict = field(default_factory=dict)
-    plugins: list = field(default_factory=list)  # the `plugins:` entries as written, for other adapters
+    plugins: list = field(default_factory=list)  # the `plugins:` entries as written
+
+    @property
+    def plugin(self) -> dict:
+        """The kb plugin's options (the last `kb` entry), or {}."""
+        options: dict = {}
+        for entry in self.plugins:
+            if isinstance(entry, dict) and "kb" in entry:
+                options = entry["kb"] or {}
+        return options
 
 
 class _TolerantLoader(yaml.SafeLoader):
@@ -71,15 +79,11 @@ def read_site_config(config_file: Path) -> SiteConfig:
     if not isinstance(data, dict):
         raise SiteError(f"{config_file}:1: expected a mapping of settings")
     project = config_file.resolve().parent
-    plugin: dict = {}
-    for entry in data.get("plugins") or []:
-        if isinstance(entry, dict) and "kb" in entry:
-            plugin = entry["kb"] or {}
     return SiteConfig(
         config_file=config_file.resolve(), project_dir=project,
         docs_dir=(project / str(data.get("docs_dir", "docs"))).resolve(),
         site_dir=(project / str(data.get("site_dir", "site"))).resolve(),
-        site_name=str(data.get("site_name", "")), plugin=plugin, plugins=list(data.get("plugins") or []),
+        site_name=str(data.get("site_name", "")), plugins=list(data.get("plugins") or []),
     )
 
 
