@@ -3,7 +3,9 @@
 `kb build` and `mkdocs build` write the index themselves; this is for rebuilding it alone.
 """
 
-from kb.search_site import main
+import sys
+
+from kb.cli.site import build_search_main
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(build_search_main(sys.argv[1:]))

@@ -35,8 +35,6 @@ _LINK_RE = re.compile(r"(!?)\[(?:[^\]\[]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+
 _SCHEME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 #: Titles this similar (rapidfuzz ratio after folding) are reported as near duplicates.
 NEAR_DUPLICATE_TITLE = 95.0
-#: Nearest articles shown as "related" must be at least this similar (token_set_ratio, 0..100).
-RELATED_CUTOFF = 40.0
 
 
 @dataclass
@@ -91,6 +89,11 @@ class Article:
     version: str = ""
     url: str = ""
     headings: list[str] = field(default_factory=list)
+    meta_lines: dict[str, int] = field(default_factory=dict)  # front-matter key -> its line
+
+    def line_of(self, key: str) -> int:
+        """The line of front-matter `key`, for problems found after loading (1 when absent)."""
+        return self.meta_lines.get(key, 1)
 
 
 @dataclass
@@ -154,49 +157,6 @@ def load_project(
     return Project(articles_dir, articles, categories, problems)
 
 
-def build_manifest(articles: Iterable[Article], site_name: str = "") -> dict[str, Any]:
-    """The site manifest: what the collector accepts votes for and what the report lists."""
-    return {
-        "version": 1,
-        "site_name": site_name,
-        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "articles": [
-            {
-                "id": a.id,
-                "version": a.version,
-                "title": a.title,
-                "url": a.url,
-                "category": a.category,
-                "owner": a.owner,
-                "reviewed": a.reviewed.isoformat() if a.reviewed else None,
-                "review_every": a.review_every,
-            }
-            for a in articles
-        ],
-    }
-
-
-def nearest_articles(articles: list[Article], limit: int = 3) -> dict[str, list[str]]:
-    """For each article, the ids of the most similar others in its category (rapidfuzz).
-
-    Compared within a category, because that is where a customer's next question lives and
-    because comparing every pair of a 10,000-article site would cost minutes.
-    """
-    by_category: dict[str, list[Article]] = {}
-    for article in articles:
-        by_category.setdefault(article.category, []).append(article)
-    nearest: dict[str, list[str]] = {}
-    for group in by_category.values():
-        keys = [_similarity_text(a) for a in group]
-        for i, article in enumerate(group):
-            matches = process.extract(
-                keys[i], keys, scorer=fuzz.token_set_ratio, processor=None,
-                score_cutoff=RELATED_CUTOFF, limit=limit + 1,
-            )
-            nearest[article.id] = [group[j].id for _, _, j in matches if j != i][:limit]
-    return nearest
-
-
 def last_updated(paths: Iterable[Path]) -> dict[Path, dt.date]:
     """Date of the last commit touching each file, from one `git log`; file time where git has none."""
     paths = [Path(p).resolve() for p in paths]
@@ -219,6 +179,26 @@ def last_updated(paths: Iterable[Path]) -> dict[Path, dt.date]:
         p: dates.get(p) or dt.datetime.fromtimestamp(p.stat().st_mtime, dt.timezone.utc).date()
         for p in paths if p.exists()
     }
+
+
+def first_added(paths: Iterable[Path]) -> dict[Path, tuple[int, float, str]]:
+    """A sort key per file, oldest first: when git first saw it, else (uncommitted) its file time."""
+    paths = [Path(p).resolve() for p in paths]
+    seen: dict[Path, int] = {}
+    top = _git_toplevel(paths[0].parent) if paths else None
+    if top is not None:
+        log = subprocess.run(
+            ["git", "-C", str(top), "log", "--reverse", "--format=%x00%ct", "--name-only", "--no-renames",
+             "--diff-filter=A", "--", *(str(p) for p in paths)],
+            capture_output=True, text=True, check=False,
+        )
+        when = 0
+        for line in log.stdout.splitlines():
+            if line.startswith("\x00"):
+                when = int(line[1:])
+            elif line:
+                seen.setdefault((top / line).resolve(), when)
+    return {p: (0, seen[p], p.as_posix()) if p in seen else (1, p.stat().st_mtime, p.as_posix()) for p in paths}
 
 
 def fold_title(text: str) -> str:
@@ -245,7 +225,7 @@ def _load_article(path: Path, rel: str, shown: str, strict: bool, problems: list
     category = rel.rsplit("/", 1)[0] if "/" in rel else ""
     article = Article(
         id=rel[:-3], title="", path=path, rel_path=rel, category=category, body=body, body_line=body_line,
-        version=hashlib.sha1(raw).hexdigest()[:8], url=_url_for(rel),
+        version=hashlib.sha1(raw).hexdigest()[:8], url=_url_for(rel), meta_lines=meta_lines,
     )
     for key, value in meta.items():
         line = meta_lines.get(key)
@@ -427,15 +407,27 @@ def _load_categories(articles_dir: Path, shown: Path, problems: list[Problem]) -
 
 
 def _check_ids(articles: list[Article], shown: Path, problems: list[Problem]) -> None:
-    seen: dict[str, Article] = {}
+    """Blame every article that took an id later than the one that had it first.
+
+    The established article keeps its id (changing it would reset its votes); "first" is by git
+    history where there is one (an uncommitted file is newer than any committed one), else by
+    file modification time.
+    """
+    by_id: dict[str, list[Article]] = {}
     for article in articles:
-        first = seen.get(article.id)
-        if first is not None:
-            problems.append(Problem(_show(article.path, shown), _meta_line(article, "id"), "error",
+        by_id.setdefault(article.id, []).append(article)
+    groups = [group for group in by_id.values() if len(group) > 1]
+    if not groups:
+        return
+    added = first_added([a.path for group in groups for a in group])
+    for group in groups:
+        group.sort(key=lambda a: added[a.path.resolve()])
+        first = group[0]
+        for article in group[1:]:
+            problems.append(Problem(_show(article.path, shown), article.line_of("id"), "error",
                                     f"duplicate id '{article.id}', already used by {first.rel_path}",
-                                    "ids are the key for votes: give this article its own, never reuse one"))
-        else:
-            seen[article.id] = article
+                                    "ids are the key for votes: give this newer article its own id, "
+                                    "never reuse one"))
 
 
 def _check_titles(articles: list[Article], shown: Path, problems: list[Problem]) -> None:
@@ -444,7 +436,7 @@ def _check_titles(articles: list[Article], shown: Path, problems: list[Problem])
     for i, article in enumerate(articles):
         if folded[i] in first_by_title:
             other = articles[first_by_title[folded[i]]]
-            problems.append(Problem(_show(article.path, shown), _meta_line(article, "title"), "error",
+            problems.append(Problem(_show(article.path, shown), article.line_of("title"), "error",
                                     f"title '{article.title}' duplicates {other.rel_path}",
                                     "merge the two articles, or say how they differ in the titles"))
         else:
@@ -456,7 +448,7 @@ def _check_titles(articles: list[Article], shown: Path, problems: list[Problem])
                                    score_cutoff=NEAR_DUPLICATE_TITLE)
         if match and match[0] != folded[i]:
             other = articles[match[2]]
-            problems.append(Problem(_show(articles[i].path, shown), _meta_line(articles[i], "title"), "warning",
+            problems.append(Problem(_show(articles[i].path, shown), articles[i].line_of("title"), "warning",
                                     f"title '{articles[i].title}' is nearly the same as '{other.title}' "
                                     f"({other.rel_path})",
                                     "customers cannot tell them apart in search results: make the titles distinct"))
@@ -468,7 +460,7 @@ def _check_related(articles: list[Article], shown: Path, problems: list[Problem]
         for rid in article.related:
             if rid not in ids:
                 close = process.extractOne(rid, ids, scorer=fuzz.ratio, processor=None, score_cutoff=70)
-                problems.append(Problem(_show(article.path, shown), _meta_line(article, "related"), "error",
+                problems.append(Problem(_show(article.path, shown), article.line_of("related"), "error",
                                         f"related id '{rid}' does not exist",
                                         f"did you mean '{close[0]}'?" if close else "use the id of an existing article"))
 
@@ -546,26 +538,6 @@ def _strip_inline(text: str) -> str:
     text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
     text = re.sub(r"\s*\{[:#.][^}]*\}\s*$", "", text)  # attr_list
     return re.sub(r"[*_`]", "", text).strip()
-
-
-def _meta_line(article: Article, key: str) -> int | None:
-    """Line of a front-matter key, found again from the source (problems found after loading)."""
-    try:
-        lines = article.path.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return None
-    if not lines or lines[0].strip() != "---":
-        return 1
-    for number, line in enumerate(lines[1:], start=2):
-        if line.strip() in ("---", "..."):
-            break
-        if line.startswith(f"{key}:"):
-            return number
-    return 1
-
-
-def _similarity_text(article: Article) -> str:
-    return utils.default_process(" ".join([article.title, *article.questions, *article.tags]))
 
 
 def _url_for(rel: str) -> str:

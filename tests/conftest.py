@@ -3,42 +3,15 @@
 from __future__ import annotations
 
 import os
+import uuid
 import shutil
-import socket
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-CHROMIUM = os.environ.get("KB_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync"]
-
-os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
-
-#: The mkdocs.yml of a tiny test project: Material, the kb plugin, one contact channel.
-MKDOCS_YML = textwrap.dedent("""\
-    site_name: Test Help Center
-    docs_dir: articles
-    site_dir: site
-    theme:
-      name: material
-      font: false
-      features: [navigation.instant]
-    plugins:
-      - search
-      - kb:
-          contact:
-            - name: Chat with us
-              url: https://example.com/chat
-              hours: Mon-Fri 9-17
-    """)
-
+from support import CHROMIUM, CHROMIUM_ARGS, MKDOCS_YML, POSTGRES_ENV, ROOT, free_port, run_kb
 
 @pytest.fixture
 def kb_project(tmp_path: Path) -> Callable[..., Path]:
@@ -58,16 +31,6 @@ def kb_project(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
-def run_kb(*args: str, cwd: Path, check: bool = False, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run the real `kb` command line in a subprocess, as a writer would."""
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "PYTHONUNBUFFERED": "1"}
-    result = subprocess.run([sys.executable, "-m", "kb", *args], cwd=cwd, capture_output=True, text=True,
-                            env=env, timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(f"kb {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
-    return result
-
-
 @pytest.fixture(scope="session")
 def built_demo_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The repository's demo help center, built once with `kb build` into a tmp dir."""
@@ -77,13 +40,6 @@ def built_demo_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(ROOT / "articles", work / "articles")
     run_kb("build", "--site-dir", str(work / "site"), cwd=work, check=True)
     return work / "site"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(name="free_port")
@@ -107,13 +63,57 @@ def chromium() -> Iterator[object]:
             browser.close()
 
 
+POSTGRES_HINT = (f"{POSTGRES_ENV} is not set: to run the PostgreSQL tests, point it at a server, e.g. "
+                 f"{POSTGRES_ENV}=postgresql://postgres@127.0.0.1:5432/postgres (bash .ci/run sets it)")
+
+
 @pytest.fixture
 def postgres_url() -> str:
     """The PostgreSQL server tests may use (KB_TEST_POSTGRES_URL); skipped where none is configured."""
-    url = os.environ.get("KB_TEST_POSTGRES_URL")
+    url = os.environ.get(POSTGRES_ENV)
     if not url:
-        _missing("KB_TEST_POSTGRES_URL is not set (bash .ci/run sets it)")
+        _missing(POSTGRES_HINT)
     return url
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        _missing(POSTGRES_HINT)
+    import psycopg
+
+    schema = "kb_test_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty store: a SQLite file, then (marked postgres) a PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/votes.db"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[object]:
+    """An empty, migrated store at `store_url`, closed afterwards."""
+    from kb.votes.store import open_store
+
+    s = open_store(store_url)
+    s.migrate()
+    try:
+        yield s
+    finally:
+        s.close()
 
 
 def _missing(why: str) -> None:

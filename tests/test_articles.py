@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
-from conftest import run_kb
+from support import run_kb
 
-from kb.articles import load_project, nearest_articles, parse_duration
+from kb.articles import load_project, parse_duration
+from kb.site.pages import nearest_articles
 
 GOOD = """
     ---
@@ -60,12 +63,15 @@ def test_check_reports_every_problem_with_path_and_line(kb_project):
             ---
             """,
     })
+    os.utime(root / "articles/shipping/track-order.md", (1_700_000_000, 1_700_000_000))  # the established one
     result = run_kb("check", cwd=root)
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
         "articles/billing/broken.md:3: error: front matter is not valid YAML: did not find expected ',' or ']'",
         "    hint: check indentation and quote values holding ':' or '#'",
+        "articles/billing/copy.md:2: error: duplicate id 'track-order', already used by shipping/track-order.md",
+        "    hint: ids are the key for votes: give this newer article its own id, never reuse one",
         "articles/billing/refunds.md:3: error: 'tags' must be a list of strings, got 'billing' (str)",
         "    hint: write  tags: [billing]",
         "articles/billing/refunds.md:4: error: 'reviewed' is not a real date: '2026-13-01' (month must be in 1..12)",
@@ -83,11 +89,27 @@ def test_check_reports_every_problem_with_path_and_line(kb_project):
         "    hint: put the image beside the article or fix the path",
         "articles/billing/untitled.md:1: error: no title",
         "    hint: add  title: ...  to the front matter, or a first line '# Title'",
-        "articles/shipping/track-order.md:2: error: duplicate id 'track-order', already used by billing/copy.md",
-        "    hint: ids are the key for votes: give this article its own, never reuse one",
         "articles/shipping/track-order.md:3: error: title 'Where is my parcel?' duplicates billing/copy.md",
         "    hint: merge the two articles, or say how they differ in the titles",
         "kb check: 11 errors, 0 warnings in 4 articles",
+    ]
+
+
+def test_a_duplicate_id_is_blamed_on_the_article_git_saw_later(kb_project):
+    root = kb_project({"articles/b/old.md": "---\nid: refunds\ntitle: Refunds\n---\nOld.\n"})
+    git = ["git", "-c", "user.name=kb", "-c", "user.email=kb@example.com"]
+    subprocess.run([*git, "init", "-q"], cwd=root, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=root, check=True)
+    subprocess.run([*git, "commit", "-qm", "first"], cwd=root, check=True)
+    # Newer in git, though it sorts first and its file time is older.
+    (root / "articles/a").mkdir()
+    (root / "articles/a/new.md").write_text("---\ntitle: Refund policy\nid: refunds\n---\nNew.\n", encoding="utf-8")
+    os.utime(root / "articles/a/new.md", (1_600_000_000, 1_600_000_000))
+    result = run_kb("check", cwd=root)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[:2] == [
+        "articles/a/new.md:3: error: duplicate id 'refunds', already used by b/old.md",
+        "    hint: ids are the key for votes: give this newer article its own id, never reuse one",
     ]
 
 

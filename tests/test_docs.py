@@ -6,11 +6,11 @@ import re
 
 import click
 import pytest
-from conftest import ROOT
+from support import ROOT
 
 from kb.articles import CATEGORY_KEYS, KNOWN_KEYS
 from kb.cli import main
-from kb.plugin import ContactChannel, KbPluginConfig
+from kb.site.plugin import ContactChannel, KbPluginConfig
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 

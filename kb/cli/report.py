@@ -5,19 +5,21 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
-import tempfile
-import time
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import urlencode
+from typing import Callable
 
 import click
 
 from kb.cli.app import KbError, bench, main
-from kb.report import ReportError, build_report, flagged, load_manifest, parse_since
-from kb.report_formats import FORMATS, render
-from kb.simulate import SIM_PREFIX, simulate_history, synthetic_manifest, synthetic_votes
-from kb.store import StoreError, open_store
+from kb.manifest import NAME as MANIFEST_NAME
+from kb.manifest import ManifestError, load_manifest
+from kb.report.formats import FORMATS, render
+from kb.report.review import ReportError, build_report, flagged, parse_since
+from kb.search.index import SearchError, load_index
+from kb.search.ranker import search
+from kb.votes.simulate import SIM_PREFIX, simulate_history
+from kb.votes.store import StoreError, open_store, redact_url
 
 FAIL_ON = ("weak", "overdue", "gaps", "any")
 
@@ -37,14 +39,14 @@ def _open(db_url: str, *, must_exist: bool = True):
         else:
             path = db_url
         if not path or not Path(path).is_file():
-            raise KbError(f"{path or db_url}: no such votes database (start the collector with kb votes serve, "
+            raise KbError(f"{path or redact_url(db_url)}: no such votes database (start the collector with kb votes serve, "
                           "or run kb votes simulate)")
     try:
         return open_store(db_url)
     except StoreError as exc:
         raise KbError(f"--db: {exc}") from None
     except Exception as exc:  # psycopg's pool raises its own errors on a bad URL or a down server
-        raise KbError(f"--db: cannot open {db_url!r}: {_first_line(exc)}") from None
+        raise KbError(f"--db: cannot open {redact_url(db_url)!r}: {_first_line(exc)}") from None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -52,7 +54,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _database_error(exc: BaseException, db_url: str) -> KbError:
-    return KbError(f"{db_url}: cannot read votes: {_first_line(exc)}")
+    return KbError(f"{redact_url(db_url)}: cannot read votes: {_first_line(exc)}")
 
 
 @main.command("report")
@@ -64,8 +66,8 @@ def _database_error(exc: BaseException, db_url: str) -> KbError:
               help="text (a table for the terminal), json, csv (one row per article), markdown or html.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file instead of standard output.")
-@click.option("--since", default=None, metavar="DATE|Nd",
-              help="Only votes, searches and contacts from this UTC date (2026-09-01) or the last N days (30d).")
+@click.option("--since", default=None, metavar="DATE|DURATION",
+              help="Only votes, searches and contacts from this UTC date (2026-09-01) or the last 30d, 4w, 6m or 1y.")
 @click.option("--category", default=None, help="Only articles in this category (and its sub-folders).")
 @click.option("--owner", default=None, help="Only articles this owner reviews (@ optional).")
 @click.option("--target", type=click.FloatRange(0, 1, min_open=True), default=0.6, show_default=True,
@@ -85,14 +87,14 @@ def report_command(db_url: str, site_dir: Path, fmt: str, output: Path | None, s
         raise click.BadParameter(str(exc).removeprefix("--since: "), param_hint="--since") from None
     try:
         manifest = load_manifest(site_dir)
-    except ReportError as exc:
+    except ManifestError as exc:
         raise KbError(str(exc)) from None
-    index = _search_index(site_dir)
+    rank = _site_rank(site_dir)
     store = _open(db_url)
     try:
         report = build_report(store, manifest, since=since_at, category=category, owner=owner,
-                              target=target, now=now, search_index=index)
-    except ReportError as exc:
+                              target=target, now=now, rank=rank)
+    except (ReportError, ManifestError) as exc:
         raise KbError(str(exc)) from None
     except (sqlite3.Error, StoreError) as exc:
         raise _database_error(exc, db_url) from None
@@ -121,16 +123,13 @@ def report_command(db_url: str, site_dir: Path, fmt: str, output: Path | None, s
         raise SystemExit(1)
 
 
-def _search_index(site_dir: Path):
-    """The site's search index for nearest-article suggestions, or None (titles are used then)."""
+def _site_rank(site_dir: Path) -> Callable[[str, int], list[str]] | None:
+    """The site's own search for nearest-article suggestions, or None (titles are used then)."""
     try:
-        from kb import search
-    except ImportError:
+        index = load_index(site_dir)
+    except SearchError:
         return None
-    try:
-        return search.load_index(site_dir)
-    except search.SearchError:
-        return None
+    return lambda query, limit: [hit.id for hit in search(index, query, limit)]
 
 
 @click.command("simulate")
@@ -143,10 +142,10 @@ def simulate_command(db_url: str, site_dir: Path, days: int, seed: int) -> None:
     """Write a simulated history of votes, failed searches and contacts (visitors named sim-...)."""
     try:
         manifest = load_manifest(site_dir)
-    except ReportError as exc:
+    except ManifestError as exc:
         raise KbError(str(exc)) from None
     if not manifest["articles"]:
-        raise KbError(f"{Path(site_dir) / 'kb-manifest.json'}: the site has no articles to simulate votes for")
+        raise KbError(f"{Path(site_dir) / MANIFEST_NAME}: the site has no articles to simulate votes for")
     history = simulate_history(manifest, days=days, seed=seed, now=_now())
     store = _open(db_url, must_exist=False)
     try:
@@ -165,7 +164,7 @@ def simulate_command(db_url: str, site_dir: Path, days: int, seed: int) -> None:
     click.echo(f"  weak by design: {', '.join(weak)}", err=True)
     if improved:
         click.echo(f"  improved by an edit: {improved} (old version {history.old_versions[improved]})", err=True)
-    click.echo(f"  next: kb report --db {db_url} --site {site_dir}", err=True)
+    click.echo(f"  next: kb report --db {redact_url(db_url)} --site {site_dir}", err=True)
 
 
 def _register_simulate() -> None:
@@ -183,69 +182,14 @@ _register_simulate()
               help="Also time PostgreSQL: a server URL; the bench creates and drops its own scratch database there.")
 @click.option("--votes", "n_votes", type=click.IntRange(1), default=1_000_000, show_default=True, help="Votes to generate.")
 @click.option("--articles", "n_articles", type=click.IntRange(1), default=10_000, show_default=True, help="Articles in the synthetic site.")
-def bench_report(db_url: str | None, n_votes: int, n_articles: int) -> None:
+def bench_report_command(db_url: str | None, n_votes: int, n_articles: int) -> None:
     """Time `kb report` on a million synthetic votes: SQLite always, PostgreSQL with --db."""
-    now = datetime.now(timezone.utc)
-    manifest = synthetic_manifest(n_articles, now=now)
-    click.echo(f"kb bench report: {n_votes:,} votes over {n_articles:,} articles, 90 days "
-               "(target: report in at most 5 s on SQLite)")
-    with tempfile.TemporaryDirectory(prefix="kb-bench-report-") as tmp:
-        url = f"sqlite:///{Path(tmp) / 'votes.db'}"
-        _bench_one("sqlite", url, manifest, n_votes, now)
-    if db_url:
-        _bench_postgres(db_url, manifest, n_votes, now)
+    from kb.bench.report import BenchError, bench_report
 
+    def progress(line: str, redraw: bool) -> None:
+        click.echo(line, err=True, nl=not redraw)
 
-def _bench_one(name: str, url: str, manifest: dict, n_votes: int, now: datetime) -> None:
-    store = _open(url, must_exist=False)
     try:
-        store.migrate()
-        t0 = time.perf_counter()
-        stored = 0
-        live = sys.stderr.isatty()  # a terminal redraws one line; a log gets a line per tenth
-        step = max(1, n_votes // 10)
-        for batch in synthetic_votes(manifest, n_votes, now=now):
-            before, stored = stored, stored + store.add_votes(batch)
-            if live:
-                click.echo(f"\r  {name}: loading {stored:,}/{n_votes:,}", err=True, nl=False)
-            elif stored // step > before // step:
-                click.echo(f"  {name}: loading {stored:,}/{n_votes:,}", err=True)
-        if live:
-            click.echo("", err=True)
-        load = time.perf_counter() - t0
-        load_avg = os.getloadavg()[0]
-        t0, c0 = time.perf_counter(), time.process_time()
-        report = build_report(store, manifest, now=now)
-        took, cpu = time.perf_counter() - t0, time.process_time() - c0
-        t0 = time.perf_counter()
-        render(report, "json")
-        render(report, "html")
-        fmt = time.perf_counter() - t0
-    finally:
-        store.close()
-    t = report["totals"]
-    click.echo(f"{name}: loaded {stored:,} votes in {load:.1f} s; report in {took:.2f} s "
-               f"({cpu:.2f} s CPU in this process; load average {load_avg:.1f} on {os.cpu_count()} cores); "
-               f"json+html written in {fmt:.2f} s")
-    click.echo(f"{name}:   {t['votes']:,} counted of {report['site']['raw_votes']:,} received; "
-               f"{t['weak']:,} weak, {t['overdue']:,} overdue, {t['unrated']:,} unrated")
-
-
-def _bench_postgres(db_url: str, manifest: dict, n_votes: int, now: datetime) -> None:
-    """Run the bench in a scratch database of its own on the server, then drop it."""
-    import psycopg
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-    scratch = f"kb_bench_report_{os.getpid()}"
-    try:
-        admin = psycopg.connect(db_url, autocommit=True)
-    except psycopg.Error as exc:
-        raise KbError(f"--db: cannot connect to {db_url!r}: {_first_line(exc)}") from None
-    with admin:
-        admin.execute(f'CREATE DATABASE "{scratch}"')
-        try:
-            params = conninfo_to_dict(make_conninfo(db_url, dbname=scratch))
-            url = "postgresql://?" + urlencode({k: v for k, v in params.items() if v is not None})
-            _bench_one("postgresql", url, manifest, n_votes, now)
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+        bench_report(db_url, n_votes, n_articles, _now(), click.echo, progress)
+    except BenchError as exc:
+        raise KbError(str(exc)) from None

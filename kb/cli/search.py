@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from kb.cli.app import KbError, bench, main
-from kb.search import SearchError, load_index, search
+from kb.search.index import SearchError, load_index
+from kb.search.ranker import search
 
 
 @main.command("search")
@@ -57,8 +58,8 @@ def bench_search(datasets: tuple[Path, ...], typo_seed: int | None, json_path: P
                  sample_size: int | None, scale: int | None, engines: tuple[str, ...]) -> None:
     """Measure our search beside the anchors on DATASET folders (articles/*.md + queries.jsonl)."""
     from kb.bench.datasets import DatasetError, load_dataset
-    from kb.bench.search_bench import (ENGINES, BenchError, bench_dataset, ensure_packages, format_table,
-                                       results_json, stderr_log)
+    from kb.bench.search import (ENGINES, BenchError, bench_dataset, ensure_packages, format_table,
+                                 results_json, stderr_log)
 
     unknown = [e for e in engines if e not in ENGINES]
     if unknown:

@@ -10,10 +10,17 @@ import unicodedata
 from pathlib import Path
 
 import click
+import yaml
 
 from kb.articles import Project
 from kb.cli.app import bench, fail, main
-from kb.site import BuildFailed, SiteConfig, SiteError, build_site, check_site, read_site_config
+from kb.cli.services import collector_services
+from kb.search.index import SearchError
+from kb.site.build import (BuildFailed, SiteConfig, SiteError, build_site, check_site, read_site_config,
+                           rebuild_search_index)
+
+# What `kb new --id` accepts: a slug, optionally with folders (letters, digits, '-', '_', '/').
+ID_SLUG = re.compile(r"^[A-Za-z0-9_-]+(?:/[A-Za-z0-9_-]+)*$")
 
 config_option = click.option(
     "--config-file", "-f", type=click.Path(dir_okay=False, path_type=Path), default=Path("mkdocs.yml"),
@@ -81,6 +88,8 @@ def build(config_file: Path, site_dir: Path | None, strict: bool) -> None:
 def new(title: str, category: str, article_id: str | None, config_file: Path) -> None:
     """Write a new article with its front matter, ready to fill in."""
     site = load_site(config_file)
+    if article_id is not None and not ID_SLUG.match(article_id):
+        fail(f"kb new: --id must be a slug of letters, digits, '-', '_' and '/', got {article_id!r}", 2)
     slug = article_id or slugify(title)
     if not slug:
         fail(f"kb new: cannot make a file name from {title!r}; pass --id", 2)
@@ -91,22 +100,7 @@ def new(title: str, category: str, article_id: str | None, config_file: Path) ->
     if path.exists():
         fail(f"{_shown(path)}: already exists; choose another title or --id", 1)
     folder.mkdir(parents=True, exist_ok=True)
-    today = dt.date.today().isoformat()
-    quoted_title = title.replace('"', '\\"')
-    path.write_text(
-        f"---\n"
-        f"id: {slug}\n"
-        f"title: \"{quoted_title}\"\n"
-        f"questions: []         # how customers ask it, in their own words: [first, second]\n"
-        f"tags: []\n"
-        f"owner: \"@support\"\n"
-        f"reviewed: {today}\n"
-        f"review_every: 180d\n"
-        f"draft: true           # remove when it is ready to publish\n"
-        f"---\n\n"
-        f"Answer the question in the first paragraph, then give the steps.\n",
-        encoding="utf-8",
-    )
+    path.write_text(new_article_text(slug, title, dt.date.today()), encoding="utf-8")
     click.echo(_shown(path))
 
 
@@ -117,7 +111,7 @@ def new(title: str, category: str, article_id: str | None, config_file: Path) ->
 @click.option("--db", default=None, help="Votes store for the preview (default: sqlite:///.kb/votes.db).")
 def serve(config_file: Path, host: str, port: int, db: str | None) -> None:
     """Build with drafts and serve the site and the vote collector on one local origin, rebuilding on edits."""
-    from kb.preview import serve_preview
+    from kb.site.preview import serve_preview
 
     site = load_site(config_file)
     project = check_site(site, golden=False)
@@ -128,7 +122,7 @@ def serve(config_file: Path, host: str, port: int, db: str | None) -> None:
     _build(site, preview_dir, drafts=True, livereload=True)
     db_url = db or f"sqlite:///{(site.project_dir / '.kb' / 'votes.db').as_posix()}"
     serve_preview(site, preview_dir, host=host, port=port, db_url=db_url,
-                  echo=lambda message: click.echo(message, err=True))
+                  echo=lambda message: click.echo(message, err=True), collector_options=collector_services())
 
 
 @bench.command("build")
@@ -146,7 +140,7 @@ def bench_build_command(counts: tuple[int, ...], corpus: Path, work_dir: Path | 
     import shutil
     import tempfile
 
-    from kb.bench_build import bench_build
+    from kb.bench.build import bench_build
 
     work = work_dir or Path(tempfile.mkdtemp(prefix="kb-bench-build-"))
     try:
@@ -166,6 +160,49 @@ def bench_build_command(counts: tuple[int, ...], corpus: Path, work_dir: Path | 
                        f"{ratio_t:>7.2f} {ratio_m:>6.2f}{status}")
     if not all(r.ok for r in runs):
         raise SystemExit(1)
+
+
+NEW_ARTICLE_BODY = "Answer the question in the first paragraph, then give the steps.\n"
+"""The placeholder body `kb new` writes (kb check names articles that still hold it)."""
+_NEW_ARTICLE_COMMENTS = {
+    "questions": "how customers ask it, in their own words: [first, second]",
+    "draft": "remove when it is ready to publish",
+}
+
+
+def new_article_text(article_id: str, title: str, today: dt.date) -> str:
+    """A new article's text: front matter written by yaml.safe_dump (any title stays valid YAML)."""
+    fields = {"id": article_id, "title": title, "questions": [], "tags": [], "owner": "@support",
+              "reviewed": today, "review_every": "180d", "draft": True}
+    lines = []
+    for key, value in fields.items():
+        line = yaml.safe_dump({key: value}, allow_unicode=True, default_flow_style=False, width=1 << 16,
+                              sort_keys=False).rstrip("\n")
+        comment = _NEW_ARTICLE_COMMENTS.get(key)
+        lines.append(f"{line:<21} # {comment}" if comment else line)
+    return "---\n" + "\n".join(lines) + "\n---\n\n" + NEW_ARTICLE_BODY
+
+
+def build_search_main(argv: list[str]) -> int:
+    """`python build_search.py [mkdocs.yml]`: rebuild the index of an already built site."""
+    try:
+        site = read_site_config(Path(argv[0] if argv else "mkdocs.yml"))
+    except SiteError as exc:
+        click.echo(str(exc), err=True)
+        return 2
+    try:
+        index, problems = rebuild_search_index(site)
+    except SiteError as exc:
+        click.echo(str(exc), err=True)
+        return 1
+    except SearchError as exc:
+        click.echo(f"build_search: {exc}", err=True)
+        return 1
+    for problem in problems:
+        click.echo(problem.format(), err=True)
+    click.echo(f"search index: {len(index['docs'])} articles, {len(index['terms'])} terms -> "
+               f"{site.site_dir / 'search' / 'search_index.json'}", err=True)
+    return 0
 
 
 def slugify(title: str) -> str:

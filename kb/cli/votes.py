@@ -8,7 +8,9 @@ from pathlib import Path
 import click
 
 from kb.cli.app import KbError, bench, main
-from kb.store import TABLES, Store, StoreError, open_store
+from kb.cli.services import collector_services
+from kb.manifest import NAME as MANIFEST_NAME
+from kb.votes.store import TABLES, Store, StoreError, open_store, redact_url
 
 DEFAULT_DB = "sqlite:///votes.db"
 
@@ -21,10 +23,10 @@ def _open(db_url: str, *, migrate: bool) -> Store:
             store.migrate()
         return store
     except StoreError as exc:
-        raise KbError(f"--db {db_url}: {exc}") from exc
+        raise KbError(f"--db {redact_url(db_url)}: {exc}") from exc
     except Exception as exc:  # psycopg / sqlite3 errors: connection refused, read-only file, ...
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise KbError(f"--db {db_url}: cannot open the votes store: {first}") from exc
+        raise KbError(f"--db {redact_url(db_url)}: cannot open the votes store: {first}") from exc
 
 
 @main.group()
@@ -48,20 +50,21 @@ def votes() -> None:
 def serve_command(site_dir: Path, db_url: str, host: str, port: int, rate_limit: int,
                   origins: tuple[str, ...], admin_token: str | None) -> None:
     """Run the vote collector (POST /api/votes, /api/searches, /api/contacts; GET /healthz)."""
-    from kb.votes import create_app
-    from kb.votes_server import serve
+    from kb.votes.collector import create_app
+    from kb.votes.server import serve
 
     for origin in origins:
         if not origin.startswith(("http://", "https://")) or origin.rstrip("/").count("/") != 2:
             raise click.BadParameter(f"expected scheme://host[:port], got {origin!r}", param_hint="--origin")
-    manifest = site_dir / "kb-manifest.json"
+    manifest = site_dir / MANIFEST_NAME
     if not manifest.is_file():
         raise KbError(f"{manifest}: no site manifest; build the site first (kb build) or pass --site")
     store = _open(db_url, migrate=True)
-    click.echo(f"kb votes serve: http://{host}:{port}/  (store {db_url}, site {site_dir}"
+    click.echo(f"kb votes serve: http://{host}:{port}/  (store {redact_url(db_url)}, site {site_dir}"
                f"{', admin on' if admin_token else ''}; Ctrl+C to stop)", err=True)
     try:
-        serve(create_app(site_dir, store, origins=origins, rate_limit=rate_limit, admin_token=admin_token),
+        serve(create_app(site_dir, store, origins=origins, rate_limit=rate_limit, admin_token=admin_token,
+                         **collector_services()),
               host=host, port=port, log_level="warning")
     finally:
         store.close()
@@ -77,7 +80,7 @@ def serve_command(site_dir: Path, db_url: str, host: str, port: int, rate_limit:
               help="Write here instead of standard output.")
 def export_command(db_url: str, fmt: str, table: str, output: Path | None) -> None:
     """Write stored votes (or searches, contacts, everything) as JSON Lines or CSV."""
-    from kb.votes_io import export_rows
+    from kb.votes.io import export_rows
 
     if table == "all" and fmt == "csv":
         raise click.BadParameter("CSV holds one table; use --format jsonl with --table all", param_hint="--table")
@@ -90,9 +93,9 @@ def export_command(db_url: str, fmt: str, table: str, output: Path | None) -> No
             with output.open("w", encoding="utf-8", newline="") as out:
                 counts = export_rows(store, tables, fmt, out)
     except StoreError as exc:
-        raise KbError(f"--db {db_url}: {exc}") from exc
+        raise KbError(f"--db {redact_url(db_url)}: {exc}") from exc
     except Exception as exc:  # an unmigrated or foreign database
-        raise KbError(f"--db {db_url}: cannot read: {str(exc).strip().splitlines()[0]}") from exc
+        raise KbError(f"--db {redact_url(db_url)}: cannot read: {str(exc).strip().splitlines()[0]}") from exc
     finally:
         store.close()
     summary = ", ".join(f"{n} {t}" for t, n in counts.items())
@@ -104,7 +107,7 @@ def export_command(db_url: str, fmt: str, table: str, output: Path | None) -> No
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_command(db_url: str, file: Path) -> None:
     """Append rows from a `kb votes export` file (JSON Lines or .csv); rows already stored are skipped."""
-    from kb.votes_io import import_records
+    from kb.votes.io import import_records
 
     store = _open(db_url, migrate=True)
     try:
@@ -129,7 +132,7 @@ def import_command(db_url: str, file: Path) -> None:
               help="Concurrent keep-alive connections.")
 def bench_votes(db_url: str | None, seconds: float, connections: int) -> None:
     """Votes per second, p50/p99 latency, and acknowledged votes lost across 3 SIGKILLs under load."""
-    from kb.votes_bench import PostgresScratch, bench_store
+    from kb.bench.votes import PostgresScratch, bench_store
 
     def progress(message: str) -> None:
         click.echo(f"kb bench votes: {message}", err=True)

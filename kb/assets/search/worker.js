@@ -2,13 +2,13 @@
  * kb search: the ranking engine and a Web Worker that answers Material for MkDocs' search
  * protocol (SETUP -> READY, QUERY -> RESULT), so Material's header search UI stays as it is.
  *
- * The index is built in Python (kb/search.py) and only parsed here. Every rule below has a
- * twin in kb/search.py and kb/search_text.py; a test keeps both rankings in agreement.
+ * The index is built in Python (kb/search/index.py) and only parsed here. Every rule below has a
+ * twin in kb/search/ranker.py and kb/search/text.py; a test keeps both rankings in agreement.
  */
 (function (root) {
   "use strict";
 
-  /* ---- text analysis (twin of kb/search_text.py) ---------------------------------------- */
+  /* ---- text analysis (twin of kb/search/text.py) ---------------------------------------- */
 
   var FOLD_EXTRA = {
     "ł": "l", "đ": "d", "ø": "o", "ħ": "h", "ŧ": "t", "ı": "i",
@@ -109,7 +109,7 @@
     return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
   }
 
-  /* ---- ranking (twin of kb/search.py) --------------------------------------------------- */
+  /* ---- ranking (twin of kb/search/ranker.py)-------------------------------------------------- */
 
   var FORMAT = "kb-search/1";
   var IMPACT_SCALE = 10;

@@ -17,8 +17,6 @@
   var SEARCH_KEY = "kb:last-search";
   var MAX_QUEUE = 100;
   var MAX_AGE = 30 * 24 * 3600 * 1000;
-  var MAX_COMMENT = 500;
-  var REASONS = ["not_answered", "unclear", "outdated", "incomplete"];
   var DEFAULTS = {
     reasons_title: "What went wrong?",
     reasons: {
@@ -47,6 +45,9 @@
   });
   texts.reasons = Object.assign({}, DEFAULTS.reasons, configured.reasons || {});
   var collector = String(settings.collector || "").replace(/\/+$/, "");
+  // The reasons and the comment limit are the collector's own, written into the page at build time.
+  var REASONS = Array.isArray(settings.reasons) ? settings.reasons : [];
+  var MAX_COMMENT = settings.max_comment;
   // One token per page view: votes held for a reason on *this* view wait; any other view's
   // held votes (a tab that crashed, a page left without pagehide) are sent as they are.
   var pageToken = uuid();

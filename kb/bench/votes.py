@@ -1,0 +1,243 @@
+"""`kb bench votes`: load over loopback, then SIGKILL the collector under load and count losses.
+
+The load generator is plain asyncio over raw keep-alive sockets (no HTTP library), so on a
+2-core machine it leaves the server as much CPU as it can. The collector runs in its own
+process, exactly as `kb votes serve` runs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from kb.votes.store import open_store
+
+ARTICLES = 50
+
+
+@dataclass
+class LoadResult:
+    """What one load run saw from the client side."""
+
+    acknowledged: list[str] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    seconds: float = 0.0
+
+    def percentile(self, p: float) -> float:
+        """Latency percentile in milliseconds."""
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
+
+
+def bench_manifest() -> dict:
+    """A synthetic site manifest the bench votes refer to."""
+    return {"version": 1, "site_name": "kb bench", "generated_at": "2026-01-01T00:00:00Z",
+            "articles": [{"id": f"bench-{i}", "version": f"{i:08x}", "title": f"Bench {i}",
+                          "url": f"bench-{i}/", "category": "", "owner": None, "reviewed": None,
+                          "review_every": None} for i in range(ARTICLES)]}
+
+
+def _request(port: int, n: int) -> tuple[str, bytes]:
+    vote_id = str(uuid.uuid4())
+    body = json.dumps({"vote_id": vote_id, "article": f"bench-{n % ARTICLES}",
+                       "version": f"{n % ARTICLES:08x}", "helpful": n % 3 != 0,
+                       "reason": "unclear" if n % 3 == 0 else None, "comment": None,
+                       "website": ""}).encode()
+    head = (f"POST /api/votes HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"User-Agent: Mozilla/5.0 (kb bench {n % 97})\r\nContent-Type: text/plain\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    return vote_id, head + body
+
+
+async def _client(port: int, stop_at: float, result: LoadResult, offset: int) -> None:
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        result.errors += 1
+        return
+    n = offset
+    try:
+        while time.perf_counter() < stop_at:
+            vote_id, request = _request(port, n)
+            n += 1
+            started = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = head[9:12]
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            if length:
+                await reader.readexactly(length)
+            if status == b"204":
+                result.latencies.append(time.perf_counter() - started)
+                result.acknowledged.append(vote_id)
+            else:
+                result.errors += 1
+    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        result.errors += 1  # the collector went away mid-request: this vote was never acknowledged
+    finally:
+        writer.close()
+
+
+async def _load(port: int, seconds: float, connections: int, on_start: Callable[[], None] | None = None) -> LoadResult:
+    result = LoadResult()
+    started = time.perf_counter()
+    stop_at = started + seconds
+    tasks = [asyncio.create_task(_client(port, stop_at, result, i * 1_000_000)) for i in range(connections)]
+    if on_start is not None:
+        on_start()
+    await asyncio.gather(*tasks)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def run_load(port: int, seconds: float, connections: int) -> LoadResult:
+    """Send votes over `connections` keep-alive sockets for `seconds`."""
+    return asyncio.run(_load(port, seconds, connections))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_collector(site: Path, db_url: str, port: int) -> subprocess.Popen:
+    """The collector in its own process, as `kb votes serve` runs it; waits until it answers."""
+    code = ("import sys; from kb.bench.votes import serve_for_bench; "
+            "serve_for_bench(sys.argv[1], sys.argv[2], int(sys.argv[3]))")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(site), db_url, str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"collector exited: {proc.stderr.read().decode(errors='replace')[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("collector did not start within 20 s")
+
+
+def serve_for_bench(site: str, db_url: str, port: int) -> None:
+    """Entry point of the collector process the bench starts (rate limit off)."""
+    from kb.votes.collector import create_app
+    from kb.votes.server import serve
+
+    store = open_store(db_url)
+    store.migrate()
+    try:
+        serve(create_app(Path(site), store, rate_limit=0), host="127.0.0.1", port=port, log_level="error")
+    finally:
+        store.close()
+
+
+@dataclass
+class BenchFigures:
+    """The printed figures of one store."""
+
+    store: str
+    sent_per_s: float
+    stored_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    kills: int
+    acknowledged_in_kills: int
+    missing: int
+    integrity: str
+
+
+def bench_store(db_url: str, *, seconds: float, connections: int, kills: int = 3,
+                progress: Callable[[str], None] = lambda _: None) -> BenchFigures:
+    """Throughput and latency, then `kills` SIGKILLs under load with a durability check."""
+    with tempfile.TemporaryDirectory(prefix="kb-bench-votes-") as tmp:
+        site = Path(tmp) / "site"
+        site.mkdir()
+        (site / "kb-manifest.json").write_text(json.dumps(bench_manifest()), encoding="utf-8")
+        if db_url == "sqlite":
+            db_url = f"sqlite:///{Path(tmp) / 'votes.db'}"
+        store = open_store(db_url)
+        store.migrate()
+        before = sum(1 for _ in store.votes())
+
+        port = _free_port()
+        proc = start_collector(site, db_url, port)
+        try:
+            run_load(port, 1.0, connections)  # warm up: imports, page cache, pool
+            mid = sum(1 for _ in store.votes())
+            progress(f"load: {connections} connections for {seconds:g} s")
+            load = run_load(port, seconds, connections)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+        stored = sum(1 for _ in store.votes()) - mid
+        stored_ids = {v["vote_id"] for v in store.votes()}
+        lost_in_load = sum(1 for i in load.acknowledged if i not in stored_ids)
+
+        acknowledged = 0
+        missing = lost_in_load
+        for k in range(kills):
+            port = _free_port()
+            proc = start_collector(site, db_url, port)
+            kill_after = 1.0 + 0.37 * k
+            progress(f"kill {k + 1}/{kills}: SIGKILL after {kill_after:.2f} s under load")
+
+            async def crash() -> LoadResult:
+                loop = asyncio.get_running_loop()
+                loop.call_later(kill_after, lambda: os.kill(proc.pid, signal.SIGKILL))
+                return await _load(port, kill_after + 1.0, connections)
+
+            result = asyncio.run(crash())
+            proc.wait(30)
+            stored_ids = {v["vote_id"] for v in store.votes()}
+            acknowledged += len(result.acknowledged)
+            missing += sum(1 for i in result.acknowledged if i not in stored_ids)
+        integrity = store.check()
+        store.close()
+        del before
+        return BenchFigures(
+            store=db_url.split(":", 1)[0], sent_per_s=len(load.acknowledged) / load.seconds,
+            stored_per_s=stored / load.seconds, p50_ms=load.percentile(50), p99_ms=load.percentile(99),
+            errors=load.errors, kills=kills, acknowledged_in_kills=acknowledged, missing=missing,
+            integrity=integrity)
+
+
+class PostgresScratch:
+    """A fresh schema in the given PostgreSQL database, dropped afterwards (bench data stays out)."""
+
+    def __init__(self, url: str) -> None:
+        self.base = url
+        self.schema = "kb_bench_" + uuid.uuid4().hex[:10]
+
+    def __enter__(self) -> str:
+        import psycopg
+
+        with psycopg.connect(self.base, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {self.schema}")
+        sep = "&" if "?" in self.base else "?"
+        return f"{self.base}{sep}options=-csearch_path%3D{self.schema}"
+
+    def __exit__(self, *exc: object) -> None:
+        import psycopg
+
+        with psycopg.connect(self.base, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {self.schema} CASCADE")

@@ -1,0 +1,19 @@
+"""What the command line hands the collector when it makes one: the report and the site's search."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from kb.report.review import build_report
+from kb.search.ranker import search_site
+
+
+def report_for_collector(store: Any, manifest: dict, since: datetime | None) -> dict:
+    """`GET /api/report`: the review report of the store against the site's manifest."""
+    return build_report(store, manifest, since=since)
+
+
+def collector_services() -> dict[str, Any]:
+    """The `report` and `search` functions every collector this command line makes is given."""
+    return {"report": report_for_collector, "search": search_site}

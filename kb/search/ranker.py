@@ -1,0 +1,230 @@
+"""The Python twin of the browser's ranking: BM25F impacts summed over each query word's best match.
+
+kb `search`, the collector's search API, golden queries and the report's near-miss suggestions all
+rank with this module; kb/assets/search/worker.js ranks the same way in the browser, and a test
+keeps both in agreement.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from kb.articles import Problem
+from kb.search.index import FORMAT, IMPACT_SCALE, SearchError, load_index
+from kb.search.text import fold, stem, typo_budget, words
+
+# Match factors (integers, so both engines compute identical sums): an exact word beats a
+# synonym, which beats a completion of the word being typed, which beats a typo correction.
+FACTOR_EXACT = 8
+FACTOR_SYNONYM = 7
+FACTOR_PREFIX = 6
+FACTOR_FUZZY = (8, 6, 4)  # by edit distance 0, 1, 2
+PREFIX_LIMIT = 32  # completions considered for a short prefix
+SUFFIX_CUT = 3  # letters a typo in a word's ending may hide
+PREFIX_MIN = 3  # letters typed before completing (two match too much to mean anything)
+# Results must reach this share of the query's best possible score: no noise for off-topic queries.
+MIN_SHARE = 0.12
+# What a query word that matches nothing adds to the query's best possible score.
+UNKNOWN_WORD = 2 * IMPACT_SCALE * FACTOR_EXACT
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked result."""
+
+    id: str
+    title: str
+    url: str
+    score: float
+
+
+class _Prepared:
+    """Lookup structures derived once per index (the browser does the same at setup)."""
+
+    def __init__(self, index: dict) -> None:
+        self.terms: list[str] = index["terms"]
+        self.ids = {t: i for i, t in enumerate(self.terms)}
+        self.postings: list[list[int]] = index["postings"]
+        self.synonyms: dict[str, list[str]] = index.get("synonyms", {})
+        self.docs = index["docs"]
+        self.by_length: dict[int, list[str]] = defaultdict(list)
+        for t in self.terms:
+            self.by_length[len(t)].append(t)
+
+
+_prepared: dict[int, tuple[dict, _Prepared]] = {}
+
+
+def _prepare(index: dict) -> _Prepared:
+    cached = _prepared.get(id(index))
+    if cached is None or cached[0] is not index:
+        if index.get("format") != FORMAT or not index.get("docs"):
+            raise SearchError("the search index is empty or not a kb search index")
+        cached = (index, _Prepared(index))
+        _prepared.clear()
+        _prepared[id(index)] = cached
+    return cached[1]
+
+
+def query_terms(index: dict, query: str) -> list[dict[int, int]]:
+    """The query as groups of index terms, each term with its match factor."""
+    p = _prepare(index)
+    qwords = words(query)
+    typing = bool(query) and fold(query[-1]).isalnum()
+    groups: list[dict[int, int]] = []
+    seen: set[str] = set()
+    for pos, word in enumerate(qwords):
+        s = stem(word)
+        if s in seen:
+            continue
+        seen.add(s)
+        variants: dict[int, int] = {}
+
+        def offer(term: str, factor: int) -> None:
+            i = p.ids.get(term)
+            if i is not None and variants.get(i, 0) < factor:
+                variants[i] = factor
+
+        offer(s, FACTOR_EXACT)
+        for alternative in p.synonyms.get(s, []):
+            offer(alternative, FACTOR_SYNONYM)
+        if typing and pos == len(qwords) - 1 and len(word) >= PREFIX_MIN and s not in p.ids:
+            for t in _completions(p.terms, word):
+                offer(t, FACTOR_PREFIX)
+            # stems shorter than the typed part: "shippi" is on its way to "shipping" -> "ship"
+            for cut in range(max(PREFIX_MIN, len(word) - 2), len(word)):
+                offer(word[:cut], FACTOR_PREFIX)
+        budget = typo_budget(len(s))
+        if budget and s not in p.ids:
+            for t, distance in _near(p, s, budget):
+                offer(t, FACTOR_FUZZY[distance])
+            # a slip in the ending ("trackign") hides the stem: the word less its last letters,
+            # counted as one edit more
+            for cut in range(1, SUFFIX_CUT + 1):
+                if len(word) - cut >= PREFIX_MIN + 1:
+                    for t, distance in _near(p, word[:-cut], budget - 1, exact=True):
+                        offer(t, FACTOR_FUZZY[distance + 1])
+        groups.append(variants)
+    return groups
+
+
+def _completions(terms: list[str], prefix: str) -> list[str]:
+    start = bisect.bisect_left(terms, prefix)
+    out = []
+    for t in terms[start:start + PREFIX_LIMIT]:
+        if not t.startswith(prefix):
+            break
+        out.append(t)
+    return out
+
+
+def _near(p: _Prepared, s: str, budget: int, exact: bool = False) -> list[tuple[str, int]]:
+    """Index terms within `budget` OSA edits of `s` (a swapped pair counts as one edit)."""
+    out: list[tuple[str, int]] = []
+    if exact and s in p.ids:
+        out.append((s, 0))
+    for length in range(len(s) - budget, len(s) + budget + 1):
+        choices = p.by_length.get(length)
+        if not choices:
+            continue
+        for t, distance, _ in process.extract(
+            s, choices, scorer=OSA.distance, processor=None, score_cutoff=budget, limit=None
+        ):
+            if distance > 0:
+                out.append((t, int(distance)))
+    return out
+
+
+def search(index: dict, query: str, limit: int = 10) -> list[Hit]:
+    """Rank the index's articles for `query`, best first."""
+    p = _prepare(index)
+    groups = query_terms(index, query)
+    totals: dict[int, int] = defaultdict(int)
+    best_possible = 0
+    for variants in groups:
+        best: dict[int, int] = {}
+        group_max = 0
+        for term, factor in variants.items():
+            row = p.postings[term]
+            doc = 0
+            for k in range(0, len(row), 2):
+                doc += row[k]
+                value = row[k + 1] * factor
+                if value > best.get(doc, 0):
+                    best[doc] = value
+                    if value > group_max:
+                        group_max = value
+        for doc, value in best.items():
+            totals[doc] += value
+        # a word the index does not know at all still counts: it raises the bar for the others
+        best_possible += group_max if variants else UNKNOWN_WORD
+    if not totals:
+        return []
+    floor = best_possible * MIN_SHARE
+    ranked = sorted((d for d, v in totals.items() if v >= floor), key=lambda d: (-totals[d], d))
+    scale = IMPACT_SCALE * FACTOR_EXACT
+    return [Hit(p.docs[d][0], p.docs[d][1], p.docs[d][2], totals[d] / scale) for d in ranked[:limit]]
+
+
+def search_site(site_dir: Path, query: str, limit: int = 10) -> list[dict]:
+    """The built site's ranking for `query` as JSON objects (the collector's GET /api/search)."""
+    index = load_index(site_dir)
+    return [{"id": h.id, "title": h.title, "url": h.url, "score": round(h.score, 4)}
+            for h in search(index, query, limit)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Golden queries
+
+
+def check_golden(index: dict, golden_path: Path, display: str | None = None) -> list[Problem]:
+    """Run articles/golden-queries.yml against the index; one Problem per query that misses.
+
+    `display` is the path to show in problems (e.g. relative to the project); default as given.
+    """
+    golden_path = Path(golden_path)
+    shown = display or str(golden_path)
+    try:
+        node = yaml.compose(golden_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        return [Problem(shown, mark.line + 1 if mark else None, "error",
+                        f"not valid YAML: {getattr(exc, 'problem', exc)}")]
+    if node is None:
+        return []
+    if not isinstance(node, yaml.SequenceNode):
+        return [Problem(shown, node.start_mark.line + 1, "error",
+                        "expected a list of {query, expect} entries")]
+    problems = []
+    ids = {d[0] for d in index["docs"]}
+    for item in node.value:
+        line = item.start_mark.line + 1
+        entry = yaml.safe_load(yaml.serialize(item)) if isinstance(item, yaml.MappingNode) else None
+        if not isinstance(entry, dict) or not isinstance(entry.get("query"), str) \
+                or not isinstance(entry.get("expect"), str):
+            problems.append(Problem(shown, line, "error", "expected {query: '...', expect: article-id}",
+                                    "write  - query: where is my parcel\n          expect: track-order"))
+            continue
+        query, expect = entry["query"], entry["expect"]
+        if expect not in ids:
+            problems.append(Problem(shown, line, "error",
+                                    f"query '{query}' expects '{expect}', which is not an article id"))
+            continue
+        hits = search(index, query, limit=1)
+        if not hits:
+            problems.append(Problem(shown, line, "error", f"query '{query}' finds nothing, expected '{expect}'",
+                                    "add the customer's words to the article's questions: or to synonyms.yml"))
+        elif hits[0].id != expect:
+            problems.append(Problem(shown, line, "error",
+                                    f"query '{query}' ranks '{hits[0].id}' first, expected '{expect}'",
+                                    "add the customer's words to the article's questions: or to synonyms.yml"))
+    return problems

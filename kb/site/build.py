@@ -1,0 +1,208 @@
+"""The site: read the project's mkdocs.yml, check its articles, build it aside and swap it in.
+
+This is the one place outside the plugin that drives MkDocs; the command line calls it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import yaml
+
+from kb.articles import Problem, Project, load_project
+from kb.search.index import build_index, load_synonyms
+from kb.search.ranker import check_golden
+from kb.search.site_index import GOLDEN, SYNONYMS, separator_of, write_site_index
+
+os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")  # MkDocs' banner about its future, printed on import
+
+
+class SiteError(Exception):
+    """The site cannot be checked or built; the message says why and where."""
+
+
+class BuildFailed(SiteError):
+    """MkDocs stopped; `messages` holds what it logged as warnings and errors."""
+
+    def __init__(self, message: str, messages: list[str]) -> None:
+        super().__init__(message)
+        self.messages = messages
+
+
+@dataclass
+class SiteConfig:
+    """What kb needs to know from mkdocs.yml before MkDocs itself loads it."""
+
+    config_file: Path
+    project_dir: Path
+    docs_dir: Path
+    site_dir: Path
+    site_name: str
+    plugins: list = field(default_factory=list)  # the `plugins:` entries as written
+
+    @property
+    def plugin(self) -> dict:
+        """The kb plugin's options (the last `kb` entry), or {}."""
+        options: dict = {}
+        for entry in self.plugins:
+            if isinstance(entry, dict) and "kb" in entry:
+                options = entry["kb"] or {}
+        return options
+
+
+class _TolerantLoader(yaml.SafeLoader):
+    """Reads mkdocs.yml without executing its `!!python/name:` and `!ENV` tags."""
+
+
+_TolerantLoader.add_multi_constructor("", lambda loader, suffix, node: None)
+_TolerantLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+_TolerantLoader.add_multi_constructor("tag:yaml.org,2002:python/", lambda loader, suffix, node: None)
+
+
+def read_site_config(config_file: Path) -> SiteConfig:
+    """Read docs_dir, site_dir, site_name and the kb plugin's options from mkdocs.yml."""
+    config_file = Path(config_file)
+    if not config_file.is_file():
+        raise SiteError(f"{config_file}: no such file; run kb in a project folder (one with mkdocs.yml), "
+                        "or pass --config-file")
+    try:
+        data = yaml.load(config_file.read_text(encoding="utf-8"), Loader=_TolerantLoader) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{config_file}:{mark.line + 1}" if mark else str(config_file)
+        raise SiteError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    if not isinstance(data, dict):
+        raise SiteError(f"{config_file}:1: expected a mapping of settings")
+    project = config_file.resolve().parent
+    return SiteConfig(
+        config_file=config_file.resolve(), project_dir=project,
+        docs_dir=(project / str(data.get("docs_dir", "docs"))).resolve(),
+        site_dir=(project / str(data.get("site_dir", "site"))).resolve(),
+        site_name=str(data.get("site_name", "")), plugins=list(data.get("plugins") or []),
+    )
+
+
+def check_site(site: SiteConfig, *, strict: bool = False, golden: bool = True) -> Project:
+    """Load and check every article, drafts included, and (with `golden`) the golden queries.
+
+    The golden queries are a quality gate for `kb check` in a writer's CI; a build or a preview
+    does not stop for a search miss.
+    """
+    project = load_project(site.docs_dir, strict=strict or bool(site.plugin.get("strict")), drafts=True,
+                           display_root=site.project_dir)
+    if golden and not project.errors:
+        project.problems.extend(_golden_problems(site, project))
+    return project
+
+
+def build_site(
+    site: SiteConfig, site_dir: Path | None = None, *, drafts: bool = False, strict: bool = False,
+    livereload: bool = False, on_log: Callable[[logging.LogRecord], None] | None = None,
+) -> Path:
+    """Build the site into a folder beside `site_dir`, then swap it in; on failure nothing changes."""
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import Abort, ConfigurationError, MkDocsException
+
+    target = Path(site_dir or site.site_dir).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
+    messages: list[str] = []
+    try:
+        with _capture_logs(messages, on_log):
+            try:
+                config = load_config(config_file=str(site.config_file), site_dir=str(aside))
+                if "kb" not in config.plugins:
+                    raise SiteError(f"{site.config_file}: the kb plugin is not enabled; add  - kb  under plugins:")
+                options = config.plugins["kb"].config
+                options["drafts"] = drafts or options["drafts"]
+                options["strict"] = strict or options["strict"]
+                options["livereload"] = livereload
+                build(config)
+            except (Abort, ConfigurationError, MkDocsException) as exc:
+                raise BuildFailed(f"kb build: MkDocs stopped: {exc}", messages) from exc
+    except BaseException:
+        shutil.rmtree(aside, ignore_errors=True)
+        raise
+    _swap(aside, target)
+    return target
+
+
+def _swap(new: Path, target: Path) -> None:
+    """Put `new` where `target` is, keeping the old site until the new one is in place."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}-{time.monotonic_ns()}")
+        target.rename(old)
+    new.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _capture_logs(messages: list[str], on_log: Callable[[logging.LogRecord], None] | None) -> Iterator[None]:
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.WARNING:
+                messages.append(record.getMessage())
+            if on_log is not None:
+                on_log(record)
+
+    handler = Collect(logging.INFO)
+    logger = logging.getLogger("mkdocs")
+    previous_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    # MkDocs' own console handler would print everything again; keep it quiet while we collect.
+    quieted = [(h, h.level) for h in logger.handlers if h is not handler]
+    for h, _ in quieted:
+        h.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous_level)
+        for h, level in quieted:
+            h.setLevel(level)
+
+
+def _golden_problems(site: SiteConfig, project: Project) -> list[Problem]:
+    """Misses of the writers' golden queries against an index built from these articles."""
+    golden = site.docs_dir / GOLDEN
+    if not golden.is_file():
+        return []
+    synonyms_path = site.docs_dir / SYNONYMS
+    synonyms = load_synonyms(synonyms_path) if synonyms_path.is_file() else None
+    index = build_index([a for a in project.articles if not a.draft], synonyms)
+    problems = check_golden(index, golden)
+    for problem in problems:
+        problem.path = _relative(Path(problem.path), site.project_dir)
+    return problems
+
+
+def rebuild_search_index(site: SiteConfig) -> tuple[dict, list[Problem]]:
+    """Rebuild the search index of the already built site from the articles `kb build` publishes.
+
+    Returns the index and the articles' problems; SiteError when there is no built site,
+    SearchError when the index would be empty.
+    """
+    if not site.site_dir.is_dir():
+        raise SiteError(f"{site.site_dir}: no built site; run `kb build` (or `mkdocs build`) first")
+    project = load_project(site.docs_dir, drafts=False)  # as `kb build` publishes it
+    index = write_site_index(project.articles, site.docs_dir, site.site_dir, separator_of(site.plugins))
+    return index, project.problems
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return str(path)

@@ -1,0 +1,559 @@
+"""Votes storage: append-only tables on SQLite (one machine) or PostgreSQL (many collectors).
+
+Both stores run the same SQL (only the placeholder and the timestamp type differ). SQLite
+writes go through one writer thread that commits every waiting batch in one transaction
+(group commit), so a returned count means the rows are on disk without paying one fsync per
+vote. PostgreSQL writes go through a psycopg 3 connection pool and commit per batch.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import queue
+import re
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+__all__ = ["Store", "StoreError", "TABLES", "open_store"]
+
+
+class StoreError(Exception):
+    """The store URL or the stored data is not what kb expects."""
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    key: str
+    columns: tuple[str, ...]
+
+
+TABLES: dict[str, Table] = {
+    "votes": Table("votes", "vote_id", ("vote_id", "article", "version", "helpful", "reason",
+                                        "comment", "visitor", "created_at")),
+    "searches": Table("searches", "event_id", ("event_id", "query", "results", "article",
+                                               "visitor", "created_at")),
+    "contacts": Table("contacts", "event_id", ("event_id", "channel", "article", "query",
+                                               "visitor", "created_at")),
+}
+
+# Versioned schema. `{ts}` is the timestamp type: TEXT (fixed-width ISO 8601, UTC) on SQLite,
+# TIMESTAMPTZ on PostgreSQL. Append new versions; never edit a released one.
+MIGRATIONS: list[tuple[int, list[str]]] = [
+    (1, [
+        """CREATE TABLE votes (
+            vote_id TEXT PRIMARY KEY,
+            article TEXT NOT NULL,
+            version TEXT NOT NULL,
+            helpful BOOLEAN NOT NULL,
+            reason TEXT,
+            comment TEXT,
+            visitor TEXT NOT NULL,
+            created_at {ts} NOT NULL)""",
+        "CREATE INDEX votes_created_at ON votes (created_at)",
+        "CREATE INDEX votes_article ON votes (article, created_at)",
+        """CREATE TABLE searches (
+            event_id TEXT PRIMARY KEY,
+            query TEXT NOT NULL,
+            results INTEGER NOT NULL,
+            article TEXT,
+            visitor TEXT NOT NULL,
+            created_at {ts} NOT NULL)""",
+        "CREATE INDEX searches_created_at ON searches (created_at)",
+        """CREATE TABLE contacts (
+            event_id TEXT PRIMARY KEY,
+            channel TEXT NOT NULL,
+            article TEXT,
+            query TEXT,
+            visitor TEXT NOT NULL,
+            created_at {ts} NOT NULL)""",
+        "CREATE INDEX contacts_created_at ON contacts (created_at)",
+    ]),
+]
+
+SCHEMA_VERSION_DDL = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+
+
+def open_store(url: str) -> Store:
+    """Open the store named by `url`: sqlite:///PATH (or a bare path) or postgresql://..."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresStore(url)
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+    elif "://" in url:
+        raise StoreError(f"unsupported store URL {url!r}: expected sqlite:///PATH or postgresql://...")
+    else:
+        path = url
+    if not path or path == ":memory:":
+        raise StoreError(f"store URL {url!r} names no file: expected sqlite:///PATH")
+    return SQLiteStore(Path(path))
+
+
+def _utc(value: Any, field: str = "created_at") -> datetime:
+    """A timezone-aware UTC datetime from a datetime or an ISO 8601 string."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise StoreError(f"{field}: not an ISO 8601 time: {value!r}") from exc
+    if not isinstance(value, datetime):
+        raise StoreError(f"{field}: expected a datetime, got {type(value).__name__}")
+    if value.tzinfo is None:
+        raise StoreError(f"{field}: time without a time zone: {value.isoformat()}")
+    return value.astimezone(timezone.utc)
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+        return value.lower() in ("true", "1")
+    raise StoreError(f"helpful: expected true or false, got {value!r}")
+
+
+def row_of(table: Table, record: dict) -> dict:
+    """Normalise one record for insertion; missing optional fields become None."""
+    row = {name: record.get(name) for name in table.columns}
+    if not row[table.key]:
+        raise StoreError(f"{table.name}: record without {table.key}")
+    row["created_at"] = _utc(row["created_at"] if row["created_at"] is not None
+                             else datetime.now(timezone.utc))
+    if table.name == "votes":
+        row["helpful"] = _bool(row["helpful"])
+    if table.name == "searches":
+        row["results"] = int(row["results"])
+    for name in ("reason", "comment", "article", "query"):
+        if name in row and row[name] == "":
+            row[name] = None
+    return row
+
+
+class Store:
+    """An append-only store of votes, searches and contact clicks."""
+
+    dialect = ""
+    placeholder = "?"
+
+    _writer: GroupWriter | None = None
+
+    # -- writes ---------------------------------------------------------------------------
+    def submit(self, table: str, records: list[dict]) -> concurrent.futures.Future[int]:
+        """Queue `records` for `table`; the future resolves to the number newly stored."""
+        if table not in TABLES:
+            raise StoreError(f"unknown table {table!r}: expected one of {', '.join(TABLES)}")
+        rows = [row_of(TABLES[table], r) for r in records]
+        if not rows:
+            future: concurrent.futures.Future[int] = concurrent.futures.Future()
+            future.set_result(0)
+            return future
+        if self._writer is None:
+            raise StoreError("store is closed")
+        return self._writer.submit(table, rows)
+
+    def _commit_batch(self, work: list[tuple[str, list[dict]]]) -> list[int]:
+        """Append every (table, rows) of `work` in one transaction; rows newly stored per item."""
+        raise NotImplementedError
+
+    def add_votes(self, votes: list[dict]) -> int:
+        """Append votes; a vote_id already stored is skipped. Returns rows newly stored."""
+        return self.submit("votes", votes).result()
+
+    def add_searches(self, rows: list[dict]) -> int:
+        """Append failed searches; a repeated event_id is skipped."""
+        return self.submit("searches", rows).result()
+
+    def add_contacts(self, rows: list[dict]) -> int:
+        """Append contact-channel clicks; a repeated event_id is skipped."""
+        return self.submit("contacts", rows).result()
+
+    # -- reads ----------------------------------------------------------------------------
+    def votes(self, since: datetime | None = None) -> Iterator[dict]:
+        """Every vote (since `since`, if given) in arrival order."""
+        return self._select("votes", since)
+
+    def searches(self, since: datetime | None = None) -> Iterator[dict]:
+        """Every reported search in arrival order."""
+        return self._select("searches", since)
+
+    def contacts(self, since: datetime | None = None) -> Iterator[dict]:
+        """Every contact click in arrival order."""
+        return self._select("contacts", since)
+
+    def rows(self, table: str, since: datetime | None = None) -> Iterator[dict]:
+        """Rows of `table` by name (votes, searches or contacts)."""
+        if table not in TABLES:
+            raise StoreError(f"unknown table {table!r}: expected one of {', '.join(TABLES)}")
+        return self._select(table, since)
+
+    def _select(self, table: str, since: datetime | None) -> Iterator[dict]:
+        raise NotImplementedError
+
+    def _select_sql(self, table: str, since: datetime | None) -> str:
+        columns = ", ".join(TABLES[table].columns)
+        where = f" WHERE created_at >= {self.placeholder}" if since is not None else ""
+        return f"SELECT {columns} FROM {table}{where} ORDER BY created_at, {TABLES[table].key}"
+
+    def _insert_sql(self, table: str) -> str:
+        t = TABLES[table]
+        marks = ", ".join([self.placeholder] * len(t.columns))
+        return (f"INSERT INTO {t.name} ({', '.join(t.columns)}) VALUES ({marks}) "
+                f"ON CONFLICT ({t.key}) DO NOTHING")
+
+    # -- housekeeping ---------------------------------------------------------------------
+    def migrate(self) -> None:
+        """Bring the schema to the newest version; safe to run again and concurrently."""
+        raise NotImplementedError
+
+    def schema_version(self) -> int:
+        """The newest migration applied (0 for an empty store)."""
+        raise NotImplementedError
+
+    def check(self) -> str:
+        """'ok', or what is wrong with the stored data."""
+        raise NotImplementedError
+
+    def ping(self) -> None:
+        """Raise when the store cannot answer a trivial query (cheap; for /healthz)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Finish pending writes and release connections."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _migration_sql(ts_type: str) -> list[tuple[int, list[str]]]:
+    return [(v, [s.replace("{ts}", ts_type) for s in stmts]) for v, stmts in MIGRATIONS]
+
+_STOP = object()
+
+
+class GroupWriter:
+    """One thread that commits everything waiting in its queue as one transaction.
+
+    While a commit is syncing to disk, new batches queue up; the next commit takes them all,
+    so one fsync acknowledges many votes and throughput grows with concurrency.
+    """
+
+    def __init__(self, name: str, commit: Callable[[list[tuple[str, list[dict]]]], list[int]],
+                 describe: str) -> None:
+        self._commit = commit
+        self._describe = describe
+        self._name = name
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, table: str, rows: list[dict]) -> concurrent.futures.Future[int]:
+        future: concurrent.futures.Future[int] = concurrent.futures.Future()
+        with self._lock:
+            if self._closed:
+                raise StoreError("store is closed")
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
+                self._thread.start()
+            self._queue.put((table, rows, future))
+        return future
+
+    def _loop(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while True:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            work = [item for item in batch if item is not _STOP]
+            if work:
+                try:
+                    counts = self._commit([(table, rows) for table, rows, _ in work])
+                except Exception as exc:  # every waiting caller must hear about the failure
+                    for _table, _rows, future in work:
+                        future.set_exception(StoreError(f"{self._describe}: write failed: {exc}"))
+                else:
+                    for (_table, _rows, future), count in zip(work, counts):
+                        future.set_result(count)
+            if len(work) != len(batch):
+                return
+
+    def close(self) -> None:
+        """Finish what is queued, then stop the thread."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            thread = self._thread
+            if thread is not None:
+                self._queue.put(_STOP)
+        if thread is not None:
+            thread.join()
+
+
+# ----------------------------------------------------------------------------------------
+# SQLite
+# ----------------------------------------------------------------------------------------
+
+
+def _iso(dt: datetime) -> str:
+    # Fixed width (always microseconds, always +00:00) so text order is time order.
+    return dt.isoformat(timespec="microseconds")
+
+
+class SQLiteStore(Store):
+    """SQLite in WAL mode, synchronous=FULL, one writer thread with group commit."""
+
+    dialect = "sqlite"
+    placeholder = "?"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.url = f"sqlite:///{path}"
+        self._conn: sqlite3.Connection | None = None  # the writer thread's own connection
+        self._statements = {name: self._insert_sql(name) for name in TABLES}
+        self._writer = GroupWriter("kb-store-writer", self._commit_batch, str(path))
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.path.parent.exists():
+            raise StoreError(f"{self.path.parent}: no such directory for the votes database")
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                               timeout=30)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        return conn
+
+    # writes (called on the writer thread only)
+    def _commit_batch(self, work: list[tuple[str, list[dict]]]) -> list[int]:
+        if self._conn is None:
+            self._conn = self._connect()
+        conn = self._conn
+        counts = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for table, rows in work:
+                cur = conn.executemany(self._statements[table], [self._params(table, r) for r in rows])
+                counts.append(cur.rowcount)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return counts
+
+    @staticmethod
+    def _params(table: str, row: dict) -> tuple:
+        values = []
+        for name in TABLES[table].columns:
+            value = row[name]
+            if name == "created_at":
+                value = _iso(value)
+            elif name == "helpful":
+                value = 1 if value else 0
+            values.append(value)
+        return tuple(values)
+
+    # reads
+    def _select(self, table: str, since: datetime | None) -> Iterator[dict]:
+        conn = self._connect()
+        try:
+            params = (_iso(_utc(since, "since")),) if since is not None else ()
+            cur = conn.execute(self._select_sql(table, since), params)
+            columns = TABLES[table].columns
+            fromiso = datetime.fromisoformat
+            is_votes = table == "votes"
+            while True:
+                chunk = cur.fetchmany(2000)
+                if not chunk:
+                    break
+                for values in chunk:
+                    row = dict(zip(columns, values))
+                    row["created_at"] = fromiso(row["created_at"])
+                    if is_votes:
+                        row["helpful"] = bool(row["helpful"])
+                    yield row
+        finally:
+            conn.close()
+
+    # housekeeping
+    def migrate(self) -> None:
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(SCHEMA_VERSION_DDL)
+            current = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+            for version, statements in _migration_sql("TEXT"):
+                if version <= current:
+                    continue
+                for sql in statements:
+                    conn.execute(sql)
+                conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                             (version, _iso(datetime.now(timezone.utc))))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.close()
+
+    def schema_version(self) -> int:
+        conn = self._connect()
+        try:
+            exists = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'schema_version'").fetchone()
+            if not exists:
+                return 0
+            return conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+        finally:
+            conn.close()
+
+    def check(self) -> str:
+        try:
+            conn = self._connect()
+        except sqlite3.DatabaseError as exc:
+            return f"{self.path}: {exc}"
+        try:
+            found = [r[0] for r in conn.execute("PRAGMA integrity_check")]
+            return "ok" if found == ["ok"] else "; ".join(found)
+        except sqlite3.DatabaseError as exc:
+            return f"{self.path}: {exc}"
+        finally:
+            conn.close()
+
+    def ping(self) -> None:
+        conn = self._connect()
+        try:
+            conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+# ----------------------------------------------------------------------------------------
+# PostgreSQL
+# ----------------------------------------------------------------------------------------
+
+
+def _configure_utc(conn: Any) -> None:
+    # Set per connection (not via the URL's `options`, which a deployment may use itself).
+    conn.execute("SET TIME ZONE 'UTC'")
+
+
+class PostgresStore(Store):
+    """PostgreSQL through psycopg 3 and a connection pool; same SQL as SQLite."""
+
+    dialect = "postgresql"
+    placeholder = "%s"
+
+    def __init__(self, url: str, *, pool_size: int = 8) -> None:
+        import psycopg_pool  # imported here so SQLite users never need libpq
+
+        self.url = url
+        self._pool = psycopg_pool.ConnectionPool(
+            url, min_size=1, max_size=pool_size, open=True,
+            kwargs={"autocommit": True}, configure=_configure_utc,
+        )
+        self._statements = {name: self._insert_sql(name) for name in TABLES}
+        # Group commit here too: one commit (one WAL flush on the server) for many votes.
+        self._writer = GroupWriter("kb-store-pg-writer", self._commit_batch, redact_url(url))
+
+    def _commit_batch(self, work: list[tuple[str, list[dict]]]) -> list[int]:
+        counts = []
+        with self._pool.connection() as conn:
+            with conn.transaction():
+                cur = conn.cursor()
+                for table, rows in work:
+                    columns = TABLES[table].columns
+                    params = [tuple(r[c] for c in columns) for r in rows]
+                    if len(params) == 1:
+                        cur.execute(self._statements[table], params[0])
+                        counts.append(cur.rowcount)
+                    else:
+                        cur.executemany(self._statements[table], params)
+                        counts.append(cur.rowcount)
+        return counts
+
+    def _select(self, table: str, since: datetime | None) -> Iterator[dict]:
+        columns = TABLES[table].columns
+        params = (_utc(since, "since"),) if since is not None else ()
+        with self._pool.connection() as conn:
+            with conn.transaction():
+                # A server-side cursor streams a million rows without holding them all.
+                with conn.cursor(name="kb_select") as cur:
+                    cur.itersize = 5000
+                    cur.execute(self._select_sql(table, since), params)
+                    utc = timezone.utc
+                    for values in cur:
+                        row = dict(zip(columns, values))
+                        row["created_at"] = row["created_at"].astimezone(utc)
+                        yield row
+
+    def migrate(self) -> None:
+        with self._pool.connection() as conn:
+            with conn.transaction():
+                # Several collectors may start together: one migrates, the others wait.
+                conn.execute("SELECT pg_advisory_xact_lock(727100)")
+                conn.execute(SCHEMA_VERSION_DDL)
+                current = conn.execute(
+                    "SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+                for version, statements in _migration_sql("TIMESTAMPTZ"):
+                    if version <= current:
+                        continue
+                    for sql in statements:
+                        conn.execute(sql)
+                    conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (%s, %s)",
+                                 (version, _iso(datetime.now(timezone.utc))))
+
+    def schema_version(self) -> int:
+        with self._pool.connection() as conn:
+            exists = conn.execute("SELECT to_regclass('schema_version')").fetchone()[0]
+            if exists is None:
+                return 0
+            return conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+
+    def check(self) -> str:
+        try:
+            with self._pool.connection() as conn:
+                problems = []
+                for table in TABLES.values():
+                    dupes = conn.execute(
+                        f"SELECT COUNT(*) - COUNT(DISTINCT {table.key}) FROM {table.name}").fetchone()[0]
+                    if dupes:
+                        problems.append(f"{table.name}: {dupes} repeated {table.key}")
+                return "; ".join(problems) or "ok"
+        except Exception as exc:  # noqa: BLE001 - the answer is the text of what is wrong
+            return f"{self.url}: {exc}"
+
+    def ping(self) -> None:
+        with self._pool.connection() as conn:
+            conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self._pool.close()
+
+
+def redact_url(url: str) -> str:
+    """The store URL without its password (user:***@ and password=***), for anything printed."""
+    url = re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
+    return re.sub(r"(?i)([?&]password=)[^&]*", r"\1***", url)

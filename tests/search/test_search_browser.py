@@ -1,0 +1,105 @@
+"""Material's header search box, answered by our worker, in headless Chromium on the built demo site."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import shutil
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import urlparse
+
+import pytest
+
+from kb.search.index import load_index, write_index
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+        pass
+
+
+@contextlib.contextmanager
+def serve(site: Path) -> Iterator[str]:
+    """A static site served over HTTP on a free local port (workers need http://)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def site_url(built_demo_site: Path) -> Iterator[str]:
+    with serve(built_demo_site) as url:
+        yield url
+
+
+def test_the_site_ships_our_index_and_worker(built_demo_site: Path) -> None:
+    data = json.loads((built_demo_site / "search" / "search_index.json").read_text(encoding="utf-8"))
+    assert data["docs"]["format"] == "kb-search/1"
+    assert (built_demo_site / "assets" / "kb" / "search" / "worker.js").is_file()
+    page = (built_demo_site / "index.html").read_text(encoding="utf-8")
+    assert '"search": "assets/kb/search/worker.js"' in page
+
+
+@pytest.mark.browser
+def test_a_typo_in_the_header_search_finds_the_article_and_enter_opens_it(chromium, site_url: str) -> None:
+    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+
+    def on_console(message) -> None:  # noqa: ANN001 - Playwright's ConsoleMessage
+        if message.type != "error":
+            return
+        host = urlparse(message.location.get("url", "")).hostname
+        if host and host != "127.0.0.1":
+            return  # the sandbox has no internet: web fonts and the like fail to load, not our code
+        errors.append(message.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(site_url)
+        query = page.locator("input[data-md-component=search-query]")
+        query.click()
+        page.keyboard.type("retrun lable", delay=20)
+        first = page.locator(".md-search-result__item").first
+        first.wait_for()
+        assert first.locator("h1").inner_text() == "Where do I get a return label?"
+        assert first.locator("h1 mark").all_inner_texts() == ["return", "label"]
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/returns/return-label/?h=*")
+        page.locator("mark[data-md-highlight]").first.wait_for()
+        marked = {t.lower() for t in page.locator("mark[data-md-highlight]").all_inner_texts()}
+        assert {"return", "label"} <= marked
+        assert errors == []
+    finally:
+        page.close()
+
+
+@pytest.mark.browser
+def test_a_split_index_loads_its_shards_in_the_browser(chromium, built_demo_site: Path, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(built_demo_site, site)
+    write_index(load_index(site), site, split_at=0)
+    assert list((site / "search").glob("kb-p*.json"))
+    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    with serve(site) as url:
+        try:
+            page.goto(url)
+            page.locator("input[data-md-component=search-query]").click()
+            page.keyboard.type("damagd parcel", delay=20)
+            first = page.locator(".md-search-result__item").first
+            first.wait_for()
+            assert first.locator("h1").inner_text() == "My parcel or item arrived damaged"
+            assert errors == []
+        finally:
+            page.close()

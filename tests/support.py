@@ -1,0 +1,125 @@
+"""Plain helpers the tests share (fixtures live in conftest.py): paths, the kb command, ports, servers."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+CHROMIUM = os.environ.get("KB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync"]
+
+os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
+
+#: The mkdocs.yml of a tiny test project: Material, the kb plugin, one contact channel.
+MKDOCS_YML = textwrap.dedent("""\
+    site_name: Test Help Center
+    docs_dir: articles
+    site_dir: site
+    theme:
+      name: material
+      font: false
+      features: [navigation.instant]
+    plugins:
+      - search
+      - kb:
+          contact:
+            - name: Chat with us
+              url: https://example.com/chat
+              hours: Mon-Fri 9-17
+    """)
+
+
+def run_kb(*args: str, cwd: Path, check: bool = False, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the real `kb` command line in a subprocess, as a writer would."""
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "PYTHONUNBUFFERED": "1"}
+    result = subprocess.run([sys.executable, "-m", "kb", *args], cwd=cwd, capture_output=True, text=True,
+                            env=env, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"kb {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+
+POSTGRES_ENV = "KB_TEST_POSTGRES_URL"
+
+MANIFEST = {
+    "version": 1,
+    "site_name": "Test help",
+    "generated_at": "2026-11-23T09:00:00+00:00",
+    "articles": [
+        {"id": "reset-password", "version": "3f2a9c1b", "title": "How do I reset my password?",
+         "url": "account/reset-password/", "category": "account", "owner": None,
+         "reviewed": None, "review_every": None},
+        {"id": "track-order", "version": "aa11bb22", "title": "Where is my order?",
+         "url": "shipping/track-order/", "category": "shipping", "owner": None,
+         "reviewed": None, "review_every": None},
+    ],
+}
+
+
+def write_site(site: Path, manifest: dict = MANIFEST) -> Path:
+    """A stand-in built site: just its manifest."""
+    site.mkdir(parents=True, exist_ok=True)
+    (site / "kb-manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return site
+
+
+class LiveServer:
+    """The collector under uvicorn (with kb's slow-client protection) in a thread."""
+
+    def __init__(self, app, port: int | None = None, **options) -> None:
+        import uvicorn
+
+        from kb.votes.server import server_config
+
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(server_config(app, host="127.0.0.1", port=self.port,
+                                                   log_level="warning", **options))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("collector did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def vote(**fields) -> dict:
+    """A valid vote body, with `fields` changed."""
+    body = {"vote_id": str(uuid.uuid4()), "article": "reset-password", "version": "3f2a9c1b",
+            "helpful": False, "reason": "outdated", "comment": "The Settings menu has moved.",
+            "website": ""}
+    body.update(fields)
+    return body
+
+
+def utc(*args) -> datetime:
+    """datetime(*args) in UTC."""
+    return datetime(*args, tzinfo=timezone.utc)

@@ -1,0 +1,165 @@
+"""`kb votes serve|export|import`: real stores, real files, the real server in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from support import free_port, utc, write_site
+
+import kb.cli.votes  # noqa: F401  (registers the commands until kb.cli imports it)
+from kb.cli import main
+from kb.votes.store import open_store
+
+KB = [sys.executable, "-c", "import kb.cli.votes; from kb.cli import main; main(prog_name='kb')"]
+
+
+def _fill(url: str) -> None:
+    s = open_store(url)
+    s.migrate()
+    s.add_votes([
+        {"vote_id": "v1", "article": "reset-password", "version": "3f2a9c1b", "helpful": False,
+         "reason": "outdated", "comment": 'Line one\nline "two", =SUM(A1)', "visitor": "aa",
+         "created_at": utc(2026, 11, 20, 8, 0, 0, 1)},
+        {"vote_id": "v2", "article": "track-order", "version": "aa11bb22", "helpful": True,
+         "reason": None, "comment": None, "visitor": "bb", "created_at": utc(2026, 11, 21, 9, 30)},
+    ])
+    s.add_searches([{"event_id": "s1", "query": "zwrot", "results": 0, "article": None, "visitor": "aa",
+                     "created_at": utc(2026, 11, 20, 8, 1)}])
+    s.add_contacts([{"event_id": "c1", "channel": "Chat with us", "article": "track-order", "query": None,
+                     "visitor": "bb", "created_at": utc(2026, 11, 21, 9, 31)}])
+    s.close()
+
+
+def _dump(url: str) -> dict:
+    s = open_store(url)
+    try:
+        return {"votes": list(s.votes()), "searches": list(s.searches()), "contacts": list(s.contacts())}
+    finally:
+        s.close()
+
+
+def test_export_jsonl_has_one_vote_per_line(tmp_path):
+    url = f"sqlite:///{tmp_path}/a.db"
+    _fill(url)
+    result = CliRunner().invoke(main, ["votes", "export", "--db", url])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert lines == [
+        {"vote_id": "v1", "article": "reset-password", "version": "3f2a9c1b", "helpful": False,
+         "reason": "outdated", "comment": 'Line one\nline "two", =SUM(A1)', "visitor": "aa",
+         "created_at": "2026-11-20T08:00:00.000001+00:00"},
+        {"vote_id": "v2", "article": "track-order", "version": "aa11bb22", "helpful": True,
+         "reason": None, "comment": None, "visitor": "bb", "created_at": "2026-11-21T09:30:00.000000+00:00"},
+    ]
+    assert result.stderr == "kb votes export: 2 votes\n"
+
+
+@pytest.mark.parametrize("fmt, table", [("jsonl", "all"), ("csv", "votes")])
+def test_export_then_import_loses_nothing(tmp_path, fmt, table):
+    source, target = f"sqlite:///{tmp_path}/a.db", f"sqlite:///{tmp_path}/b.db"
+    _fill(source)
+    out = tmp_path / f"export.{fmt}"
+    runner = CliRunner()
+    r = runner.invoke(main, ["votes", "export", "--db", source, "--format", fmt, "--table", table, "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(main, ["votes", "import", "--db", target, str(out)])
+    assert r.exit_code == 0, r.output
+    expected = _dump(source) if table == "all" else {**_dump(source), "searches": [], "contacts": []}
+    assert _dump(target) == expected
+    # Importing again stores nothing twice.
+    r = runner.invoke(main, ["votes", "import", "--db", target, str(out)])
+    assert r.exit_code == 0
+    assert r.stderr.startswith("kb votes import: stored 0 of 2 votes")
+    assert _dump(target) == expected
+
+
+@pytest.mark.postgres
+def test_sqlite_to_postgres_and_back(tmp_path, pg_url):
+    source, back = f"sqlite:///{tmp_path}/a.db", f"sqlite:///{tmp_path}/back.db"
+    _fill(source)
+    runner = CliRunner()
+    out, again = tmp_path / "all.jsonl", tmp_path / "again.jsonl"
+    assert runner.invoke(main, ["votes", "export", "--db", source, "--table", "all", "-o", str(out)]).exit_code == 0
+    assert runner.invoke(main, ["votes", "import", "--db", pg_url, str(out)]).exit_code == 0
+    assert _dump(pg_url) == _dump(source)
+    assert runner.invoke(main, ["votes", "export", "--db", pg_url, "--table", "all", "-o", str(again)]).exit_code == 0
+    assert again.read_text() == out.read_text()
+    assert runner.invoke(main, ["votes", "import", "--db", back, str(again)]).exit_code == 0
+    assert _dump(back) == _dump(source)
+
+
+def test_import_names_every_bad_line_and_stores_nothing(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    good = {"vote_id": "v1", "article": "a", "version": "1", "helpful": True, "reason": None, "comment": None,
+            "visitor": "x", "created_at": "2026-11-20T08:00:00+00:00"}
+    bad.write_text("\n".join([
+        json.dumps(good),
+        json.dumps({**good, "vote_id": "v2", "created_at": "2026-11-20T08:00:00"}),
+        json.dumps({"hello": 1}),
+        json.dumps({k: v for k, v in good.items() if k != "visitor"}),
+    ]) + "\n")
+    db = f"sqlite:///{tmp_path}/t.db"
+    r = CliRunner().invoke(main, ["votes", "import", "--db", db, str(bad)])
+    assert r.exit_code == 1
+    assert r.stderr.splitlines() == [
+        f"{bad}:2: error: created_at: time without a time zone: 2026-11-20T08:00:00",
+        f"{bad}:3: error: not a vote, search or contact (no vote_id, channel or results)",
+        f"{bad}:4: error: votes: missing visitor",
+        f"kb votes import: 3 bad record(s) in {bad}; nothing imported",
+    ]
+    assert _dump(db)["votes"] == []
+
+
+def test_serve_needs_a_built_site(tmp_path):
+    r = CliRunner().invoke(main, ["votes", "serve", "--site", str(tmp_path / "nosite")])
+    assert r.exit_code == 1
+    assert r.stderr == f"{tmp_path / 'nosite' / 'kb-manifest.json'}: no site manifest; build the site first (kb build) or pass --site\n"
+    r = CliRunner().invoke(main, ["votes", "serve", "--site", str(tmp_path), "--origin", "help.example.com"])
+    assert r.exit_code == 2
+    assert "expected scheme://host[:port], got 'help.example.com'" in r.stderr
+    r = CliRunner().invoke(main, ["votes", "export", "--db", "mysql://x"])
+    assert (r.exit_code, r.stderr) == (
+        1, "--db mysql://x: unsupported store URL 'mysql://x': expected sqlite:///PATH or postgresql://...\n")
+
+
+def test_votes_serve_stores_a_vote_and_export_shows_it(tmp_path):
+    site = write_site(tmp_path / "site")
+    port = free_port()
+    env = {**os.environ, "KB_ADMIN_TOKEN": "tok"}
+    proc = subprocess.Popen([*KB, "votes", "serve", "--site", str(site), "--db", "sqlite:///votes.db",
+                             "--port", str(port), "--origin", "https://help.example.com"],
+                            cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.1)
+        vote_id = str(uuid.uuid4())
+        r = httpx.post(f"{base}/api/votes", headers={"Content-Type": "text/plain", "User-Agent": "Mozilla/5.0",
+                                                      "Origin": "https://help.example.com"},
+                       content=json.dumps({"vote_id": vote_id, "article": "track-order", "version": "aa11bb22",
+                                           "helpful": True}))
+        assert (r.status_code, r.headers["access-control-allow-origin"]) == (204, "https://help.example.com")
+        assert httpx.get(f"{base}/api/report", headers={"Authorization": "Bearer tok"}).status_code == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(15)
+    assert proc.stderr.read().startswith(f"kb votes serve: http://127.0.0.1:{port}/  (store sqlite:///votes.db, "
+                                         f"site {site}, admin on; Ctrl+C to stop)")
+    exported = subprocess.run([*KB, "votes", "export"], cwd=tmp_path, capture_output=True, text=True)
+    assert [json.loads(line)["vote_id"] for line in exported.stdout.splitlines()] == [vote_id]
