@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kb.votes.schema import MAX_BODY, MAX_COMMENT, REASONS, UUID_PATTERN
+from kb.votes.schema import CHANNEL_PATTERN, LANGUAGE_PATTERN, MAX_BODY, MAX_COMMENT, REASONS, UUID_PATTERN
 
 
 def _nullable(schema: dict) -> dict:
@@ -14,6 +14,8 @@ _ID = {"type": "string", "pattern": UUID_PATTERN, "minLength": 36, "maxLength": 
 _ARTICLE = {"type": "string", "minLength": 1, "maxLength": 200,
             "description": "An article id from the site manifest (SITE/kb-manifest.json)."}
 # Like every optional field, the honeypot may also be null (read as empty).
+_LANGUAGE = {**_nullable({"type": "string", "maxLength": 35, "pattern": LANGUAGE_PATTERN}),
+             "description": "The help center's language (BCP 47), as the page says it."}
 _HONEYPOT = {**_nullable({"type": "string", "maxLength": 200}),
              "description": "Honeypot: hidden from people and always empty; when filled the "
                             "request is answered 204 and nothing is stored."}
@@ -133,6 +135,7 @@ def openapi_schema() -> dict:
                         "helpful": {"type": "boolean"},
                         "reason": _nullable({"type": "string", "enum": list(REASONS)}),
                         "comment": _nullable({"type": "string", "maxLength": MAX_COMMENT}),
+                        "language": _LANGUAGE,
                         "website": _HONEYPOT,
                     },
                     # A reason belongs to a "No" only.
@@ -148,6 +151,10 @@ def openapi_schema() -> dict:
                         "query": {"type": "string", "minLength": 1, "maxLength": 200},
                         "results": {"type": "integer", "minimum": 0, "maximum": 1000000},
                         "article": _nullable(_ARTICLE),
+                        "language": _LANGUAGE,
+                        "channel": {**_nullable({"type": "string", "maxLength": 32, "pattern": CHANNEL_PATTERN}),
+                                    "description": "Where the search came from: web (default), api, mcp, or "
+                                                   "a bot's own name."},
                         "website": _HONEYPOT,
                     },
                 },
@@ -160,6 +167,7 @@ def openapi_schema() -> dict:
                         "channel": {"type": "string", "minLength": 1, "maxLength": 100},
                         "article": _nullable(_ARTICLE),
                         "query": _nullable({"type": "string", "minLength": 1, "maxLength": 200}),
+                        "language": _LANGUAGE,
                         "website": _HONEYPOT,
                     },
                 },

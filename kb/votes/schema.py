@@ -13,6 +13,12 @@ from typing import Any, Callable, Iterable
 REASONS = ("not_answered", "unclear", "outdated", "incomplete")
 MAX_BODY = 2048             # bytes; a vote with a 500-character comment fits with room to spare
 MAX_COMMENT = 500           # characters (code points), as the widget counts them
+#: A BCP 47 language tag as the site's `languages` give them (en, pl, pt-BR).
+LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$"
+_LANGUAGE = re.compile(LANGUAGE_PATTERN)
+#: Where a search came from: web (the help site), api, mcp, or a bot's own short name.
+CHANNEL_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
+_CHANNEL = re.compile(CHANNEL_PATTERN)
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 _UUID = re.compile(UUID_PATTERN)
 
@@ -68,6 +74,17 @@ def _only(body: dict, allowed: Iterable[str]) -> None:
             raise Invalid(key, "unknown field")
 
 
+def _matching(body: dict, name: str, pattern: re.Pattern, example: str, max_len: int) -> str | None:
+    value = _text(body, name, max_len=max_len)
+    if value is not None and not pattern.match(value):
+        raise Invalid(name, f"must look like {example}, got {json.dumps(value)}")
+    return value
+
+
+def _language(body: dict) -> str | None:
+    return _matching(body, "language", _LANGUAGE, "en or pt-BR", 35)
+
+
 def honeypot_filled(body: dict) -> bool:
     """True when the hidden `website` field was filled: a bot, answered 204 and not stored."""
     value = _text(body, "website", max_len=200, min_len=0)
@@ -76,7 +93,7 @@ def honeypot_filled(body: dict) -> bool:
 
 def parse_vote(body: dict) -> dict:
     """The stored fields of a vote body, or Invalid naming the first bad field."""
-    _only(body, ("vote_id", "article", "version", "helpful", "reason", "comment", "website"))
+    _only(body, ("vote_id", "article", "version", "helpful", "reason", "comment", "language", "website"))
     row = {"vote_id": _uuid(body, "vote_id"),
            "article": _text(body, "article", max_len=200, required=True),
            "version": _text(body, "version", max_len=64, required=True)}
@@ -94,12 +111,13 @@ def parse_vote(body: dict) -> dict:
     row["reason"] = reason
     comment = _text(body, "comment", max_len=MAX_COMMENT, min_len=0)
     row["comment"] = comment if comment and comment.strip() else None
+    row["language"] = _language(body)
     return row
 
 
 def parse_search(body: dict) -> dict:
     """The stored fields of a failed-search body."""
-    _only(body, ("event_id", "query", "results", "article", "website"))
+    _only(body, ("event_id", "query", "results", "article", "language", "channel", "website"))
     row = {"event_id": _uuid(body, "event_id"),
            "query": _text(body, "query", max_len=200, required=True)}
     results = body.get("results")
@@ -110,16 +128,19 @@ def parse_search(body: dict) -> dict:
         raise Invalid("results", f"must be between 0 and 1000000, got {results}")
     row["results"] = results
     row["article"] = _text(body, "article", max_len=200)
+    row["language"] = _language(body)
+    row["channel"] = _matching(body, "channel", _CHANNEL, "web, api or mcp", 32) or "web"
     return row
 
 
 def parse_contact(body: dict) -> dict:
     """The stored fields of a contact-click body."""
-    _only(body, ("event_id", "channel", "article", "query", "website"))
+    _only(body, ("event_id", "channel", "article", "query", "language", "website"))
     return {"event_id": _uuid(body, "event_id"),
             "channel": _text(body, "channel", max_len=100, required=True),
             "article": _text(body, "article", max_len=200),
-            "query": _text(body, "query", max_len=200)}
+            "query": _text(body, "query", max_len=200),
+            "language": _language(body)}
 
 
 PARSERS: dict[str, Callable[[dict], dict]] = {

@@ -30,15 +30,17 @@ class Table:
     name: str
     key: str
     columns: tuple[str, ...]
+    added_later: tuple[str, ...] = ()  # columns an export from an older kb may lack
 
 
 TABLES: dict[str, Table] = {
     "votes": Table("votes", "vote_id", ("vote_id", "article", "version", "helpful", "reason",
-                                        "comment", "visitor", "created_at")),
+                                        "comment", "visitor", "created_at", "language"), ("language",)),
     "searches": Table("searches", "event_id", ("event_id", "query", "results", "article",
-                                               "visitor", "created_at")),
+                                               "visitor", "created_at", "language", "channel"),
+                       ("language", "channel")),
     "contacts": Table("contacts", "event_id", ("event_id", "channel", "article", "query",
-                                               "visitor", "created_at")),
+                                               "visitor", "created_at", "language"), ("language",)),
 }
 
 # Versioned schema. `{ts}` is the timestamp type: TEXT (fixed-width ISO 8601, UTC) on SQLite,
@@ -72,6 +74,14 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             visitor TEXT NOT NULL,
             created_at {ts} NOT NULL)""",
         "CREATE INDEX contacts_created_at ON contacts (created_at)",
+    ]),
+    # The help center's language on every row (null before languages), and the channel a search
+    # came from (web, api, mcp, or a bot's own name; null for rows from before channels).
+    (2, [
+        "ALTER TABLE votes ADD COLUMN language TEXT",
+        "ALTER TABLE searches ADD COLUMN language TEXT",
+        "ALTER TABLE searches ADD COLUMN channel TEXT",
+        "ALTER TABLE contacts ADD COLUMN language TEXT",
     ]),
 ]
 
@@ -128,7 +138,7 @@ def row_of(table: Table, record: dict) -> dict:
         row["helpful"] = _bool(row["helpful"])
     if table.name == "searches":
         row["results"] = int(row["results"])
-    for name in ("reason", "comment", "article", "query"):
+    for name in ("reason", "comment", "article", "query", "language", "channel"):
         if name in row and row[name] == "":
             row[name] = None
     return row

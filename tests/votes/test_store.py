@@ -21,10 +21,10 @@ def _vote(vote_id: str, **fields) -> dict:
 
 
 def test_migrate_is_idempotent_and_versioned(store):
-    assert store.schema_version() == 1
+    assert store.schema_version() == 2
     store.migrate()
     store.migrate()
-    assert store.schema_version() == 1
+    assert store.schema_version() == 2
     assert list(store.votes()) == []
 
 
@@ -33,12 +33,38 @@ def test_votes_round_trip_exactly(store):
     assert list(store.votes()) == [
         {"vote_id": "v1", "article": "reset-password", "version": "3f2a9c1b", "helpful": False,
          "reason": "outdated", "comment": "Menu moved.", "visitor": "9f86d081884c7d65",
-         "created_at": utc(2026, 11, 23, 9, 30, 0, 123456)},
+         "created_at": utc(2026, 11, 23, 9, 30, 0, 123456), "language": None},
         {"vote_id": "v2", "article": "reset-password", "version": "3f2a9c1b", "helpful": True,
          "reason": None, "comment": None, "visitor": "9f86d081884c7d65",
-         "created_at": utc(2026, 11, 23, 9, 30, 0, 123456)},
+         "created_at": utc(2026, 11, 23, 9, 30, 0, 123456), "language": None},
     ]
     assert list(store.votes())[0]["created_at"].tzinfo == timezone.utc
+
+
+def test_a_version_1_store_gains_the_language_and_channel_columns(tmp_path):
+    import sqlite3
+
+    from kb.votes.store import MIGRATIONS, SCHEMA_VERSION_DDL
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.execute(SCHEMA_VERSION_DDL)
+    for statement in MIGRATIONS[0][1]:
+        conn.execute(statement.replace("{ts}", "TEXT"))
+    conn.execute("INSERT INTO schema_version VALUES (1, '2026-11-01T00:00:00+00:00')")
+    conn.execute("INSERT INTO votes VALUES ('v0', 'reset-password', '3f2a9c1b', 1, NULL, NULL, 'aa', "
+                 "'2026-11-01T08:00:00.000000+00:00')")
+    conn.commit()
+    conn.close()
+    store = open_store(f"sqlite:///{path}")
+    try:
+        store.migrate()
+        assert store.schema_version() == 2
+        assert [(v["vote_id"], v["language"]) for v in store.votes()] == [("v0", None)]
+        store.add_votes([_vote("v1", language="pl")])
+        assert [(v["vote_id"], v["language"]) for v in store.votes()] == [("v0", None), ("v1", "pl")]
+    finally:
+        store.close()
 
 
 def test_repeated_vote_id_is_stored_once(store):
@@ -63,7 +89,7 @@ def test_searches_and_contacts_round_trip(store):
     when = utc(2026, 11, 23, 10, 0, 0, 5)
     assert store.add_searches([
         {"event_id": "s1", "query": "refund to card", "results": 0, "article": None,
-         "visitor": "v", "created_at": when},
+         "visitor": "v", "created_at": when, "language": "pl", "channel": "mcp"},
         {"event_id": "s1", "query": "again", "results": 3, "article": None, "visitor": "v",
          "created_at": when},
     ]) == 1
@@ -72,10 +98,11 @@ def test_searches_and_contacts_round_trip(store):
          "visitor": "v", "created_at": when},
     ]) == 1
     assert list(store.searches()) == [{"event_id": "s1", "query": "refund to card", "results": 0,
-                                       "article": None, "visitor": "v", "created_at": when}]
+                                       "article": None, "visitor": "v", "created_at": when,
+                                       "language": "pl", "channel": "mcp"}]
     assert list(store.contacts()) == [{"event_id": "c1", "channel": "chat",
                                        "article": "track-order", "query": "parcel late",
-                                       "visitor": "v", "created_at": when}]
+                                       "visitor": "v", "created_at": when, "language": None}]
 
 
 def test_concurrent_writers_all_stored(store):
@@ -107,7 +134,7 @@ def test_sqlite_is_wal_and_rows_visible_to_other_connections(tmp_path):
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert conn.execute("SELECT vote_id, helpful, created_at FROM votes").fetchall() == [
         ("v1", 0, "2026-11-23T09:30:00.123456+00:00")]
-    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,), (2,)]
     conn.close()
     s.close()
 

@@ -75,7 +75,7 @@ def test_vote_is_stored_exactly(server, store, clock):
     assert re.fullmatch(r"[0-9a-f]{16}", visitor)
     assert row == {"vote_id": "8c1f6f0e-5b7a-4c3e-9a57-2f1d0c9b8e71", "article": "reset-password",
                    "version": "3f2a9c1b", "helpful": False, "reason": "outdated",
-                   "comment": "The Settings menu has moved.", "created_at": NOW}
+                   "comment": "The Settings menu has moved.", "created_at": NOW, "language": None}
 
 
 def test_json_content_type_and_helpful_yes(server, store, clock):
@@ -209,6 +209,22 @@ def test_cors_only_for_configured_origins(server, store):
     assert len(list(store.votes())) == 2
 
 
+def test_votes_searches_and_contacts_carry_language_and_channel(server, store, clock):
+    assert post(server, "/api/votes", vote(language="pl")).status_code == 204
+    sid, cid = vote()["vote_id"], vote()["vote_id"]
+    assert post(server, "/api/searches", {"event_id": sid, "query": "zwrot", "results": 0, "language": "pl",
+                                          "channel": "mcp"}).status_code == 204
+    assert post(server, "/api/contacts", {"event_id": cid, "channel": "Czat", "language": "pl"}).status_code == 204
+    assert [v["language"] for v in store.votes()] == ["pl"]
+    assert [(s["language"], s["channel"]) for s in store.searches()] == [("pl", "mcp")]
+    assert [c["language"] for c in store.contacts()] == ["pl"]
+    r = post(server, "/api/votes", vote(language="polish language"))
+    assert (r.status_code, r.json()) == (422, {"error": 'must look like en or pt-BR, got "polish language"',
+                                               "field": "language"})
+    r = post(server, "/api/searches", {"event_id": vote()["vote_id"], "query": "x", "results": 0, "channel": "Web!"})
+    assert (r.status_code, r.json()["field"]) == (422, "channel")
+
+
 def test_searches_and_contacts(server, store, clock):
     sid, cid = vote()["vote_id"], vote()["vote_id"]
     assert post(server, "/api/searches", {"event_id": sid, "query": "zwrot pieniędzy", "results": 0,
@@ -222,9 +238,10 @@ def test_searches_and_contacts(server, store, clock):
     [s] = list(store.searches())
     [c] = list(store.contacts())
     s.pop("visitor"), c.pop("visitor")
-    assert s == {"event_id": sid, "query": "zwrot pieniędzy", "results": 0, "article": None, "created_at": NOW}
+    assert s == {"event_id": sid, "query": "zwrot pieniędzy", "results": 0, "article": None, "created_at": NOW,
+                 "language": None, "channel": "web"}
     assert c == {"event_id": cid, "channel": "Chat with us", "article": "track-order", "query": "parcel late",
-                 "created_at": NOW}
+                 "created_at": NOW, "language": None}
 
 
 def test_manifest_is_reloaded_when_the_site_is_rebuilt(server, store):
@@ -358,8 +375,8 @@ def test_admin_export_streams_rows(make_server, store, clock):
     assert {k: v for k, v in line.items() if k != "visitor"} == {
         "vote_id": "8c1f6f0e-5b7a-4c3e-9a57-2f1d0c9b8e71", "article": "reset-password", "version": "3f2a9c1b",
         "helpful": False, "reason": "outdated", "comment": "The Settings menu has moved.",
-        "created_at": "2026-11-23T10:15:00.250000+00:00"}
+        "created_at": "2026-11-23T10:15:00.250000+00:00", "language": None}
     r = server.client.get("/api/export?table=searches&format=csv", headers=auth)
-    assert (r.status_code, r.text) == (200, "event_id,query,results,article,visitor,created_at\r\n")
+    assert (r.status_code, r.text) == (200, "event_id,query,results,article,visitor,created_at,language,channel\r\n")
     r = server.client.get("/api/export?table=passwords", headers=auth)
     assert (r.status_code, r.json()) == (422, {"error": "must be votes, searches or contacts", "field": "table"})
