@@ -101,8 +101,8 @@ def score(ranks: list[list[str]], queries: list[Query], times: list[float]) -> d
 
 
 def bench_dataset(ds: Dataset, *, typos: int | None, sample_size: int | None, engines: list[str],
-                  log: Callable[[str], None]) -> list[EngineRun]:
-    """Run every engine over one data set; returns one EngineRun per engine."""
+                  log: Callable[[str], None], language: str = "en") -> list[EngineRun]:
+    """Run every engine over one data set (ours with `language`'s analyzer); one EngineRun per engine."""
     variants = {"clean": ds.queries}
     if typos is not None:
         variants["typos"] = with_typos(ds.queries, typos)
@@ -125,7 +125,7 @@ def bench_dataset(ds: Dataset, *, typos: int | None, sample_size: int | None, en
         build_ms: dict[str, float] = {}
         if "kb" in engines:
             start = time.perf_counter()
-            write_index(build_index(ds.articles), work / "kb")
+            write_index(build_index(ds.articles, language=language), work / "kb")
             build_ms["kb"] = (time.perf_counter() - start) * 1000
         if "pagefind" in engines:
             write_pagefind_site(docs, work / "pagefind")

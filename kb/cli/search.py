@@ -54,8 +54,10 @@ def search_command(query: str, site_dir: Path, limit: int, as_json: bool) -> Non
                    "a folder without queries.jsonl gets known-item queries from its titles.")
 @click.option("--engine", "engines", multiple=True, metavar="NAME",
               help="Only these engines (repeatable): kb, lunr, minisearch, fuse, flexsearch, orama, pagefind.")
+@click.option("--language", default="en", show_default=True, metavar="CODE",
+              help="The language of the data sets' articles and queries: ours runs with its analyzer (en, pl).")
 def bench_search(datasets: tuple[Path, ...], typo_seed: int | None, json_path: Path | None,
-                 sample_size: int | None, scale: int | None, engines: tuple[str, ...]) -> None:
+                 sample_size: int | None, scale: int | None, engines: tuple[str, ...], language: str) -> None:
     """Measure our search beside the anchors on DATASET folders (articles/*.md + queries.jsonl)."""
     from kb.bench.datasets import DatasetError, load_dataset
     from kb.bench.search import (ENGINES, BenchError, bench_dataset, ensure_packages, format_table,
@@ -72,7 +74,7 @@ def bench_search(datasets: tuple[Path, ...], typo_seed: int | None, json_path: P
             stderr_log(f"loading {folder}")
             ds = load_dataset(folder, scale=scale)
             results[ds.name] = bench_dataset(ds, typos=typo_seed, sample_size=sample_size,
-                                             engines=chosen, log=stderr_log)
+                                             engines=chosen, log=stderr_log, language=language)
     except (BenchError, DatasetError, SearchError) as exc:
         raise KbError(str(exc)) from exc
     click.echo(format_table(results))

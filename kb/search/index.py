@@ -19,7 +19,7 @@ from typing import Any, Iterable, Protocol
 
 import yaml
 
-from kb.search.text import stem, strip_markdown, words
+from kb.search.text import Analyzer, analyzer_for, strip_markdown
 
 FORMAT = "kb-search/1"
 INDEX_PATH = "search/search_index.json"
@@ -27,7 +27,8 @@ INDEX_PATH = "search/search_index.json"
 # Field weights for BM25F: a word in the title says more than one in the body.
 FIELD_WEIGHTS = {"title": 4.0, "questions": 2.0, "tags": 2.0, "headings": 1.5, "body": 1.0}
 FIELD_B = {"title": 0.5, "questions": 0.75, "tags": 0.3, "headings": 0.5, "body": 0.9}
-# Field weights add up into one term frequency, so saturation comes late (tuned on both eval sets).
+# Field weights add up into one term frequency, so saturation comes late (tuned on both English
+# eval sets; each language's analyzer carries its own, kb.search.text.Analyzer.k1).
 K1 = 5.0
 IMPACT_SCALE = 10  # impacts are stored as round(score * IMPACT_SCALE)
 
@@ -57,12 +58,17 @@ class ArticleLike(Protocol):
 # Building
 
 
-def build_index(articles: Iterable[ArticleLike], synonyms: dict[str, list[str]] | None = None) -> dict:
-    """Build the JSON-able index the browser downloads; raises SearchError when it would be empty."""
+def build_index(articles: Iterable[ArticleLike], synonyms: dict[str, list[str]] | None = None,
+                language: str = "en") -> dict:
+    """Build the JSON-able index the browser downloads, analysed as `language` (BCP 47).
+
+    Raises SearchError when it would be empty.
+    """
     articles = list(articles)
     if not articles:
         raise SearchError("no articles to index: the search index would be empty")
-    fields_per_doc = [_doc_fields(a) for a in articles]
+    analyzer = analyzer_for(language)
+    fields_per_doc = [_doc_fields(a, analyzer) for a in articles]
     n = len(articles)
     avg = {f: (sum(len(d[f]) for d in fields_per_doc) / n) or 1.0 for f in FIELD_WEIGHTS}
 
@@ -83,6 +89,7 @@ def build_index(articles: Iterable[ArticleLike], synonyms: dict[str, list[str]] 
         raise SearchError(f"{n} articles but not one searchable word: the search index would be empty")
 
     terms = sorted(weighted)
+    k1 = analyzer.k1
     postings = []
     for term in terms:
         docs = weighted[term]
@@ -91,31 +98,33 @@ def build_index(articles: Iterable[ArticleLike], synonyms: dict[str, list[str]] 
         last = 0
         for doc in sorted(docs):
             tf = docs[doc]
-            impact = max(1, round(idf * tf * (K1 + 1) / (tf + K1) * IMPACT_SCALE))
+            impact = max(1, round(idf * tf * (k1 + 1) / (tf + k1) * IMPACT_SCALE))
             row += [doc - last, impact]
             last = doc
         postings.append(row)
     return {
         "format": FORMAT,
+        "language": analyzer.language,
         "docs": [[a.id, a.title, a.url, _snippet(a)] for a in articles],
         "terms": terms,
         "postings": postings,
-        "synonyms": _expand_synonyms(synonyms or {}, {t: len(weighted[t]) for t in terms}),
+        "synonyms": _expand_synonyms(synonyms or {}, {t: len(weighted[t]) for t in terms}, analyzer),
+        "forms": analyzer.find_forms(text for a in articles for text in _texts(a)),
     }
 
 
-def _doc_fields(a: ArticleLike) -> dict[str, list[str]]:
+def _texts(a: ArticleLike) -> list[str]:
+    return [a.title, *a.questions, *a.tags, *a.headings, strip_markdown(a.body)]
+
+
+def _doc_fields(a: ArticleLike, analyzer: Analyzer) -> dict[str, list[str]]:
     return {
-        "title": _stems(a.title),
-        "questions": _stems(" \n ".join(a.questions)),
-        "tags": _stems(" ".join(a.tags)),
-        "headings": _stems(" \n ".join(a.headings)),
-        "body": _stems(strip_markdown(a.body)),
+        "title": analyzer.terms(a.title),
+        "questions": analyzer.terms(" \n ".join(a.questions)),
+        "tags": analyzer.terms(" ".join(a.tags)),
+        "headings": analyzer.terms(" \n ".join(a.headings)),
+        "body": analyzer.terms(strip_markdown(a.body)),
     }
-
-
-def _stems(text: str) -> list[str]:
-    return [stem(w) for w in words(text)]
 
 
 def _snippet(a: ArticleLike) -> str:
@@ -131,7 +140,7 @@ def _snippet(a: ArticleLike) -> str:
     return text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + "…"
 
 
-def _expand_synonyms(synonyms: dict[str, list[str]], df: dict[str, int]) -> dict[str, list[str]]:
+def _expand_synonyms(synonyms: dict[str, list[str]], df: dict[str, int], analyzer: Analyzer) -> dict[str, list[str]]:
     """Stemmed, two-way synonym table: stem -> alternative stems.
 
     A phrase stands for its rarest indexed word ("promo code" -> "promo"): that word carries the
@@ -139,7 +148,7 @@ def _expand_synonyms(synonyms: dict[str, list[str]], df: dict[str, int]) -> dict
     """
     table: dict[str, list[str]] = defaultdict(list)
     for word, alternatives in synonyms.items():
-        group = [_stems(w) for w in [word, *alternatives]]
+        group = [analyzer.terms(w) for w in [word, *alternatives]]
         carriers = [_rarest(g, df) for g in group]
         for member, carrier in zip(group, carriers):
             if len(member) != 1:
@@ -184,8 +193,10 @@ def load_synonyms(path: Path) -> dict[str, list[str]]:
 
 
 def write_index(index: dict, site_dir: Path, separator: str = DEFAULT_SEPARATOR,
-                split_at: int = SPLIT_AT) -> Path:
+                split_at: int = SPLIT_AT, highlight: bool = False) -> Path:
     """Write the index where Material's page script fetches it (search/search_index.json).
+
+    `highlight` tells the worker to link results with the terms they matched, for the page to mark.
 
     Past `split_at` gzip bytes, that file keeps only the vocabulary and the shard table, and the
     postings and article details go to content-named shards the browser fetches per query.
@@ -200,7 +211,8 @@ def write_index(index: dict, site_dir: Path, separator: str = DEFAULT_SEPARATOR,
     if len(gzip.compress(text.encode("utf-8"))) > split_at:
         index = _split(index, path.parent, hashlib.sha1(text.encode("utf-8")).hexdigest()[:10])
     # Material's bundle fetches this file and hands {config, docs} to the worker.
-    wrapper = {"config": {"lang": ["en"], "separator": separator, "pipeline": [], "fields": {}},
+    wrapper = {"config": {"lang": [index.get("language", "en")], "separator": separator, "pipeline": [],
+                          "fields": {}, "highlight": highlight},
                "docs": index}
     path.write_text(_dumps(wrapper), encoding="utf-8")
     return path

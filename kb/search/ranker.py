@@ -18,7 +18,7 @@ from rapidfuzz.distance import OSA
 
 from kb.articles import Problem
 from kb.search.index import FORMAT, IMPACT_SCALE, SearchError, load_index
-from kb.search.text import fold, stem, typo_budget, words
+from kb.search.text import analyzer_for, fold, typo_budget
 
 # Match factors (integers, so both engines compute identical sums): an exact word beats a
 # synonym, which beats a completion of the word being typed, which beats a typo correction.
@@ -54,6 +54,8 @@ class _Prepared:
         self.postings: list[list[int]] = index["postings"]
         self.synonyms: dict[str, list[str]] = index.get("synonyms", {})
         self.docs = index["docs"]
+        self.analyzer = analyzer_for(index.get("language"))
+        self.forms: dict[str, str] = index.get("forms", {})
         self.by_length: dict[int, list[str]] = defaultdict(list)
         for t in self.terms:
             self.by_length[len(t)].append(t)
@@ -76,12 +78,16 @@ def _prepare(index: dict) -> _Prepared:
 def query_terms(index: dict, query: str) -> list[dict[int, int]]:
     """The query as groups of index terms, each term with its match factor."""
     p = _prepare(index)
-    qwords = words(query)
+    pairs = p.analyzer.pairs(query, p.forms)
     typing = bool(query) and fold(query[-1]).isalnum()
+    # Stop words count only in a query of nothing else; a word still being typed may yet become
+    # another ("jak" -> "jakość"), so it stays.
+    if any(word not in p.analyzer.stopwords for word, _ in pairs):
+        pairs = [pair for i, pair in enumerate(pairs)
+                 if pair[0] not in p.analyzer.stopwords or (typing and i == len(pairs) - 1)]
     groups: list[dict[int, int]] = []
     seen: set[str] = set()
-    for pos, word in enumerate(qwords):
-        s = stem(word)
+    for pos, (word, s) in enumerate(pairs):
         if s in seen:
             continue
         seen.add(s)
@@ -95,12 +101,17 @@ def query_terms(index: dict, query: str) -> list[dict[int, int]]:
         offer(s, FACTOR_EXACT)
         for alternative in p.synonyms.get(s, []):
             offer(alternative, FACTOR_SYNONYM)
-        if typing and pos == len(qwords) - 1 and len(word) >= PREFIX_MIN and s not in p.ids:
+        if typing and pos == len(pairs) - 1 and len(word) >= PREFIX_MIN and s not in p.ids:
             for t in _completions(p.terms, word):
                 offer(t, FACTOR_PREFIX)
             # stems shorter than the typed part: "shippi" is on its way to "shipping" -> "ship"
             for cut in range(max(PREFIX_MIN, len(word) - 2), len(word)):
                 offer(word[:cut], FACTOR_PREFIX)
+        if p.analyzer.family_prefix and len(s) >= p.analyzer.family_prefix:
+            # other forms of the word: Polish stems of one word can differ in their endings
+            # ("przenieść" -> "przeni", "przeniesienie" -> "przeniesien")
+            for t in _completions(p.terms, s[:p.analyzer.family_prefix]):
+                offer(t, FACTOR_PREFIX)
         budget = typo_budget(len(s))
         if budget and s not in p.ids:
             for t, distance in _near(p, s, budget):

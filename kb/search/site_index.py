@@ -17,6 +17,7 @@ from kb.search.index import DEFAULT_SEPARATOR, build_index, load_synonyms, write
 
 ASSETS = Path(__file__).parent.parent / "assets" / "search"
 WORKER = ASSETS / "worker.js"
+STEMMERS = (ASSETS / "stem_pl.js",)  # served in front of the worker, which uses them
 WORKER_URL = "assets/kb/search/worker.js"
 TEMPLATES = ASSETS / "templates"
 SYNONYMS = "synonyms.yml"
@@ -42,10 +43,31 @@ def quiet_material_search(plugins: Any) -> str:
     return getattr(plugin.config, "separator", None) or DEFAULT_SEPARATOR
 
 
-def write_site_index(articles: list, docs_dir: Path, site_dir: Path, separator: str = DEFAULT_SEPARATOR) -> dict:
-    """Build the index from `articles` (synonyms from docs_dir/synonyms.yml), write it into the site."""
-    index = build_index(articles, load_synonyms(Path(docs_dir) / SYNONYMS))
-    write_index(index, site_dir, separator)
+def worker_source() -> str:
+    """The search worker as the site serves it: the stemmers it needs, then the engine, one script."""
+    return "\n".join(path.read_text(encoding="utf-8") for path in (*STEMMERS, WORKER))
+
+
+def take_over_highlighting(theme: Any) -> bool:
+    """Take Material's `search.highlight` feature over; True when the site asked for it.
+
+    Material marks the query's words anywhere on the page, letters inside other words too ("a" in
+    "Was"). With the feature off, our worker links each result with the terms it matched
+    (`?h=`), and kb/assets/highlight.js marks only whole words starting with them.
+    """
+    features = theme.get("features") if hasattr(theme, "get") else None
+    if not features or "search.highlight" not in features:
+        return False
+    features.remove("search.highlight")
+    return True
+
+
+def write_site_index(articles: list, docs_dir: Path, site_dir: Path, separator: str = DEFAULT_SEPARATOR,
+                     language: str = "en", highlight: bool = False) -> dict:
+    """Build the index from `articles` (synonyms from docs_dir/synonyms.yml) analysed as `language`,
+    and write it into the site (`highlight`: results link to the page with the matched terms)."""
+    index = build_index(articles, load_synonyms(Path(docs_dir) / SYNONYMS), language=language)
+    write_index(index, site_dir, separator, highlight=highlight)
     return index
 
 

@@ -1,12 +1,26 @@
-"""Text analysis shared by the index builder and the Python ranker.
+"""Text analysis shared by the index builder and the Python ranker, one analyzer per language.
 
-Every rule here has a twin in kb/assets/search/worker.js; the agreement test keeps them equal.
+Every rule here has a twin in kb/assets/search/worker.js (and the Polish stemmer in
+kb/assets/search/stem_pl.js); the agreement tests keep them equal on the real data sets.
+
+An analyzer turns text into (word, term) pairs: the word folded (lower case, no diacritics, no
+apostrophes), which prefix and typo matching compare, and the index term. English terms are a
+light suffix-stripping stem of the folded word. Polish terms come from Snowball's Polish stemmer
+run on the word *before* folding, since Polish endings need their letters ("hasła" and "hasło"
+meet as "hasł", then fold to "hasl"); the folded stem is a prefix of the folded word, so prefix
+search as you type still finds it.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Callable, Iterable, Mapping
+
+import snowballstemmer
 
 # Letters that NFKD does not decompose into a base letter plus a mark.
 _FOLD_EXTRA = str.maketrans({
@@ -88,3 +102,103 @@ def typo_budget(length: int) -> int:
     if length <= 7:
         return 1
     return 2
+
+
+# Words that say little about what a customer needs: they do not count toward a query's score when
+# the query has other words (they are still indexed, so a query of only such words finds something).
+STOPWORDS = {
+    "en": frozenset(),
+    "pl": frozenset(
+        # function words only: "nie" (not) and "mogę" (I can) say what is wrong, so they count
+        "a aby ale albo bo by byc czy dla do gdy gdzie i ich jak jaki jakie jako jest juz ktora ktore ktory "
+        "lub mi mnie moj moja na o od po pod przez przy sa sie ta tak tam te tego to "
+        "tu ty w we wiec z za ze zeby".split()
+    ),
+}
+
+
+@functools.lru_cache(maxsize=None)
+def _polish_stemmer() -> Callable[[str], str]:
+    return snowballstemmer.stemmer("polish").stemWord
+
+
+@functools.lru_cache(maxsize=200_000)
+def stem_polish(word: str) -> str:
+    """Snowball's Polish stem of a lower-case word with its diacritics."""
+    return _polish_stemmer()(word)
+
+
+def _english_pairs(text: str, forms: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    return [(w, stem(w)) for w in words(text)]
+
+
+def _polish_words(text: str) -> list[str]:
+    """Lower-case words with their diacritics (NFC, apostrophes dropped)."""
+    return _WORD.findall(unicodedata.normalize("NFC", _APOSTROPHES.sub("", text.lower())))
+
+
+def _polish_term(raw: str) -> str:
+    return fold(stem_polish(raw)) if raw.isalpha() else fold(raw)
+
+
+def _polish_pairs(text: str, forms: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    pairs = []
+    for raw in _polish_words(text):
+        word = fold(raw)
+        # A word typed without its Polish letters ("usunac") takes the term its written form
+        # ("usunąć") has in the articles: the stemmer needs the letters to find the ending.
+        term = forms.get(word) if forms and raw == word else None
+        pairs.append((word, term or _polish_term(raw)))
+    return pairs
+
+
+def _polish_forms(texts: Iterable[str]) -> dict[str, str]:
+    """Folded word -> term, for the words whose diacritics change their term (see _polish_pairs)."""
+    seen: dict[str, Counter] = defaultdict(Counter)
+    for text in texts:
+        for raw in _polish_words(text):
+            word = fold(raw)
+            if raw != word or word in seen:
+                seen[word][_polish_term(raw)] += 1
+    forms = {}
+    for word, terms in seen.items():
+        term = min(terms.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+        if term != _polish_term(word):
+            forms[word] = term
+    return dict(sorted(forms.items()))
+
+
+@dataclass(frozen=True)
+class Analyzer:
+    """How one language's text becomes index terms.
+
+    `pairs(text, forms)` gives (folded word, term) per word; `forms` is the index's table of
+    words typed without diacritics (`find_forms` builds it from the articles' text).
+    """
+
+    language: str
+    pairs: Callable[..., list[tuple[str, str]]]
+    stopwords: frozenset[str]
+    find_forms: Callable[[Iterable[str]], dict[str, str]] = lambda texts: {}
+    k1: float = 5.0           # BM25 saturation (see kb.search.index.K1)
+    family_prefix: int = 0    # >0: a query term also matches terms sharing its first this many letters
+
+    def terms(self, text: str) -> list[str]:
+        """The index terms of `text`, in order."""
+        return [term for _, term in self.pairs(text)]
+
+
+ANALYZERS = {
+    "en": Analyzer("en", _english_pairs, STOPWORDS["en"]),
+    # Stems conflate many more word forms in Polish, so a term repeats more and saturates sooner
+    # (k1); forms of one word whose stems differ meet on their first five letters. Both chosen on
+    # ../shared/eval/plhelp over typo seeds 1, 7 and 11 (k1 2, 3, 5; prefix 4, 5, 6): see README.
+    "pl": Analyzer("pl", _polish_pairs, STOPWORDS["pl"], _polish_forms, k1=3.0, family_prefix=5),
+}
+DEFAULT_LANGUAGE = "en"
+
+
+def analyzer_for(language: str | None) -> Analyzer:
+    """The analyzer of a BCP 47 language (its primary subtag); English rules for others."""
+    primary = (language or DEFAULT_LANGUAGE).split("-")[0].lower()
+    return ANALYZERS.get(primary, ANALYZERS[DEFAULT_LANGUAGE])

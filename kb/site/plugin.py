@@ -72,6 +72,7 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         self.updated: dict[Path, Any] = {}
         self.url_of: dict[str, str] = {}
         self.rendered = 0
+        self.highlight = False  # the page marks what search matched (Material's search.highlight)
 
     def on_config(self, config: Any) -> Any:
         docs_dir = Path(config.docs_dir)
@@ -93,6 +94,10 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         config.theme.dirs.insert(1 if config.theme.custom_dir else 0, overrides)
         config.extra_css.append("assets/kb/kb.css")
         config.extra_javascript.append("assets/kb/kb.js")
+        self.highlight = False
+        if search_site.take_over_highlighting(config.theme):
+            self.highlight = True
+            config.extra_javascript.append("assets/kb/highlight.js")
         if self.config.livereload:
             config.extra_javascript.append("assets/kb/livereload.js")
         config.extra["kb_contact"] = [dict(channel) for channel in self.config.contact]
@@ -111,9 +116,9 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
                 files.remove(file)
             elif file.src_uri.endswith(".md") and file.src_uri not in self.by_src and not _is_index(file.src_uri):
                 files.remove(file)  # a draft left out of this build, or a file under _/. folders
-        for name in ("kb.css", "kb.js", "livereload.js"):
+        for name in ("kb.css", "kb.js", "livereload.js", "highlight.js"):
             files.append(File.generated(config, f"assets/kb/{name}", abs_src_path=str(ASSETS / name)))
-        files.append(File.generated(config, search_site.WORKER_URL, abs_src_path=str(search_site.WORKER)))
+        files.append(File.generated(config, search_site.WORKER_URL, content=search_site.worker_source()))
 
         self.url_of = {a.id: a.url for a in self.project.articles}
         for article in self.project.articles:
@@ -195,7 +200,7 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         write_manifest(Path(config.site_dir), manifest)
         try:
             index = search_site.write_site_index(self.project.articles, Path(config.docs_dir), Path(config.site_dir),
-                                                 self.search_separator)
+                                                 self.search_separator, highlight=self.highlight)
         except SearchError as exc:
             raise PluginError(f"kb: search index: {exc}") from exc
         log.info(f"kb: search index: {len(index['docs'])} articles, {len(index['terms'])} terms")

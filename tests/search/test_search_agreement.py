@@ -1,7 +1,8 @@
-"""The browser's engine (kb/assets/search/worker.js in node) and kb.search rank alike.
+"""The browser's engine (kb/assets/search/worker.js in node) and kb.search rank alike, per language.
 
-Both eval sets, clean and with one typo per query, plus half-typed queries (prefix matching).
-banking77 runs on a seeded sample of 1,000 of its 9,386 queries to keep the suite fast.
+Every eval set with its language's analyzer, clean and with one typo per query, plus half-typed
+queries (prefix matching). banking77 runs on a seeded sample of 1,000 of its 9,386 queries to keep
+the suite fast.
 """
 
 from __future__ import annotations
@@ -28,14 +29,19 @@ process.stdout.write(JSON.stringify(data.queries.map((q) => kb.search(p, q, 5).m
 """
 
 
-@pytest.mark.parametrize("name, size", [("stackfaq", None), ("banking77", 1000)])
-def test_python_and_javascript_agree_on_the_top_five(name: str, size: int | None, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name, size, language", [("stackfaq", None, "en"), ("banking77", 1000, "en"),
+                                                  ("plhelp", None, "pl")])
+def test_python_and_javascript_agree_on_the_top_five(name: str, size: int | None, language: str,
+                                                      tmp_path: Path) -> None:
     if not (EVAL / name).is_dir():
         pytest.skip(f"no eval data at {EVAL / name}")
     if shutil.which("node") is None:
         pytest.skip("node is not installed")
     ds = load_dataset(EVAL / name)
-    index = build_index(ds.articles, {"parcel": ["package", "shipment"], "card": ["debit card"]})
+    synonyms = {"en": {"parcel": ["package", "shipment"], "card": ["debit card"]},
+                "pl": {"paczka": ["przesyłka"], "hasło": ["kod dostępu"]}}[language]
+    index = build_index(ds.articles, synonyms, language=language)
+    assert index["language"] == language
     clean = sample(ds.queries, size, seed=3)
     queries = [q.query for q in clean] + [q.query for q in with_typos(clean, 11)]
     queries += [q.query[: len(q.query) * 2 // 3] for q in clean[:200]]  # still typing

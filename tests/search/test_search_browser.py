@@ -2,42 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
 import shutil
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlparse
 
 import pytest
 
+from support import serve_static
+
 from kb.search.index import load_index, write_index
-
-
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
-        pass
-
-
-@contextlib.contextmanager
-def serve(site: Path) -> Iterator[str]:
-    """A static site served over HTTP on a free local port (workers need http://)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
 def site_url(built_demo_site: Path) -> Iterator[str]:
-    with serve(built_demo_site) as url:
+    with serve_static(built_demo_site) as url:
         yield url
 
 
@@ -92,7 +72,7 @@ def test_a_split_index_loads_its_shards_in_the_browser(chromium, built_demo_site
     page = chromium.new_page(viewport={"width": 1280, "height": 800})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    with serve(site) as url:
+    with serve_static(site) as url:
         try:
             page.goto(url)
             page.locator("input[data-md-component=search-query]").click()

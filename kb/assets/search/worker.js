@@ -69,6 +69,55 @@
     return word;
   }
 
+  /* ---- analyzers per language (twin of kb.search.text.ANALYZERS) ------------------------- */
+
+  // The Polish stemmer: beside this file in node; in the browser the site serves it first in the
+  // same script (kb.search.site_index.worker_source).
+  var stemPl = typeof module !== "undefined" && module.exports
+    ? require("./stem_pl.js").stem
+    : root.kbStemPl && root.kbStemPl.stem;
+  var LETTERS = /^\p{L}+$/u;
+
+  var STOPWORDS = {
+    en: new Set(),
+    // function words only: "nie" (not) and "mogę" (I can) say what is wrong, so they count
+    pl: new Set(("a aby ale albo bo by byc czy dla do gdy gdzie i ich jak jaki jakie jako jest juz ktora ktore ktory " +
+      "lub mi mnie moj moja na o od po pod przez przy sa sie ta tak tam te tego to " +
+      "tu ty w we wiec z za ze zeby").split(" "))
+  };
+
+  function englishPairs(text) {
+    return words(text).map(function (w) { return [w, stem(w)]; });
+  }
+
+  function polishWords(text) {
+    return text.toLowerCase().replace(APOSTROPHES, "").normalize("NFC").match(WORD) || [];
+  }
+
+  function polishTerm(raw) {
+    return LETTERS.test(raw) ? fold(stemPl(raw)) : fold(raw);
+  }
+
+  /* A word typed without its Polish letters ("usunac") takes the term its written form ("usunąć")
+     has in the articles (the index's `forms`): the stemmer needs the letters to find the ending. */
+  function polishPairs(text, forms) {
+    return polishWords(text).map(function (raw) {
+      var word = fold(raw);
+      var term = forms && raw === word && Object.prototype.hasOwnProperty.call(forms, word) ? forms[word] : null;
+      return [word, term || polishTerm(raw)];
+    });
+  }
+
+  var ANALYZERS = {
+    en: { language: "en", pairs: englishPairs, stopwords: STOPWORDS.en, familyPrefix: 0 },
+    pl: { language: "pl", pairs: polishPairs, stopwords: STOPWORDS.pl, familyPrefix: 5 }
+  };
+
+  function analyzerFor(language) {
+    var primary = String(language || "en").split("-")[0].toLowerCase();
+    return ANALYZERS[primary] || ANALYZERS.en;
+  }
+
   function typoBudget(length) {
     return length <= 3 ? 0 : length <= 7 ? 1 : 2;
   }
@@ -136,6 +185,7 @@
     }
     return {
       index: index, terms: terms, ids: ids, byLength: byLength, masks: null,
+      analyzer: analyzerFor(index.language), forms: index.forms || {},
       synonyms: index.synonyms || {}, split: split || null, base: base || null, shards: new Map(),
       postings: split ? new Array(terms.length) : index.postings,
       docs: split ? new Array(split.n_docs) : index.docs,
@@ -223,13 +273,18 @@
 
   /* The query as groups of index terms, each term with its match factor. */
   function queryTerms(p, query) {
-    var qwords = words(query);
+    var pairs = p.analyzer.pairs(query, p.forms);
     var chars = Array.from(query);
     var typing = chars.length > 0 && ALNUM.test(fold(chars[chars.length - 1]));
+    // Stop words count only in a query of nothing else; a word still being typed may yet become
+    // another ("jak" -> "jakość"), so it stays.
+    var stop = p.analyzer.stopwords;
+    if (pairs.some(function (pair) { return !stop.has(pair[0]); }))
+      pairs = pairs.filter(function (pair, i) { return !stop.has(pair[0]) || (typing && i === pairs.length - 1); });
     var groups = [];
     var seen = new Set();
-    qwords.forEach(function (word, pos) {
-      var s = stem(word);
+    pairs.forEach(function (pair, pos) {
+      var word = pair[0], s = pair[1];
       if (seen.has(s)) return;
       seen.add(s);
       var variants = new Map();
@@ -244,12 +299,16 @@
       offer(s, FACTOR_EXACT, true);
       var alternatives = p.synonyms[s] || [];
       for (var a = 0; a < alternatives.length; a++) offer(alternatives[a], FACTOR_SYNONYM);
-      if (typing && pos === qwords.length - 1 && word.length >= PREFIX_MIN && !p.ids.has(s)) {
+      if (typing && pos === pairs.length - 1 && word.length >= PREFIX_MIN && !p.ids.has(s)) {
         completions(p.terms, word).forEach(function (t) { offer(t, FACTOR_PREFIX, true); });
         // stems shorter than the typed part: "shippi" is on its way to "shipping" -> "ship"
         for (var cut = Math.max(PREFIX_MIN, word.length - 2); cut < word.length; cut++)
           offer(word.slice(0, cut), FACTOR_PREFIX, true);
       }
+      var family = p.analyzer.familyPrefix;
+      if (family && s.length >= family)
+        // other forms of the word: Polish stems of one word can differ in their endings
+        completions(p.terms, s.slice(0, family)).forEach(function (t) { offer(t, FACTOR_PREFIX, false); });
       var budget = typoBudget(s.length);
       if (budget && !p.ids.has(s)) {
         near(p, s, budget, 0, offer);
@@ -343,19 +402,30 @@
 
   var SETUP = 0, READY = 1, QUERY = 2, RESULT = 3;
   var RESULT_LIMIT = 20;
-  var state = { prepared: null, options: {}, base: null };
+  var state = { prepared: null, options: {}, base: null, highlight: false };
+  var HIGHLIGHT_MIN = 3;  // terms shorter than this would mark too much (kb/assets/highlight.js)
+
+  /* The result's link, carrying the terms it matched (?h=) for the page to mark. */
+  function withHighlight(location, marks) {
+    var hash = location.indexOf("#");
+    var path = hash < 0 ? location : location.slice(0, hash);
+    var shown = marks.filter(function (t) { return t.length >= HIGHLIGHT_MIN; });
+    if (!shown.length) return location;
+    var query = (path.indexOf("?") < 0 ? "?" : "&") + "h=" + encodeURIComponent(shown.join(" "));
+    return path + query + (hash < 0 ? "" : location.slice(hash));
+  }
 
   function escapeHTML(text) {
     return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
       .replace(/"/g, "&quot;").replace(/'/g, "&#39;");
   }
 
-  /* Escape `text` and mark each word whose stem is one of `stems`. */
-  function highlight(text, stems) {
+  /* Escape `text` and mark each word whose term (by `p`'s analyzer) is one of `stems`. */
+  function highlight(p, text, stems) {
     var out = "", last = 0, match;
     var re = /[\p{L}\p{N}'\u2019]+/gu;
     while ((match = re.exec(text)) !== null) {
-      var hit = words(match[0]).some(function (w) { return stems.has(stem(w)); });
+      var hit = p.analyzer.pairs(match[0], p.forms).some(function (pair) { return stems.has(pair[1]); });
       if (!hit) continue;
       out += escapeHTML(text.slice(last, match.index)) + "<mark>" + escapeHTML(match[0]) + "</mark>";
       last = match.index + match[0].length;
@@ -390,7 +460,8 @@
         terms[group.typed.has(term) ? typed.get(group.word) || group.word : matched] = true;
       });
       return [{
-        location: d[2], title: highlight(d[1], stems), text: highlight(d[3], stems),
+        location: state.highlight ? withHighlight(d[2], Array.from(stems)) : d[2],
+        title: highlight(p, d[1], stems), text: highlight(p, d[3], stems),
         score: r.score, terms: terms
       }];
     });
@@ -405,6 +476,7 @@
       case SETUP:
         state.prepared = prepare(message.data.docs, state.base);
         state.options = message.data.options || {};
+        state.highlight = !!(message.data.config && message.data.config.highlight);
         return { type: READY };
       case QUERY:
         var query = String(message.data);
@@ -431,7 +503,7 @@
   }
 
   var api = {
-    fold: fold, words: words, stem: stem, osa: osa, typoBudget: typoBudget,
+    fold: fold, words: words, stem: stem, osa: osa, typoBudget: typoBudget, analyzerFor: analyzerFor,
     prepare: prepare, search: search, rank: rank, rankAsync: rankAsync, handler: handler,
     highlight: highlight, setBase: setBase,
     MessageType: { SETUP: SETUP, READY: READY, QUERY: QUERY, RESULT: RESULT }

@@ -1,0 +1,40 @@
+// The page's highlighter (kb/assets/highlight.js): whole words only, by the matched terms' start.
+// Run: node --test tests/search/js/
+"use strict";
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const fs = require("node:fs");
+const path = require("node:path");
+
+const root = path.join(__dirname, "..", "..", "..");
+const hl = require(path.join(root, "kb", "assets", "highlight.js"));
+const kb = require(path.join(root, "kb", "assets", "search", "worker.js"));
+
+function marked(text, h) {
+  return hl.matches(text, hl.termsOf(h)).map(([a, b]) => text.slice(a, b));
+}
+
+test("never letters inside a word, never one- or two-letter words", () => {
+  // what the worker links a result for "how do i get a refund" with: its matched terms
+  const text = "Was this helpful? With a refund, I get my money back; refunds take 5 days. Budget.";
+  assert.deepEqual(marked(text, "how do i get a refund"), ["refund", "get", "refunds"]);
+  assert.deepEqual(marked(text, "a i"), []);
+});
+
+test("Polish words are marked by their stem's start, with or without Polish letters", () => {
+  const text = "Zmiana hasła: nowe hasło musi różnić się od starych haseł. Hasłownik nie.";
+  assert.deepEqual(marked(text, "hasl"), ["hasła", "hasło", "Hasłownik"]);
+  assert.deepEqual(marked(text, "roznic"), ["różnić"]);
+});
+
+test("the page folds words exactly as the search worker does, on every corpus word", () => {
+  const dir = path.join(root, "..", "shared", "corpora", "alchemy-pl", "articles");
+  if (!fs.existsSync(dir)) return;  // the data sets sit beside the project in CI
+  const seen = new Set();
+  for (const name of fs.readdirSync(dir).filter((n) => n.endsWith(".md")).slice(0, 800)) {
+    for (const word of fs.readFileSync(path.join(dir, name), "utf8").match(/[\p{L}\p{N}'’]+/gu) || []) seen.add(word);
+  }
+  const differ = [...seen].filter((w) => hl.fold(w) !== kb.fold(w));
+  assert.ok(seen.size > 5000);
+  assert.deepEqual(differ, []);
+});
