@@ -137,14 +137,21 @@ def _polish_words(text: str) -> list[str]:
     return _WORD.findall(unicodedata.normalize("NFC", _APOSTROPHES.sub("", text.lower())))
 
 
+@functools.lru_cache(maxsize=200_000)
+def _polish_word(raw: str) -> tuple[str, str]:
+    """(folded word, term) of one lower-case word with its diacritics."""
+    word = fold(raw)
+    return word, (fold(stem_polish(raw)) if raw.isalpha() else word)
+
+
 def _polish_term(raw: str) -> str:
-    return fold(stem_polish(raw)) if raw.isalpha() else fold(raw)
+    return _polish_word(raw)[1]
 
 
 def _polish_pairs(text: str, forms: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
     pairs = []
     for raw in _polish_words(text):
-        word = fold(raw)
+        word = _polish_word(raw)[0]
         # A word typed without its Polish letters ("usunac") takes the term its written form
         # ("usunąć") has in the articles: the stemmer needs the letters to find the ending.
         term = forms.get(word) if forms and raw == word else None
@@ -157,7 +164,7 @@ def _polish_forms(texts: Iterable[str]) -> dict[str, str]:
     seen: dict[str, Counter] = defaultdict(Counter)
     for text in texts:
         for raw in _polish_words(text):
-            word = fold(raw)
+            word = _polish_word(raw)[0]
             if raw != word or word in seen:
                 seen[word][_polish_term(raw)] += 1
     forms = {}
