@@ -79,6 +79,27 @@ def test_kb_bench_search_writes_the_json_shape(tmp_path: Path) -> None:
     assert "| tiny | 2 | kb | 1.000 |" in result.output
 
 
+def test_kb_bench_search_runs_ours_with_the_language_analyzer(tmp_path: Path) -> None:
+    data = tmp_path / "tiny-pl"
+    (data / "articles").mkdir(parents=True)
+    for id, title in [("zmiana-hasla", "Jak zmienić hasło?"), ("paczka", "Gdzie jest moja przesyłka?")]:
+        (data / "articles" / f"{id}.md").write_text(f"---\nid: {id}\ntitle: {title}\n---\nTekst.\n", encoding="utf-8")
+    # "hasłami" meets "hasło" and "przesylkami" (no Polish letters) "przesyłka" only through the
+    # Polish stemmer: three letters apart, too far for typo tolerance
+    (data / "queries.jsonl").write_text(textwrap.dedent("""\
+        {"qid": "1", "query": "problem z hasłami", "relevant_ids": ["zmiana-hasla"]}
+        {"qid": "2", "query": "co z moimi przesylkami", "relevant_ids": ["paczka"]}
+        """), encoding="utf-8")
+    figures = {}
+    for language in ("en", "pl"):
+        out = tmp_path / f"{language}.json"
+        result = CliRunner().invoke(main, ["bench", "search", str(data), "--engine", "kb", "--language", language,
+                                           "--json", str(out)])
+        assert result.exit_code == 0, result.output
+        figures[language] = json.loads(out.read_text(encoding="utf-8"))["datasets"]["tiny-pl"]["clean"]["kb"]["hit@1"]
+    assert figures["pl"] == 1.0 and figures["en"] < 1.0
+
+
 def test_kb_bench_search_rejects_an_unknown_engine(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["bench", "search", str(tmp_path), "--engine", "google"])
     assert result.exit_code == 2
