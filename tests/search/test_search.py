@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from kb.articles import load_project
 from kb.search.index import SearchError, build_index, load_index, load_synonyms, write_index
 from kb.search.ranker import check_golden, search
-from kb.search.text import fold, stem, words
+from kb.search.text import analyzer_for, fold, stem, words
 
 ARTICLES = {
     "account/reset-password.md": """\
@@ -249,3 +250,29 @@ def test_a_large_index_is_split_into_shards_and_joined_on_load(index: dict, tmp_
     (folder / shards[0]).unlink()
     with pytest.raises(SearchError, match="a shard of the split index is missing or broken"):
         load_index(tmp_path)
+
+
+def _doc(id: str, title: str, body: str = "") -> SimpleNamespace:
+    return SimpleNamespace(id=id, title=title, url=f"{id}/", body=body, questions=[], tags=[], headings=[])
+
+
+def test_polish_word_forms_meet_through_the_stemmer_before_folding() -> None:
+    pl = analyzer_for("pl")
+    assert pl.terms("hasła hasło hasłem") == ["hasl", "hasl", "hasl"]
+    # stemming the folded word would miss the ending: "haslem" is not a Polish ending
+    assert analyzer_for("en").terms("hasła hasło hasłem") == ["hasla", "haslo", "haslem"]
+    assert analyzer_for("pl-PL") is pl and analyzer_for("de") is analyzer_for("en")
+
+
+def test_a_polish_word_typed_without_its_letters_finds_the_written_form() -> None:
+    index = build_index([_doc("usun", "Jak usunąć konto?"), _doc("karta", "Karta kredytowa")], language="pl")
+    assert index["language"] == "pl"
+    assert index["forms"] == {"usunac": "usun"}
+    assert [h.id for h in search(index, "jak usunac konto")] == ["usun"]
+    assert [h.id for h in search(index, "usuwanie konta")] == ["usun"]  # forms of one word share "usu..."
+
+
+def test_polish_function_words_count_only_in_a_query_of_nothing_else() -> None:
+    index = build_index([_doc("a", "Jak to zrobić", "jak jak jak w w w"), _doc("b", "Zmiana hasła")], language="pl")
+    assert [h.id for h in search(index, "jak w zmiana hasła")] == ["b"]
+    assert [h.id for h in search(index, "jak w ")] == ["a"]
