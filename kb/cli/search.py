@@ -79,3 +79,24 @@ def bench_search(datasets: tuple[Path, ...], typo_seed: int | None, json_path: P
     if json_path:
         json_path.write_text(json.dumps(results_json(results), indent=2) + "\n", encoding="utf-8")
         stderr_log(f"wrote {json_path}")
+
+
+@bench.command("calibrate")
+@click.argument("datasets", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="FILE", help="Write the coefficients and the cross-validated figures as JSON to FILE.")
+def bench_calibrate(datasets: tuple[Path, ...], json_path: Path | None) -> None:
+    """Fit the answers' confidence model on DATASET folders; print cross-validated figures and coefficients."""
+    from kb.bench.calibrate import calibrate, format_calibration
+    from kb.bench.datasets import DatasetError, load_dataset
+    from kb.bench.search import stderr_log
+
+    try:
+        result = calibrate([load_dataset(folder) for folder in datasets], stderr_log)
+    except (DatasetError, SearchError) as exc:
+        raise KbError(str(exc)) from exc
+    click.echo(format_calibration(result))
+    if json_path:
+        json_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        stderr_log(f"wrote {json_path}")
