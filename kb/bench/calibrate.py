@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 from typing import Callable
 
-from kb.bench.datasets import Dataset
+from kb.bench.datasets import Dataset, Query
 from kb.channels.answers import COEFFICIENTS, DEFAULT_THRESHOLD, confidence, features
 from kb.search.index import build_index
 from kb.search.ranker import search
@@ -105,11 +105,10 @@ def answer_metrics(probabilities: list[float], right: list[bool], threshold: flo
             "ece": round(ece, 4)}
 
 
-def shipped_metrics(ds: Dataset, index: dict | None = None) -> dict[str, float]:
-    """answer_metrics of the shipped model and default threshold on every query of `ds`."""
-    index = index if index is not None else build_index(ds.articles)
+def shipped_metrics(index: dict, queries: list[Query]) -> dict[str, float]:
+    """answer_metrics of the shipped model and default threshold on `queries` over `index`."""
     probabilities, right = [], []
-    for q in ds.queries:
+    for q in queries:
         hits = search(index, q.query, limit=2)
         probabilities.append(confidence(hits, 0) if hits else 0.0)
         right.append(bool(hits) and hits[0].id in q.relevant)

@@ -29,7 +29,7 @@ from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 from kb.channels.llms import ANSWERS_FORMAT, ANSWERS_PATH
 from kb.search.index import INDEX_PATH, SearchError, load_index
 from kb.search.ranker import Hit, search
-from kb.search.sections import Section, best_section, passage
+from kb.search.sections import Section, best_section, passage, section_stems
 
 # The confidence model: P(answers) = 1 / (1 + exp(-(intercept + sum(weight * feature)))).
 # Fitted by `kb bench calibrate ../shared/eval/stackfaq ../shared/eval/banking77 ../shared/eval/plhelp`
@@ -82,14 +82,15 @@ class AnswerSite:
     threshold: float
     contact: list[dict]
     articles: dict[str, dict]
-    sections: dict[str, list[Section]]
+    sections: dict[str, tuple[list[Section], list]]
 
-    def sections_of(self, article_id: str) -> list[Section]:
-        """The article's sections, parsed on first use."""
+    def sections_of(self, article_id: str) -> tuple[list[Section], list]:
+        """The article's sections and their stems, worked out on first use and kept."""
         found = self.sections.get(article_id)
         if found is None:
             rows = self.articles.get(article_id, {}).get("sections", [])
-            found = self.sections[article_id] = [Section(h, a, 2, t) for h, a, t in rows]
+            sections = [Section(h, a, 2, t) for h, a, t in rows]
+            found = self.sections[article_id] = (sections, [section_stems(s) for s in sections])
         return found
 
 
@@ -182,12 +183,12 @@ def result_of(site: AnswerSite, hits: list[Hit], number: int) -> dict:
     """One result: the article, its best-matching section and a passage around the matched words."""
     hit = hits[number]
     stems = set(hit.terms)
-    sections = site.sections_of(hit.id)
+    sections, stem_sets = site.sections_of(hit.id)
     section: dict | None = None
     text = ""
     url = hit.url
     if sections:
-        best = sections[best_section(sections, stems)]
+        best = sections[best_section(sections, stems, stem_sets)]
         text = passage(best.text, stems)
         if best.anchor:
             section = {"heading": best.heading, "anchor": best.anchor}

@@ -77,13 +77,22 @@ def _plain(lines: Iterable[str]) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def best_section(sections: list[Section], stems: set[str]) -> int:
-    """The number of the section whose heading and text hold most of `stems` (heading words count twice)."""
+def section_stems(section: Section) -> tuple[frozenset[str], frozenset[str]]:
+    """The stems of a section's heading and of its text (what best_section compares)."""
+    return (frozenset(stem(w) for w in words(section.heading)), frozenset(stem(w) for w in words(section.text)))
+
+
+def best_section(sections: list[Section], stems: set[str],
+                 stem_sets: list[tuple[frozenset[str], frozenset[str]]] | None = None) -> int:
+    """The number of the section whose heading and text hold most of `stems` (heading words count twice).
+
+    `stem_sets` are the sections' section_stems, when the caller keeps them.
+    """
+    stem_sets = stem_sets if stem_sets is not None else [section_stems(s) for s in sections]
     best, best_value = 0, -1
-    for number, section in enumerate(sections):
-        found = {s for s in (stem(w) for w in words(section.text)) if s in stems}
-        in_heading = {s for s in (stem(w) for w in words(section.heading)) if s in stems}
-        value = 2 * len(in_heading) + len(found | in_heading)
+    for number, (heading, text) in enumerate(stem_sets):
+        in_heading = heading & stems
+        value = 2 * len(in_heading) + len((text & stems) | in_heading)
         if value > best_value:
             best, best_value = number, value
     return best
