@@ -19,6 +19,7 @@ from typing import Any, Iterable, Protocol
 
 import yaml
 
+from kb.search.sections import article_sections
 from kb.search.text import stem, strip_markdown, words
 
 FORMAT = "kb-search/1"
@@ -97,7 +98,7 @@ def build_index(articles: Iterable[ArticleLike], synonyms: dict[str, list[str]] 
         postings.append(row)
     return {
         "format": FORMAT,
-        "docs": [[a.id, a.title, a.url, _snippet(a)] for a in articles],
+        "docs": [[a.id, a.title, a.url, _snippet(a), section_heads(a)] for a in articles],
         "terms": terms,
         "postings": postings,
         "synonyms": _expand_synonyms(synonyms or {}, {t: len(weighted[t]) for t in terms}),
@@ -129,6 +130,11 @@ def _snippet(a: ArticleLike) -> str:
             break
     text = re.sub(r"\s+", " ", " ".join(lines)).strip()
     return text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + "…"
+
+
+def section_heads(a: ArticleLike) -> list[list[str]]:
+    """The article's h2/h3 sections as [heading, anchor] (the browser lists matching ones under it)."""
+    return [[s.heading, s.anchor] for s in article_sections(a.body) if s.anchor]
 
 
 def _expand_synonyms(synonyms: dict[str, list[str]], df: dict[str, int]) -> dict[str, list[str]]:
