@@ -128,7 +128,8 @@ def describe(article: Any) -> str:
 def write_site_bot_files(config: Any, project: Any, url_of: Mapping[str, str], threshold: float) -> dict[str, int]:
     """write_bot_files from an MkDocs config (duck-typed: no mkdocs import here) and the kb project."""
     extra = config.extra if isinstance(config.extra, Mapping) else {}
-    theme_language = getattr(config.theme, "language", None) if hasattr(config, "theme") else None
+    theme = getattr(config, "theme", None)
+    theme_language = theme.get("language") if isinstance(theme, Mapping) else getattr(theme, "language", None)
     info = SiteInfo(name=config.site_name or "Help Center", summary=config.site_description or "",
                     language=str(theme_language or "en"), answer_threshold=float(threshold),
                     contact=tuple(extra.get("kb_contact", [])), site_url=config.site_url or "")
