@@ -67,3 +67,11 @@ def test_mcp_tools_answer_like_the_api_and_searches_are_kept_with_channel_mcp(bu
         ("how do I reset my password", 1, "reset-password", "mcp", "en"),
         ("zebra saxophone lessons", 0, None, "mcp", "en")]
     assert all(len(r["visitor"]) == 16 for r in rows)
+
+
+def test_kb_mcp_without_a_built_site_says_so_and_exits_1(tmp_path: Path):
+    from support import run_kb
+
+    result = run_kb("mcp", "--site", str(tmp_path / "site"), cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == f"{tmp_path / 'site' / 'search' / 'search_index.json'}: no search index; build the site first (kb build)\n"
