@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from kb.bench.calibrate import shipped_metrics
 from kb.bench.datasets import Dataset, Query, sample, with_typos
 from kb.search.index import build_index, write_index
 from kb.search.text import strip_markdown
 
 HERE = Path(__file__).parent
+ANSWER_KEYS = ["answered_rate", "answered_hit@1", "ece"]  # kb only: the answers' confidence
 ENGINES = ["kb", "lunr", "minisearch", "fuse", "flexsearch", "orama", "pagefind"]
 PACKAGES = ["lunr", "minisearch", "fuse.js", "flexsearch", "@orama/orama", "pagefind"]
 # Fuse.js scans every document for every query (hundreds of ms each): it always gets a sample.
@@ -125,7 +127,8 @@ def bench_dataset(ds: Dataset, *, typos: int | None, sample_size: int | None, en
         build_ms: dict[str, float] = {}
         if "kb" in engines:
             start = time.perf_counter()
-            write_index(build_index(ds.articles, language=language), work / "kb")
+            kb_index = build_index(ds.articles, language=language)
+            write_index(kb_index, work / "kb")
             build_ms["kb"] = (time.perf_counter() - start) * 1000
         if "pagefind" in engines:
             write_pagefind_site(docs, work / "pagefind")
@@ -147,6 +150,9 @@ def bench_dataset(ds: Dataset, *, typos: int | None, sample_size: int | None, en
             for variant, run in out["runs"].items():
                 qs = [variants[variant][i] for i in run["numbers"]]
                 metrics[variant] = score(run["ranks"], qs, run["times"])
+            if engine == "kb":
+                for variant, qs in variants.items():
+                    metrics[variant].update(shipped_metrics(kb_index, qs))
             runs.append(EngineRun(engine, build_ms.get(engine, out["build_ms"]),
                                   out["index_gzip_bytes"], metrics))
     return runs
@@ -165,7 +171,7 @@ def results_json(results: dict[str, list[EngineRun]]) -> dict:
         by_variant: dict = {}
         for run in runs:
             for variant, m in run.metrics.items():
-                entry = {k: m[k] for k in keys}
+                entry = {k: m[k] for k in keys + ANSWER_KEYS if k in m}
                 entry["index_gzip_bytes"] = run.index_gzip_bytes
                 by_variant.setdefault(variant, {})[run.engine] = entry
         out["datasets"][name] = by_variant
@@ -186,6 +192,14 @@ def format_table(results: dict[str, list[EngineRun]]) -> str:
                 lines.append(f"| {label} | {m['queries']} | {run.engine} | {m['hit@1']:.3f} | {m['hit@5']:.3f} "
                              f"| {m['mrr@10']:.3f} | {m['zero']:.3f} | {m['p50_ms']:.2f} | {m['p95_ms']:.2f} "
                              f"| {run.index_gzip_bytes / 1000:.1f} | {run.build_ms:.0f} |")
+    answers = [f"| {name if variant == 'clean' else name + ' (typos)'} | {m['answered_rate']:.3f} "
+               f"| {m['answered_hit@1']:.3f} | {m['ece']:.3f} |"
+               for name, runs in results.items() for run in runs if run.engine == "kb"
+               for variant, m in run.metrics.items() if "ece" in m]
+    if answers:
+        lines += ["", "kb answers (threshold and confidence as shipped; targets: answered_hit@1 >= 0.90 with "
+                      "answered_rate >= 0.40, ece <= 0.05):", "",
+                  "| set | answered_rate | answered_hit@1 | ece |", "|---|---|---|---|", *answers]
     return "\n".join(lines)
 
 

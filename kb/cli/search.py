@@ -56,9 +56,16 @@ def search_command(query: str, site_dir: Path, limit: int, as_json: bool) -> Non
               help="Only these engines (repeatable): kb, lunr, minisearch, fuse, flexsearch, orama, pagefind.")
 @click.option("--language", default="en", show_default=True, metavar="CODE",
               help="The language of the data sets' articles and queries: ours runs with its analyzer (en, pl).")
+@click.option("--api", "api", is_flag=True,
+              help="Instead of the engines, time GET /api/search in the real collector over HTTP, at "
+                   "10,000 articles unless --scale says otherwise (p50/p95/p99 ms of 1,000 queries).")
 def bench_search(datasets: tuple[Path, ...], typo_seed: int | None, json_path: Path | None,
-                 sample_size: int | None, scale: int | None, engines: tuple[str, ...], language: str) -> None:
+                 sample_size: int | None, scale: int | None, engines: tuple[str, ...], language: str,
+                 api: bool) -> None:
     """Measure our search beside the anchors on DATASET folders (articles/*.md + queries.jsonl)."""
+    if api:
+        _bench_api(datasets, scale or 10_000, json_path, language)
+        return
     from kb.bench.datasets import DatasetError, load_dataset
     from kb.bench.search import (ENGINES, BenchError, bench_dataset, ensure_packages, format_table,
                                  results_json, stderr_log)
@@ -80,4 +87,48 @@ def bench_search(datasets: tuple[Path, ...], typo_seed: int | None, json_path: P
     click.echo(format_table(results))
     if json_path:
         json_path.write_text(json.dumps(results_json(results), indent=2) + "\n", encoding="utf-8")
+        stderr_log(f"wrote {json_path}")
+
+
+@bench.command("calibrate")
+@click.argument("datasets", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="FILE", help="Write the coefficients and the cross-validated figures as JSON to FILE.")
+def bench_calibrate(datasets: tuple[Path, ...], json_path: Path | None) -> None:
+    """Fit the answers' confidence model on DATASET folders; print cross-validated figures and coefficients."""
+    from kb.bench.calibrate import calibrate, format_calibration
+    from kb.bench.datasets import DatasetError, load_dataset
+    from kb.bench.search import stderr_log
+
+    try:
+        result = calibrate([load_dataset(folder) for folder in datasets], stderr_log)
+    except (DatasetError, SearchError) as exc:
+        raise KbError(str(exc)) from exc
+    click.echo(format_calibration(result))
+    if json_path:
+        json_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        stderr_log(f"wrote {json_path}")
+
+
+def _bench_api(datasets: tuple[Path, ...], scale: int, json_path: Path | None, language: str) -> None:
+    from kb.bench.answers_api import ApiBenchError, bench_api
+    from kb.bench.datasets import DatasetError, load_dataset
+    from kb.bench.search import stderr_log
+
+    results = {}
+    try:
+        for folder in datasets:
+            stderr_log(f"loading {folder} at {scale} articles")
+            ds = load_dataset(folder, scale=scale)
+            results[ds.name] = bench_api(ds, stderr_log, language=language)
+    except (ApiBenchError, DatasetError, SearchError) as exc:
+        raise KbError(str(exc)) from exc
+    click.echo("| set | articles | queries | p50 ms | p95 ms | p99 ms | target p95 |")
+    click.echo("|---|---|---|---|---|---|---|")
+    for name, m in results.items():
+        click.echo(f"| {name} | {m['articles']} | {m['queries']} | {m['p50_ms']:.2f} | {m['p95_ms']:.2f} "
+                   f"| {m['p99_ms']:.2f} | < 5 |")
+    if json_path:
+        json_path.write_text(json.dumps({"api": results}, indent=2) + "\n", encoding="utf-8")
         stderr_log(f"wrote {json_path}")

@@ -1,12 +1,12 @@
-"""What the command line hands the collector when it makes one: the report and the site's search."""
+"""What the command line hands the collector when it makes one: the report and the site's answers."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from kb.channels.answers import answer
 from kb.report.review import build_report
-from kb.search.ranker import search_site
 
 
 def report_for_collector(store: Any, manifest: dict, since: datetime | None) -> dict:
@@ -16,4 +16,4 @@ def report_for_collector(store: Any, manifest: dict, since: datetime | None) -> 
 
 def collector_services() -> dict[str, Any]:
     """The `report` and `search` functions every collector this command line makes is given."""
-    return {"report": report_for_collector, "search": search_site}
+    return {"report": report_for_collector, "search": answer}

@@ -21,6 +21,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
+from kb.report.channels import format_channels_markdown, format_channels_text
 from kb.votes.schema import REASONS
 
 FORMATS = ("text", "json", "csv", "markdown", "html")
@@ -190,6 +191,7 @@ def format_text(report: dict, *, color: bool = False) -> str:
             out.append(_fit(f"{gap['count']:>5}  {_fit(_one_line(gap['query']), 30):<30} {nearest}", 80))
         if len(report["gaps"]) > TEXT_GAPS:
             out.append(f"  ... and {len(report['gaps']) - TEXT_GAPS} more (see --format json)")
+    out += format_channels_text(report)
     return "\n".join(line.rstrip() for line in out) + "\n"
 
 
@@ -305,6 +307,7 @@ def format_markdown(report: dict) -> str:
             others = "; ".join(md_escape(v) for v in gap["variants"][1:4])
             nearest = ", ".join(f"`{n}`" for n in gap["nearest"])
             out.append(f"| {gap['count']} | {md_escape(gap['query'])} | {others} | {nearest} |")
+    out += format_channels_markdown(report)
     return "\n".join(out) + "\n"
 
 

@@ -24,6 +24,7 @@ from rapidfuzz import fuzz, process
 from kb.articles import parse_duration
 from kb.manifest import ManifestError, validate_manifest
 from kb.report import sql
+from kb.report.channels import add_channel_views
 from kb.report.tally import (COUNTING_RULE, PRIOR_FALLBACK, PRIOR_STRENGTH, Z, Cell, Tallies, bayesian_mean,
                              count_contacts, iso, rounded, tally_votes, utc, wilson_interval)
 from kb.votes.schema import REASONS
@@ -226,11 +227,14 @@ def build_report(
     _articles_of(manifest)  # a clear ReportError before any counting
     tallies = tally_store(store, since)
     contacts = count_contacts(store.contacts(since=since))
-    gaps = group_failed_searches(store.searches(since=since))
-    return assemble_report(
+    searches = list(store.searches(since=since))
+    gaps = group_failed_searches(searches)
+    report = assemble_report(
         manifest, tallies, contacts, gaps,
         since=since, category=category, owner=owner, target=target, now=now, rank=rank,
     )
+    add_channel_views(report, searches, store.votes(since=since), store.contacts(since=since))
+    return report
 
 
 def assemble_report(

@@ -19,6 +19,7 @@ from typing import Any, Iterable, Protocol
 
 import yaml
 
+from kb.search.sections import article_sections
 from kb.search.text import Analyzer, analyzer_for, strip_markdown
 
 FORMAT = "kb-search/1"
@@ -105,7 +106,7 @@ def build_index(articles: Iterable[ArticleLike], synonyms: dict[str, list[str]] 
     return {
         "format": FORMAT,
         "language": analyzer.language,
-        "docs": [[a.id, a.title, a.url, _snippet(a)] for a in articles],
+        "docs": [[a.id, a.title, a.url, _snippet(a), section_heads(a)] for a in articles],
         "terms": terms,
         "postings": postings,
         "synonyms": _expand_synonyms(synonyms or {}, {t: len(weighted[t]) for t in terms}, analyzer),
@@ -138,6 +139,11 @@ def _snippet(a: ArticleLike) -> str:
             break
     text = re.sub(r"\s+", " ", " ".join(lines)).strip()
     return text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + "…"
+
+
+def section_heads(a: ArticleLike) -> list[list[str]]:
+    """The article's h2/h3 sections as [heading, anchor] (the browser lists matching ones under it)."""
+    return [[s.heading, s.anchor] for s in article_sections(a.body) if s.anchor]
 
 
 def _expand_synonyms(synonyms: dict[str, list[str]], df: dict[str, int], analyzer: Analyzer) -> dict[str, list[str]]:

@@ -43,6 +43,9 @@ class Hit:
     title: str
     url: str
     score: float
+    share: float = 0.0  # score / the query's best possible score (a confidence feature)
+    terms: tuple[str, ...] = ()  # the index terms that matched, one per matched query word
+    words: int = 0  # query words (after removing repeats)
 
 
 class _Prepared:
@@ -158,9 +161,11 @@ def search(index: dict, query: str, limit: int = 10) -> list[Hit]:
     p = _prepare(index)
     groups = query_terms(index, query)
     totals: dict[int, int] = defaultdict(int)
+    matched: dict[int, list[str]] = defaultdict(list)
     best_possible = 0
     for variants in groups:
         best: dict[int, int] = {}
+        won: dict[int, int] = {}
         group_max = 0
         for term, factor in variants.items():
             row = p.postings[term]
@@ -170,10 +175,12 @@ def search(index: dict, query: str, limit: int = 10) -> list[Hit]:
                 value = row[k + 1] * factor
                 if value > best.get(doc, 0):
                     best[doc] = value
+                    won[doc] = term
                     if value > group_max:
                         group_max = value
         for doc, value in best.items():
             totals[doc] += value
+            matched[doc].append(p.terms[won[doc]])
         # a word the index does not know at all still counts: it raises the bar for the others
         best_possible += group_max if variants else UNKNOWN_WORD
     if not totals:
@@ -181,7 +188,8 @@ def search(index: dict, query: str, limit: int = 10) -> list[Hit]:
     floor = best_possible * MIN_SHARE
     ranked = sorted((d for d, v in totals.items() if v >= floor), key=lambda d: (-totals[d], d))
     scale = IMPACT_SCALE * FACTOR_EXACT
-    return [Hit(p.docs[d][0], p.docs[d][1], p.docs[d][2], totals[d] / scale) for d in ranked[:limit]]
+    return [Hit(p.docs[d][0], p.docs[d][1], p.docs[d][2], totals[d] / scale, totals[d] / best_possible,
+                tuple(matched[d]), len(groups)) for d in ranked[:limit]]
 
 
 def search_site(site_dir: Path, query: str, limit: int = 10) -> list[dict]:

@@ -15,6 +15,8 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.nav import Navigation
 from mkdocs.structure.pages import Page
 
+from kb.channels.answers import DEFAULT_THRESHOLD
+from kb.channels.llms import write_site_bot_files
 from kb.articles import RESERVED_FILES, Article, Project, last_updated, load_project
 from kb.manifest import build_manifest, write_manifest
 from kb.search import site_index as search_site
@@ -59,6 +61,8 @@ class KbPluginConfig(base.Config):
     """The contact channels: name, url, hours, description."""
     livereload = c.Type(bool, default=False)
     """Reload open pages when the preview rebuilds (`kb serve` turns this on)."""
+    answer_threshold = c.Type(float, default=DEFAULT_THRESHOLD)
+    """The confidence at which the search API and the MCP server call a query answered."""
 
 
 class KbPlugin(BasePlugin[KbPluginConfig]):
@@ -204,6 +208,7 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         except SearchError as exc:
             raise PluginError(f"kb: search index: {exc}") from exc
         log.info(f"kb: search index: {len(index['docs'])} articles, {len(index['terms'])} terms")
+        write_site_bot_files(config, self.project, self.url_of, self.config.answer_threshold)
 
     def _home_markdown(self, config: Any) -> str:
         assert self.project is not None

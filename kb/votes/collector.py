@@ -18,6 +18,7 @@ import os
 import re
 import secrets
 import time
+import uuid
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -32,7 +33,7 @@ from starlette.routing import Route
 from kb.manifest import SiteManifest
 from kb.votes.openapi import openapi_schema
 from kb.votes.io import export_lines
-from kb.votes.schema import MAX_BODY, PARSERS, Invalid, honeypot_filled, kind_of
+from kb.votes.schema import MAX_BODY, PARSERS, Invalid, honeypot_filled, kind_of, search_options
 from kb.votes.store import TABLES, Store
 
 
@@ -50,7 +51,7 @@ _BOTS = re.compile(
 # What the app's maker hands in: the review report of (store, manifest, since), and the site's
 # search of (site_dir, query) -> results as JSON objects.
 ReportFn = Callable[[Store, dict, "datetime | None"], dict]
-SearchFn = Callable[[Path, str], list]
+SearchFn = Callable[..., "list | dict"]  # (site_dir, query, *, lang, limit, channel) -> answer JSON
 
 
 def now() -> datetime:
@@ -238,20 +239,42 @@ class Collector:
         return JSONResponse(openapi_schema())
 
     async def get_search(self, request: Request) -> Response:
-        unknown = _unknown_params(request, {"q"})
+        unknown = _unknown_params(request, {"q", "lang", "limit", "channel"})
         if unknown:
             return unknown
         query = request.query_params.get("q", "")
         if not query.strip() or len(query) > 200:
             return _error(422, "must be 1 to 200 characters", "q", {})
+        try:
+            options = search_options(request.query_params)
+        except Invalid as exc:
+            return _error(422, exc.message, exc.field, {})
         if self.search is None:
             return _error(501, "search is not configured on this collector", None, {})
         try:
-            hits = await run_in_threadpool(self.search, self.site_dir, query)
+            hits = await run_in_threadpool(self.search, self.site_dir, query, **options)
+        except ValueError as exc:  # the site has no help center in that language
+            return _error(422, str(exc), "lang", {})
         except Exception as exc:  # noqa: BLE001 - a missing or bad index is the site's problem
             return _error(503, str(exc), None, {})
         allowed, cors = self._origin_verdict(request.headers.get("origin"), request.headers.get("host", ""))
+        if isinstance(hits, dict):
+            self._record_search(request, hits, options["channel"])
+            return JSONResponse(hits, headers=cors)
         return JSONResponse({"query": query, "results": hits}, headers=cors)
+
+    def _record_search(self, request: Request, answer: dict, channel: str) -> None:
+        """Keep the query for the review: answered (results 1, the top article) or handed over (0).
+
+        Not awaited: the answer does not wait for the disk, and a lost record loses no vote.
+        """
+        client = request.client.host if request.client else ""
+        top = answer["results"][0]["id"] if answer.get("answered") and answer.get("results") else None
+        row = {"event_id": str(uuid.uuid4()), "query": answer.get("query", ""), "results": 1 if top else 0,
+               "article": top, "language": answer.get("language"), "channel": channel,
+               "visitor": self.visitors.hash(client, request.headers.get("user-agent", "")),
+               "created_at": now()}
+        self.store.submit("searches", [row])
 
     # -- admin ----------------------------------------------------------------------------
     def _admin(self, request: Request) -> Response | None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from kb.votes.schema import CHANNEL_PATTERN, LANGUAGE_PATTERN, MAX_BODY, MAX_COMMENT, REASONS, UUID_PATTERN
+from kb.votes.schema import (CHANNEL_PATTERN, LANGUAGE_PATTERN, MAX_BODY, MAX_COMMENT, REASONS, SEARCH_LIMIT,
+                             UUID_PATTERN)
 
 
 def _nullable(schema: dict) -> dict:
@@ -61,14 +62,29 @@ def openapi_schema() -> dict:
             "/api/searches": {"post": _post("Record a search that found nothing", "Search")},
             "/api/contacts": {"post": _post("Record a click on a contact channel", "Contact")},
             "/api/search": {"get": {
-                "summary": "Search the help center with the site's own ranking",
+                "summary": "Answers for chatbots and other channels, with the site's own ranking",
+                "description": ("Ranked articles with their best-matching section, a passage and a calibrated "
+                                "`confidence`; `answered` when the top result's confidence reaches the site's "
+                                "`answer_threshold`, else `contact` lists the site's contact channels with the "
+                                "query carried. Every query is kept for the review with its channel and the "
+                                "visitor's daily hash only."),
                 "parameters": [{"name": "q", "in": "query", "required": True,
                                 "schema": {"type": "string", "minLength": 1, "maxLength": 200,
-                                           "pattern": r"\S"}}],
+                                           "pattern": r"\S"}},
+                               {"name": "lang", "in": "query", "required": False,
+                                "description": "The help center's language (default: the site's first).",
+                                "schema": {"type": "string", "maxLength": 35, "pattern": LANGUAGE_PATTERN}},
+                               {"name": "limit", "in": "query", "required": False,
+                                "schema": {"type": "integer", "minimum": 1, "maximum": SEARCH_LIMIT, "default": 5}},
+                               {"name": "channel", "in": "query", "required": False,
+                                "description": "Who asks: api (default), mcp, or a bot's own short name.",
+                                "schema": {"type": "string", "maxLength": 32, "pattern": CHANNEL_PATTERN,
+                                           "default": "api"}}],
                 "responses": {
-                    "200": {"description": "Ranked articles.", "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/SearchResults"}}}},
-                    "422": _err("`q` is missing, blank or too long."),
+                    "200": {"description": "The answer.", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Answer"}}}},
+                    "422": _err("`q` is missing, blank or too long, or `lang`, `limit` or `channel` is bad "
+                                "(`field` names it; an unknown language too)."),
                     "501": _err("This install has no search engine."),
                     "503": _err("The site has no search index."),
                 },
@@ -171,12 +187,30 @@ def openapi_schema() -> dict:
                         "website": _HONEYPOT,
                     },
                 },
-                "SearchResults": {
-                    "type": "object", "required": ["query", "results"],
-                    "properties": {"query": {"type": "string"}, "results": {"type": "array", "items": {
-                        "type": "object", "required": ["id", "title", "url", "score"],
-                        "properties": {"id": {"type": "string"}, "title": {"type": "string"},
-                                       "url": {"type": "string"}, "score": {"type": "number"}}}}},
+                "Answer": {
+                    "type": "object", "required": ["query", "language", "answered", "results", "contact"],
+                    "properties": {
+                        "query": {"type": "string"}, "language": {"type": "string"},
+                        "answered": {"type": "boolean"},
+                        "results": {"type": "array", "items": {
+                            "type": "object",
+                            "required": ["id", "title", "url", "section", "passage", "score", "confidence"],
+                            "properties": {
+                                "id": {"type": "string"}, "title": {"type": "string"},
+                                "url": {"type": "string", "description": "The article's URL, with the "
+                                                                         "section's anchor when there is one."},
+                                "section": _nullable({"type": "object", "required": ["heading", "anchor"],
+                                                      "properties": {"heading": {"type": "string"},
+                                                                     "anchor": {"type": "string"}}}),
+                                "passage": {"type": "string", "maxLength": 300},
+                                "score": {"type": "number"},
+                                "confidence": {"type": "number", "minimum": 0, "maximum": 1,
+                                               "description": "Estimated probability that it answers."}}}},
+                        "contact": {"type": "array", "items": {
+                            "type": "object", "required": ["name", "url"],
+                            "properties": {"name": {"type": "string"}, "url": {"type": "string"},
+                                           "hours": {"type": "string"}, "description": {"type": "string"}}}},
+                    },
                 },
                 "Health": {
                     "type": "object", "required": ["status", "store", "articles"],

@@ -145,3 +145,16 @@ def parse_contact(body: dict) -> dict:
 
 PARSERS: dict[str, Callable[[dict], dict]] = {
     "votes": parse_vote, "searches": parse_search, "contacts": parse_contact}
+
+
+SEARCH_LIMIT = 50  # results GET /api/search returns at most
+
+
+def search_options(params: Any) -> dict:
+    """`lang`, `limit` and `channel` of GET /api/search from its query parameters, or Invalid."""
+    language = _matching({"lang": params["lang"]}, "lang", _LANGUAGE, "en or pt-BR", 35) if "lang" in params else None
+    raw = params.get("limit", "5")
+    if not raw.isdigit() or not 1 <= int(raw) <= SEARCH_LIMIT:
+        raise Invalid("limit", f"must be a whole number from 1 to {SEARCH_LIMIT}, got {json.dumps(raw)}")
+    channel = _matching({"channel": params["channel"]}, "channel", _CHANNEL, "web, api or mcp", 32) if "channel" in params else None
+    return {"lang": language, "limit": int(raw), "channel": channel or "api"}

@@ -402,6 +402,7 @@
 
   var SETUP = 0, READY = 1, QUERY = 2, RESULT = 3;
   var RESULT_LIMIT = 20;
+  var SECTION_LIMIT = 3;  // sections listed under an article, at most
   var state = { prepared: null, options: {}, base: null, highlight: false };
   var HIGHLIGHT_MIN = 3;  // terms shorter than this would mark too much (kb/assets/highlight.js)
 
@@ -463,11 +464,28 @@
         location: state.highlight ? withHighlight(d[2], Array.from(stems)) : d[2],
         title: highlight(p, d[1], stems), text: highlight(p, d[3], stems),
         score: r.score, terms: terms
-      }];
+      }].concat(sectionItems(d, stems, r.score, terms));
     });
     var result = { items: items };
     if (state.options && state.options.suggest) result.suggest = [];
     return result;
+  }
+
+  /* The article's sections whose heading holds a matched word, as Material lists sections under
+     their article: best-matching first, each linking to its anchor. */
+  function sectionItems(d, stems, score, terms) {
+    var sections = d[4] || [];
+    var found = [];
+    for (var i = 0; i < sections.length; i++) {
+      var hits = 0;
+      words(sections[i][0]).forEach(function (w) { if (stems.has(stem(w))) hits++; });
+      if (hits) found.push({ hits: hits, at: i });
+    }
+    found.sort(function (a, b) { return b.hits - a.hits || a.at - b.at; });
+    return found.slice(0, SECTION_LIMIT).map(function (f) {
+      var s = sections[f.at];
+      return { location: d[2] + "#" + s[1], title: highlight(s[0], stems), text: "", score: score, terms: terms };
+    });
   }
 
   /* The answer to one message (a promise for a query on a split index). */

@@ -1,0 +1,152 @@
+"""Calibrating the answers' confidence on evaluation sets, and measuring how well it is calibrated.
+
+`kb bench calibrate DATASET...` fits the logistic model of kb/channels/answers.py (COEFFICIENTS)
+on the sets given, prints cross-validated figures per set and per threshold, and the coefficients
+to paste. `kb bench search` reports, for kb, `answered_rate`, `answered_hit@1` and `ece` with the
+shipped coefficients through `answer_metrics`. Pure Python: no numpy at run time or here.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from typing import Callable
+
+from kb.bench.datasets import Dataset, Query
+from kb.channels.answers import COEFFICIENTS, DEFAULT_THRESHOLD, confidence, features
+from kb.search.index import build_index
+from kb.search.ranker import search
+
+FEATURES = ("share", "margin", "coverage", "log_words")
+BINS = 10
+L2 = 1e-3
+FOLDS = 5
+PER_SET = 1500  # a larger set is sampled down to this many queries, so no set outweighs the others
+THRESHOLDS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9)
+
+
+@dataclass
+class Row:
+    """The top result of one query: the model's features, and whether it is a relevant article."""
+
+    features: dict[str, float] | None  # None when the query found nothing
+    right: bool
+
+
+def calibration_rows(ds: Dataset, index: dict | None = None) -> list[Row]:
+    """One Row per query of `ds`, ranked by our engine over the set's articles."""
+    index = index if index is not None else build_index(ds.articles)
+    rows = []
+    for q in ds.queries:
+        hits = search(index, q.query, limit=2)
+        rows.append(Row(features(hits, 0) if hits else None, bool(hits) and hits[0].id in q.relevant))
+    return rows
+
+
+def predict(weights: dict[str, float], x: dict[str, float] | None) -> float:
+    """The model's probability for features `x` (0 for a query with no result)."""
+    if x is None:
+        return 0.0
+    z = weights["intercept"] + sum(weights[name] * x[name] for name in FEATURES)
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+def fit_logistic(rows: list[Row], l2: float = L2, iterations: int = 30) -> dict[str, float]:
+    """Logistic regression on rows with results, by Newton's method with a small L2 penalty."""
+    data = [([1.0] + [r.features[n] for n in FEATURES], 1.0 if r.right else 0.0) for r in rows if r.features]
+    k = len(FEATURES) + 1
+    w = [0.0] * k
+    for _ in range(iterations):
+        grad = [l2 * wi for wi in w]
+        hess = [[l2 if i == j else 0.0 for j in range(k)] for i in range(k)]
+        for x, y in data:
+            z = sum(a * b for a, b in zip(w, x))
+            p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+            for i in range(k):
+                grad[i] += (p - y) * x[i]
+                for j in range(k):
+                    hess[i][j] += p * (1 - p) * x[i] * x[j]
+        step = _solve(hess, grad)
+        w = [a - b for a, b in zip(w, step)]
+        if max(abs(s) for s in step) < 1e-9:
+            break
+    return {"intercept": w[0], **{name: w[i + 1] for i, name in enumerate(FEATURES)}}
+
+
+def _solve(a: list[list[float]], b: list[float]) -> list[float]:
+    n = len(b)
+    m = [row[:] + [b[i]] for i, row in enumerate(a)]
+    for c in range(n):
+        pivot = max(range(c, n), key=lambda r: abs(m[r][c]))
+        m[c], m[pivot] = m[pivot], m[c]
+        for r in range(n):
+            if r != c and m[r][c]:
+                f = m[r][c] / m[c][c]
+                for cc in range(c, n + 1):
+                    m[r][cc] -= f * m[c][cc]
+    return [m[i][n] / m[i][i] for i in range(n)]
+
+
+def answer_metrics(probabilities: list[float], right: list[bool], threshold: float) -> dict[str, float]:
+    """answered_rate, answered_hit@1 (top right when answered) and ece (10 bins) of top-result confidences."""
+    n = len(probabilities) or 1
+    answered = [r for p, r in zip(probabilities, right) if p >= threshold]
+    ece = 0.0
+    for b in range(BINS):
+        members = [(p, r) for p, r in zip(probabilities, right)
+                   if b / BINS <= p < (b + 1) / BINS or (b == BINS - 1 and p >= 1.0)]
+        if members:
+            mean_p = sum(p for p, _ in members) / len(members)
+            accuracy = sum(1 for _, r in members if r) / len(members)
+            ece += len(members) / n * abs(mean_p - accuracy)
+    return {"answered_rate": round(len(answered) / n, 4),
+            "answered_hit@1": round(sum(answered) / len(answered), 4) if answered else 0.0,
+            "ece": round(ece, 4)}
+
+
+def shipped_metrics(index: dict, queries: list[Query]) -> dict[str, float]:
+    """answer_metrics of the shipped model and default threshold on `queries` over `index`."""
+    probabilities, right = [], []
+    for q in queries:
+        hits = search(index, q.query, limit=2)
+        probabilities.append(confidence(hits, 0) if hits else 0.0)
+        right.append(bool(hits) and hits[0].id in q.relevant)
+    return answer_metrics(probabilities, right, DEFAULT_THRESHOLD)
+
+
+def calibrate(datasets: list[Dataset], log: Callable[[str], None], seed: int = 0) -> dict:
+    """Fit on all sets; cross-validated figures per set and threshold; returns {coefficients, table}."""
+    rows = {}
+    for ds in datasets:
+        log(f"{ds.name}: ranking {len(ds.queries)} queries")
+        rows[ds.name] = calibration_rows(ds)
+    rng = random.Random(seed)
+    training = {name: (rng.sample(r, PER_SET) if len(r) > PER_SET else r) for name, r in rows.items()}
+    # cross-validation: each fold's model never saw the queries it predicts
+    predicted: dict[str, list[float]] = {name: [0.0] * len(r) for name, r in rows.items()}
+    fold_of = {id(row): i % FOLDS for r in rows.values() for i, row in enumerate(r)}
+    for fold in range(FOLDS):
+        train = [row for r in training.values() for row in r if fold_of[id(row)] != fold]
+        weights = fit_logistic(train)
+        for name, r in rows.items():
+            for i, row in enumerate(r):
+                if i % FOLDS == fold:
+                    predicted[name][i] = predict(weights, row.features)
+    table = {}
+    for name, r in rows.items():
+        right = [row.right for row in r]
+        table[name] = {f"{t:.2f}": answer_metrics(predicted[name], right, t) for t in THRESHOLDS}
+    coefficients = {k: round(v, 4) for k, v in fit_logistic([row for r in training.values() for row in r]).items()}
+    return {"coefficients": coefficients, "shipped": COEFFICIENTS, "cross_validated": table}
+
+
+def format_calibration(result: dict) -> str:
+    """The cross-validated table (Markdown) and the coefficients."""
+    lines = ["| set | threshold | answered_rate | answered_hit@1 | ece |", "|---|---|---|---|---|"]
+    for name, by_threshold in result["cross_validated"].items():
+        for t, m in by_threshold.items():
+            lines.append(f"| {name} | {t} | {m['answered_rate']:.3f} | {m['answered_hit@1']:.3f} | {m['ece']:.3f} |")
+    lines.append("")
+    lines.append("COEFFICIENTS = " + repr(result["coefficients"]))
+    return "\n".join(lines)

@@ -1,0 +1,231 @@
+"""Answers for chatbots and other channels: the site's ranking with sections, passages and confidence.
+
+`answer(site_dir, query, ...)` is what the collector's `GET /api/search` and the MCP server return:
+
+    {"query", "language", "answered",
+     "results": [{"id", "title", "url", "section", "passage", "score", "confidence"}],
+     "contact": [...]}
+
+`confidence` is the estimated probability that a result answers the query. It is a logistic
+model over four features of the ranking, fitted on the public evaluation sets (see COEFFICIENTS).
+`answered` is true when the top result's confidence reaches the site's `answer_threshold`; when it
+is not, `contact` lists the site's contact channels with the query carried, so the bot can hand
+the customer over to a person.
+
+The parsed index and answers file are cached per site folder and reused until the files change
+(their modification time and size), so a collector answers from memory.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+
+from kb.channels.llms import ANSWERS_FORMAT, ANSWERS_PATH
+from kb.search.index import INDEX_PATH, SearchError, load_index
+from kb.search.ranker import Hit, search
+from kb.search.sections import Section, best_section, passage, section_stems
+
+# The confidence model: P(answers) = 1 / (1 + exp(-(intercept + sum(weight * feature)))).
+# Fitted by `kb bench calibrate ../shared/eval/stackfaq ../shared/eval/banking77 ../shared/eval/plhelp`
+# (logistic regression by Newton's method, L2 1e-3, on each set's queries with banking77 sampled
+# to 1,500 so no set outweighs the others; label: the top result is one of the query's relevant
+# articles). Features do not depend on the size of the help center: see `features`.
+COEFFICIENTS = {"intercept": -6.3583, "share": 6.2794, "margin": 7.0491, "coverage": -0.9747,
+                "log_words": 1.299}
+# The default answer threshold: the lowest confidence at which the top result was right at least
+# 90% of the time on both English public sets (`kb bench calibrate` prints the table).
+DEFAULT_THRESHOLD = 0.8
+DEFAULT_LIMIT = 5
+MAX_LIMIT = 50
+
+
+class UnknownLanguage(ValueError):
+    """The site has no help center in the language asked for."""
+
+
+def features(hits: list[Hit], number: int) -> dict[str, float]:
+    """The confidence model's inputs for result `number` of `hits`.
+
+    share: its score over the query's best possible score; margin: how far it leads the best
+    other result, relative to its own score (negative below the top); coverage: the share of
+    query words it matched; log_words: log of the number of query words.
+    """
+    hit = hits[number]
+    others = [h.score for i, h in enumerate(hits) if i != number]
+    runner_up = max(others) if others else 0.0
+    margin = (hit.score - runner_up) / hit.score if hit.score > 0 else 0.0
+    words = max(1, hit.words)
+    return {"share": min(1.0, hit.share), "margin": max(-1.0, margin),
+            "coverage": len(hit.terms) / words, "log_words": math.log(words)}
+
+
+def confidence(hits: list[Hit], number: int) -> float:
+    """The estimated probability that result `number` of `hits` answers the query."""
+    x = features(hits, number)
+    z = COEFFICIENTS["intercept"] + sum(COEFFICIENTS[name] * value for name, value in x.items())
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+@dataclass
+class AnswerSite:
+    """One language's built help center, parsed once: index, articles' sections, contact channels."""
+
+    index: dict
+    name: str
+    language: str
+    threshold: float
+    contact: list[dict]
+    articles: dict[str, dict]
+    sections: dict[str, tuple[list[Section], list]]
+
+    def sections_of(self, article_id: str) -> tuple[list[Section], list]:
+        """The article's sections and their stems, worked out on first use and kept."""
+        found = self.sections.get(article_id)
+        if found is None:
+            rows = self.articles.get(article_id, {}).get("sections", [])
+            sections = [Section(h, a, 2, t) for h, a, t in rows]
+            found = self.sections[article_id] = (sections, [section_stems(s) for s in sections])
+        return found
+
+
+def read_site(site_dir: Path) -> AnswerSite:
+    """Parse one language's built site (search index and answers file), or raise SearchError."""
+    index = load_index(site_dir)
+    path = Path(site_dir) / ANSWERS_PATH
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        data = {"format": ANSWERS_FORMAT, "site": {}, "articles": {}}  # a site built before answers
+    except json.JSONDecodeError as exc:
+        raise SearchError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from exc
+    if not isinstance(data, dict) or data.get("format") != ANSWERS_FORMAT:
+        raise SearchError(f"{path}: not a kb answers file (expected format {ANSWERS_FORMAT})")
+    site = data.get("site", {})
+    return AnswerSite(index=index, name=site.get("name", ""), language=site.get("language", "en"),
+                      threshold=float(site.get("answer_threshold", DEFAULT_THRESHOLD)),
+                      contact=list(site.get("contact", [])), articles=data.get("articles", {}), sections={})
+
+
+class SiteCache:
+    """Parsed sites by folder, reused until their index or answers file changes (mtime and size)."""
+
+    def __init__(self) -> None:
+        self._sites: dict[Path, tuple[tuple, AnswerSite]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, site_dir: Path) -> AnswerSite:
+        """The parsed site in `site_dir`, parsed again only when its files changed."""
+        site_dir = Path(site_dir)
+        key = _stamp(site_dir)
+        cached = self._sites.get(site_dir)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        with self._lock:
+            cached = self._sites.get(site_dir)
+            if cached is None or cached[0] != key:
+                cached = (key, read_site(site_dir))
+                self._sites[site_dir] = cached
+        return cached[1]
+
+
+def _stamp(site_dir: Path) -> tuple:
+    stamp = []
+    for name in (INDEX_PATH, ANSWERS_PATH):
+        try:
+            st = (site_dir / name).stat()
+            stamp.append((st.st_mtime_ns, st.st_size))
+        except FileNotFoundError:
+            stamp.append(None)
+    return tuple(stamp)
+
+
+_CACHE = SiteCache()
+
+
+def site_for_language(site_dir: Path, language: str | None, cache: SiteCache = _CACHE) -> AnswerSite:
+    """The help center in `language` (the default one when None): `site_dir` or `site_dir/<code>`."""
+    site = cache.get(site_dir)
+    if language is None or language.lower() == site.language.lower():
+        return site
+    other = Path(site_dir) / language
+    if not (other / INDEX_PATH).is_file():
+        raise UnknownLanguage(f"no help center in language {language!r} (this site's language is "
+                              f"{site.language!r})")
+    return cache.get(other)
+
+
+def answer(site_dir: Path, query: str, *, lang: str | None = None, limit: int = DEFAULT_LIMIT,
+           channel: str = "api", cache: SiteCache = _CACHE) -> dict:
+    """The answer JSON for `query` on the built site in `site_dir` (see the module docstring).
+
+    `channel` is not used in the answer; it is accepted so every caller hands the same arguments.
+    """
+    site = site_for_language(site_dir, lang, cache)
+    return answer_from(site, query, limit)
+
+
+def answer_from(site: AnswerSite, query: str, limit: int = DEFAULT_LIMIT) -> dict:
+    """The answer JSON for `query` on an already parsed site."""
+    hits = search(site.index, query, limit=max(2, min(limit, MAX_LIMIT)))
+    results = [result_of(site, hits, i) for i in range(min(limit, len(hits)))]
+    answered = bool(results) and results[0]["confidence"] >= site.threshold
+    return {"query": query, "language": site.language, "answered": answered, "results": results,
+            "contact": [] if answered else handover(site.contact, query)}
+
+
+def result_of(site: AnswerSite, hits: list[Hit], number: int) -> dict:
+    """One result: the article, its best-matching section and a passage around the matched words."""
+    hit = hits[number]
+    stems = set(hit.terms)
+    sections, stem_sets = site.sections_of(hit.id)
+    section: dict | None = None
+    text = ""
+    url = hit.url
+    if sections:
+        best = sections[best_section(sections, stems, stem_sets)]
+        text = passage(best.text, stems)
+        if best.anchor:
+            section = {"heading": best.heading, "anchor": best.anchor}
+            url = f"{hit.url}#{best.anchor}"
+    return {"id": hit.id, "title": hit.title, "url": url, "section": section, "passage": text,
+            "score": round(hit.score, 4), "confidence": round(confidence(hits, number), 4)}
+
+
+def handover(channels: list[Mapping[str, Any]], query: str) -> list[dict]:
+    """The site's contact channels, each link carrying the customer's query (as the widget does)."""
+    out = []
+    for channel in channels:
+        url = str(channel.get("url", ""))
+        out.append({"name": channel.get("name", ""), "url": carry_query(url, query),
+                    "hours": channel.get("hours", ""), "description": channel.get("description", "")})
+    return out
+
+
+def carry_query(url: str, query: str) -> str:
+    """`url` with the query carried: a mailto body line, or a `search` parameter on a web link."""
+    if url.lower().startswith("mailto:"):
+        joiner = "&" if "?" in url else "?"
+        return f"{url}{joiner}body={quote('Last search: ' + query + chr(10) + chr(10))}"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return url
+    extra = urlencode({"search": query})
+    return urlunsplit(parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra))
+
+
+def get_article(site_dir: Path, article_id: str, lang: str | None = None, cache: SiteCache = _CACHE) -> dict:
+    """An article's Markdown, title, URL and version (the MCP server's get_article), or KeyError."""
+    site = site_for_language(site_dir, lang, cache)
+    entry = site.articles.get(article_id)
+    if entry is None:
+        raise KeyError(article_id)
+    markdown_path = Path(site_dir) / (lang if lang and lang.lower() != cache.get(site_dir).language.lower()
+                                      else "") / entry["markdown"]
+    return {"id": article_id, "title": entry["title"], "url": entry["url"], "version": entry["version"],
+            "language": site.language, "markdown": markdown_path.read_text(encoding="utf-8")}

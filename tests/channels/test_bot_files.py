@@ -1,0 +1,100 @@
+"""What `kb build` and `mkdocs build` write for bots: llms.txt, Markdown twins, sections with anchors."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from support import ROOT
+
+from kb.search.sections import article_sections, passage
+
+ARTICLES = {
+    "articles/shipping/_category.yml": "title: Shipping\norder: 1\n",
+    "articles/shipping/track-order.md": """\
+        ---
+        id: track-order
+        title: How do I track my parcel?
+        ---
+        As soon as your order ships, we e-mail you a tracking link. More text follows here.
+
+        ## Find your **tracking** link
+
+        Open the e-mail "Your order is on its way".
+
+        ### Find your tracking link
+
+        The same heading twice gets its own anchor.
+        """,
+    "articles/billing/refunds.md": """\
+        ---
+        id: refunds
+        title: When do I get my refund?
+        ---
+        Refunds take 5 working days.
+        """,
+}
+
+
+def test_mkdocs_build_writes_llms_txt_and_a_markdown_twin_of_every_article(kb_project):
+    root = kb_project(ARTICLES)
+    subprocess.run([sys.executable, "-m", "mkdocs", "build", "-q"], cwd=root, check=True,
+                   env={**os.environ, "PYTHONPATH": str(ROOT), "NO_MKDOCS_2_WARNING": "1"})
+    site = root / "site"
+    assert (site / "llms.txt").read_text(encoding="utf-8") == (
+        "# Test Help Center\n\n"
+        "When an article does not answer, hand over to a person: Chat with us (https://example.com/chat).\n\n"
+        "## Shipping\n\n"
+        "- [How do I track my parcel?](shipping/track-order/index.md): As soon as your order ships, "
+        "we e-mail you a tracking link.\n\n"
+        "## Billing\n\n"
+        "- [When do I get my refund?](billing/refunds/index.md): Refunds take 5 working days.\n")
+    twin = (site / "shipping" / "track-order" / "index.md").read_text(encoding="utf-8")
+    assert twin.startswith("# How do I track my parcel?\n\nAs soon as your order ships")
+    assert "id: track-order" not in twin
+    answers = json.loads((site / "search" / "kb-answers.json").read_text(encoding="utf-8"))
+    assert answers["site"] == {"name": "Test Help Center", "language": "en", "answer_threshold": 0.8,
+                               "contact": [{"name": "Chat with us", "url": "https://example.com/chat",
+                                            "hours": "Mon-Fri 9-17", "description": ""}]}
+    sections = answers["articles"]["track-order"]["sections"]
+    assert [s[:2] for s in sections] == [["", ""], ["Find your tracking link", "find-your-tracking-link"],
+                                         ["Find your tracking link", "find-your-tracking-link_1"]]
+    # the anchors are the ones the built page has
+    html = (site / "shipping" / "track-order" / "index.html").read_text(encoding="utf-8")
+    ids = [i for i in re.findall(r'<h[23] id="([^"]*)"', html) if not i.startswith("kb-")]
+    assert ids == ["find-your-tracking-link", "find-your-tracking-link_1"]
+
+
+def test_kb_build_writes_them_too_and_the_threshold_comes_from_the_plugin_config(kb_project):
+    from support import MKDOCS_YML, run_kb
+
+    root = kb_project(ARTICLES, MKDOCS_YML.replace("  - kb:\n", "  - kb:\n      answer_threshold: 0.9\n"))
+    run_kb("build", cwd=root, check=True)
+    site = root / "site"
+    assert (site / "llms.txt").is_file() and (site / "billing" / "refunds" / "index.md").is_file()
+    answers = json.loads((site / "search" / "kb-answers.json").read_text(encoding="utf-8"))
+    assert answers["site"]["answer_threshold"] == 0.9
+
+
+def test_every_section_anchor_of_the_demo_site_is_on_its_built_page(built_demo_site: Path):
+    answers = json.loads((built_demo_site / "search" / "kb-answers.json").read_text(encoding="utf-8"))
+    assert len(answers["articles"]) >= 40
+    for article in answers["articles"].values():
+        html = (built_demo_site / article["url"] / "index.html").read_text(encoding="utf-8")
+        ids = [i for i in re.findall(r'<h[23] id="([^"]*)"', html) if not i.startswith("kb-")]
+        assert [s[1] for s in article["sections"] if s[1]] == ids, article["url"]
+
+
+def test_a_passage_is_at_most_300_characters_around_the_matched_words():
+    text = " ".join(f"filler{i}" for i in range(100)) + " the refund arrives in five days " + \
+        " ".join(f"more{i}" for i in range(100))
+    found = passage(text, {"refund", "day"})
+    assert len(found) <= 300 and found.startswith("…") and found.endswith("…")
+    assert "the refund arrives in five days" in found
+    assert passage("Short text.", {"refund"}) == "Short text."
+    [opening] = article_sections("Just one paragraph, no headings.")
+    assert (opening.heading, opening.anchor, opening.text) == ("", "", "Just one paragraph, no headings.")

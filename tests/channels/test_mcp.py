@@ -1,0 +1,77 @@
+"""`kb mcp`: the real server over stdio, driven by the official SDK's own client."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import anyio
+from mcp import ClientSession, StdioServerParameters, stdio_client
+
+from support import ROOT
+
+from kb.votes.store import open_store
+
+
+async def _session_calls(site: Path, db: str) -> dict:
+    params = StdioServerParameters(command=sys.executable, args=["-m", "kb", "mcp", "--site", str(site), "--db", db],
+                                   env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=str(site.parent))
+    out: dict = {}
+    with open(os.devnull, "w") as quiet:
+        async with stdio_client(params, errlog=quiet) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                out["tools"] = sorted(t.name for t in (await session.list_tools()).tools)
+                found = await session.call_tool("search_help_center", {"query": "how do I reset my password"})
+                out["search"] = found.structured_content
+                missed = await session.call_tool("search_help_center", {"query": "zebra saxophone lessons",
+                                                                         "limit": 3})
+                out["missed"] = missed.structured_content
+                article = await session.call_tool("get_article", {"id": "reset-password"})
+                out["article"] = article.structured_content
+                unknown = await session.call_tool("get_article", {"id": "no-such-article"})
+                out["unknown"] = (unknown.is_error, unknown.content[0].text)
+    return out
+
+
+def test_mcp_tools_answer_like_the_api_and_searches_are_kept_with_channel_mcp(built_demo_site: Path, tmp_path: Path):
+    db = f"sqlite:///{tmp_path}/votes.db"
+    out = anyio.run(_session_calls, built_demo_site, db)
+    assert out["tools"] == ["get_article", "search_help_center"]
+    search = out["search"]
+    assert search["answered"] is True and search["contact"] == []
+    top = search["results"][0]
+    assert (top["id"], top["url"]) == ("reset-password", "account/reset-password/#reset-your-password")
+    assert top["section"] == {"heading": "Reset your password", "anchor": "reset-your-password"}
+    missed = out["missed"]
+    assert missed["answered"] is False
+    assert [c["name"] for c in missed["contact"]] == ["Chat with us", "E-mail help@northwind-outfitters.example",
+                                                      "Call +31 20 555 0142"]
+    assert missed["contact"][0]["url"] == "https://northwind-outfitters.example/chat?search=zebra+saxophone+lessons"
+    article = out["article"]
+    source = (ROOT / "articles" / "account" / "reset-password.md").read_text(encoding="utf-8")
+    body = source.split("\n---\n", 1)[1].strip("\n")
+    assert article["markdown"] == f"# {article['title']}\n\n{body}\n"
+    manifest = json.loads((built_demo_site / "kb-manifest.json").read_text(encoding="utf-8"))
+    [entry] = [a for a in manifest["articles"] if a["id"] == "reset-password"]
+    assert (article["title"], article["url"], article["version"]) == (entry["title"], entry["url"], entry["version"])
+    assert out["unknown"] == (True, "Error executing tool get_article: no article with id 'no-such-article'")
+    store = open_store(db)
+    try:
+        rows = sorted(store.searches(), key=lambda r: r["query"])
+    finally:
+        store.close()
+    assert [(r["query"], r["results"], r["article"], r["channel"], r["language"]) for r in rows] == [
+        ("how do I reset my password", 1, "reset-password", "mcp", "en"),
+        ("zebra saxophone lessons", 0, None, "mcp", "en")]
+    assert all(len(r["visitor"]) == 16 for r in rows)
+
+
+def test_kb_mcp_without_a_built_site_says_so_and_exits_1(tmp_path: Path):
+    from support import run_kb
+
+    result = run_kb("mcp", "--site", str(tmp_path / "site"), cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == f"{tmp_path / 'site' / 'search' / 'search_index.json'}: no search index; build the site first (kb build)\n"

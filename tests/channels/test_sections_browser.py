@@ -1,0 +1,31 @@
+"""Section results under their article in Material's header search, answered by our worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from search.test_search_browser import serve
+
+
+@pytest.mark.browser
+def test_matching_sections_are_listed_under_their_article_with_their_anchor(chromium, built_demo_site: Path) -> None:
+    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    with serve(built_demo_site) as url:
+        try:
+            page.goto(url)
+            page.locator("input[data-md-component=search-query]").click()
+            page.keyboard.type("tracking link ", delay=20)
+            item = page.locator(".md-search-result__item", has=page.locator("h1", has_text="How do I track my parcel?"))
+            item.first.wait_for()
+            links = [urlparse(a.get_attribute("href")) for a in item.first.locator("a").all()]
+            assert {link.path for link in links} == {"/shipping/track-order/"}
+            assert [link.fragment for link in links] == ["", "find-your-tracking-link", "the-tracking-link-doesnt-work"]
+            assert item.first.locator("h2").first.inner_text() == "Find your tracking link"
+            assert errors == []
+        finally:
+            page.close()

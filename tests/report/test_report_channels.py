@@ -1,0 +1,74 @@
+"""The review by channel: searches, answered rate, the funnel per channel and article, gaps' channels."""
+
+from __future__ import annotations
+
+from scenario import NOW, Votes, article, at, contact, manifest, search, sqlite_store
+
+from kb.report.formats import format_markdown, format_text
+from kb.report.review import build_report
+
+
+def bot(query: str, when, *, channel: str, visitor: str, article_id: str | None) -> dict:
+    row = search(query, when, visitor=visitor, results=1 if article_id else 0)
+    return {**row, "article": article_id, "channel": channel, "language": "en"}
+
+
+def test_searches_by_channel_answered_rate_funnel_and_gap_channels(tmp_path):
+    m = manifest(article("track-order"), article("refunds"))
+    v = Votes()
+    v.add("track-order", True, at(5, 13), visitor="w1")       # the web visitor who opened it found it helpful
+    v.add("refunds", True, at(6, 13), visitor="someone-else")
+    searches = [
+        {**search("gift wrap", at(5), visitor="w2"), "channel": "web"},
+        {**search("where is my parcel", at(5), visitor="w1", results=3), "article": "track-order", "channel": "web"},
+        bot("where is my parcel", at(5), channel="whatsapp", visitor="b1", article_id="track-order"),
+        bot("where is my parcel", at(5, 13), channel="whatsapp", visitor="b1", article_id="track-order"),  # same day: once
+        bot("refund status", at(6), channel="whatsapp", visitor="b1", article_id="refunds"),
+        bot("gift wrapping", at(6), channel="whatsapp", visitor="b1", article_id=None),
+        bot("gift wrap", at(6), channel="mcp", visitor="m1", article_id=None),
+    ]
+    contacts = [contact("refunds", at(6, 14), visitor="b1")]
+    store = sqlite_store(tmp_path / "v.db", v.rows, searches, contacts)
+    try:
+        report = build_report(store, m, now=NOW)
+    finally:
+        store.close()
+    assert report["channels"]["by_channel"] == [
+        {"channel": "whatsapp", "searched": 3, "answered": 2, "answered_rate": 0.6667, "opened": 2, "helpful": 0,
+         "contacted": 1},
+        {"channel": "web", "searched": 2, "answered": None, "answered_rate": None, "opened": 1, "helpful": 1,
+         "contacted": 0},
+        {"channel": "mcp", "searched": 1, "answered": 0, "answered_rate": 0.0, "opened": 0, "helpful": 0,
+         "contacted": 0},
+    ]
+    assert report["channels"]["by_article"] == [
+        {"article": "refunds", "channel": "whatsapp", "opened": 1, "helpful": 0, "contacted": 1},
+        {"article": "track-order", "channel": "web", "opened": 1, "helpful": 1, "contacted": 0},
+        {"article": "track-order", "channel": "whatsapp", "opened": 1, "helpful": 0, "contacted": 0},
+    ]
+    assert [(g["query"], g["count"], g["channels"]) for g in report["gaps"]] == [
+        ("gift wrap", 3, {"mcp": 1, "web": 1, "whatsapp": 1})]
+    text = format_text(report)
+    assert text.endswith(
+        "Searches by channel (searched -> opened -> helpful -> contacted)\n"
+        "CHANNEL          SEARCHED ANSWERED OPENED HELPFUL CONTACTED\n"
+        "whatsapp                3      67%      2       0         1\n"
+        "web                     2        -      1       1         0\n"
+        "mcp                     1       0%      0       0         0\n"
+        "\n"
+        "Content gaps by channel\n"
+        "  gift wrap                                mcp 1, web 1, whatsapp 1\n")
+    markdown = format_markdown(report)
+    assert "| whatsapp | 3 | 2 (67%) | 2 | 0 | 1 |" in markdown
+    assert "| `refunds` | whatsapp | 1 | 0 | 1 |" in markdown
+    assert "| gift wrap | mcp 1, web 1, whatsapp 1 |" in markdown
+
+
+def test_a_site_without_bots_keeps_its_report_as_it_was(tmp_path):
+    m = manifest(article("track-order"))
+    store = sqlite_store(tmp_path / "v.db", [], [search("gift wrap", at(5), visitor="a")], [])
+    try:
+        report = build_report(store, m, now=NOW)
+    finally:
+        store.close()
+    assert "channels" not in report and "channels" not in report["gaps"][0]
