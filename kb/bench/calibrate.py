@@ -34,9 +34,9 @@ class Row:
     right: bool
 
 
-def calibration_rows(ds: Dataset, index: dict | None = None) -> list[Row]:
-    """One Row per query of `ds`, ranked by our engine over the set's articles."""
-    index = index if index is not None else build_index(ds.articles)
+def calibration_rows(ds: Dataset, index: dict | None = None, language: str = "en") -> list[Row]:
+    """One Row per query of `ds`, ranked by our engine over the set's articles (in `language`)."""
+    index = index if index is not None else build_index(ds.articles, language=language)
     rows = []
     for q in ds.queries:
         hits = search(index, q.query, limit=2)
@@ -110,34 +110,43 @@ def shipped_metrics(index: dict, queries: list[Query]) -> dict[str, float]:
     probabilities, right = [], []
     for q in queries:
         hits = search(index, q.query, limit=2)
-        probabilities.append(confidence(hits, 0) if hits else 0.0)
+        probabilities.append(confidence(hits, 0, index.get("language")) if hits else 0.0)
         right.append(bool(hits) and hits[0].id in q.relevant)
     return answer_metrics(probabilities, right, DEFAULT_THRESHOLD)
 
 
-def calibrate(datasets: list[Dataset], log: Callable[[str], None], seed: int = 0) -> dict:
-    """Fit on all sets; cross-validated figures per set and threshold; returns {coefficients, table}."""
+def calibrate(datasets: list[Dataset], log: Callable[[str], None], seed: int = 0,
+              languages: dict[str, str] | None = None) -> dict:
+    """Fit one model per language on its sets; cross-validated figures per set and threshold.
+
+    `languages` maps a set's name to its language (default en). Returns {coefficients: {language:
+    weights}, shipped, cross_validated: {set: {threshold: metrics}}}.
+    """
+    language_of = {ds.name: (languages or {}).get(ds.name, "en") for ds in datasets}
     rows = {}
     for ds in datasets:
-        log(f"{ds.name}: ranking {len(ds.queries)} queries")
-        rows[ds.name] = calibration_rows(ds)
+        log(f"{ds.name}: ranking {len(ds.queries)} queries ({language_of[ds.name]})")
+        rows[ds.name] = calibration_rows(ds, language=language_of[ds.name])
     rng = random.Random(seed)
     training = {name: (rng.sample(r, PER_SET) if len(r) > PER_SET else r) for name, r in rows.items()}
-    # cross-validation: each fold's model never saw the queries it predicts
-    predicted: dict[str, list[float]] = {name: [0.0] * len(r) for name, r in rows.items()}
-    fold_of = {id(row): i % FOLDS for r in rows.values() for i, row in enumerate(r)}
-    for fold in range(FOLDS):
-        train = [row for r in training.values() for row in r if fold_of[id(row)] != fold]
-        weights = fit_logistic(train)
-        for name, r in rows.items():
-            for i, row in enumerate(r):
-                if i % FOLDS == fold:
-                    predicted[name][i] = predict(weights, row.features)
+    coefficients: dict[str, dict[str, float]] = {}
     table = {}
-    for name, r in rows.items():
-        right = [row.right for row in r]
-        table[name] = {f"{t:.2f}": answer_metrics(predicted[name], right, t) for t in THRESHOLDS}
-    coefficients = {k: round(v, 4) for k, v in fit_logistic([row for r in training.values() for row in r]).items()}
+    for language in sorted(set(language_of.values())):
+        names = [name for name in rows if language_of[name] == language]
+        # cross-validation: each fold's model never saw the queries it predicts
+        predicted: dict[str, list[float]] = {name: [0.0] * len(rows[name]) for name in names}
+        fold_of = {id(row): i % FOLDS for name in names for i, row in enumerate(rows[name])}
+        for fold in range(FOLDS):
+            weights = fit_logistic([row for name in names for row in training[name] if fold_of[id(row)] != fold])
+            for name in names:
+                for i, row in enumerate(rows[name]):
+                    if i % FOLDS == fold:
+                        predicted[name][i] = predict(weights, row.features)
+        for name in names:
+            right = [row.right for row in rows[name]]
+            table[name] = {f"{t:.2f}": answer_metrics(predicted[name], right, t) for t in THRESHOLDS}
+        fitted = fit_logistic([row for name in names for row in training[name]])
+        coefficients[language] = {k: round(v, 4) for k, v in fitted.items()}
     return {"coefficients": coefficients, "shipped": COEFFICIENTS, "cross_validated": table}
 
 

@@ -31,13 +31,18 @@ from kb.search.index import INDEX_PATH, SearchError, load_index
 from kb.search.ranker import Hit, search
 from kb.search.sections import Section, best_section, passage, section_stems
 
-# The confidence model: P(answers) = 1 / (1 + exp(-(intercept + sum(weight * feature)))).
-# Fitted by `kb bench calibrate ../shared/eval/stackfaq ../shared/eval/banking77 ../shared/eval/plhelp`
-# (logistic regression by Newton's method, L2 1e-3, on each set's queries with banking77 sampled
-# to 1,500 so no set outweighs the others; label: the top result is one of the query's relevant
-# articles). Features do not depend on the size of the help center: see `features`.
-COEFFICIENTS = {"intercept": -6.3583, "share": 6.2794, "margin": 7.0491, "coverage": -0.9747,
-                "log_words": 1.299}
+# The confidence model: P(answers) = 1 / (1 + exp(-(intercept + sum(weight * feature)))), one per
+# language, since each language's analyzer ranks differently (Polish stems make longer, looser
+# queries score lower shares for the same quality of answer).
+# Fitted by `kb bench calibrate ../shared/eval/stackfaq ../shared/eval/banking77 ../shared/eval/plhelp
+# --language plhelp=pl` (logistic regression by Newton's method, L2 1e-3, on the sets of each
+# language with banking77 sampled to 1,500 so no set outweighs the others; label: the top result is
+# one of the query's relevant articles). Features do not depend on the size of the help center: see
+# `features`. Languages without a model of their own use English's.
+COEFFICIENTS = {
+    "en": {"intercept": -6.6971, "share": 6.6787, "margin": 6.9288, "coverage": -1.1431, "log_words": 1.4006},
+    "pl": {"intercept": -6.8196, "share": 6.2127, "margin": 7.3688, "coverage": 1.7234, "log_words": 1.2882},
+}
 # The default answer threshold: the lowest confidence at which the top result was right at least
 # 90% of the time on both English public sets (`kb bench calibrate` prints the table).
 DEFAULT_THRESHOLD = 0.8
@@ -65,10 +70,16 @@ def features(hits: list[Hit], number: int) -> dict[str, float]:
             "coverage": len(hit.terms) / words, "log_words": math.log(words)}
 
 
-def confidence(hits: list[Hit], number: int) -> float:
+def coefficients_for(language: str | None) -> dict[str, float]:
+    """The confidence model of a language (its primary subtag), English's where it has none."""
+    return COEFFICIENTS.get((language or "en").split("-")[0].lower(), COEFFICIENTS["en"])
+
+
+def confidence(hits: list[Hit], number: int, language: str | None = "en") -> float:
     """The estimated probability that result `number` of `hits` answers the query."""
     x = features(hits, number)
-    z = COEFFICIENTS["intercept"] + sum(COEFFICIENTS[name] * value for name, value in x.items())
+    weights = coefficients_for(language)
+    z = weights["intercept"] + sum(weights[name] * value for name, value in x.items())
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
@@ -194,7 +205,7 @@ def result_of(site: AnswerSite, hits: list[Hit], number: int) -> dict:
             section = {"heading": best.heading, "anchor": best.anchor}
             url = f"{hit.url}#{best.anchor}"
     return {"id": hit.id, "title": hit.title, "url": url, "section": section, "passage": text,
-            "score": round(hit.score, 4), "confidence": round(confidence(hits, number), 4)}
+            "score": round(hit.score, 4), "confidence": round(confidence(hits, number, site.index.get("language")), 4)}
 
 
 def handover(channels: list[Mapping[str, Any]], query: str) -> list[dict]:

@@ -95,14 +95,27 @@ def bench_search(datasets: tuple[Path, ...], typo_seed: int | None, json_path: P
                 type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               metavar="FILE", help="Write the coefficients and the cross-validated figures as JSON to FILE.")
-def bench_calibrate(datasets: tuple[Path, ...], json_path: Path | None) -> None:
+@click.option("--language", "languages", multiple=True, metavar="[SET=]CODE",
+              help="The language of the sets' articles (all, or one set by its folder name: plhelp=pl); "
+                   "our engine ranks each with that language's analyzer. Default en.")
+def bench_calibrate(datasets: tuple[Path, ...], json_path: Path | None, languages: tuple[str, ...]) -> None:
     """Fit the answers' confidence model on DATASET folders; print cross-validated figures and coefficients."""
     from kb.bench.calibrate import calibrate, format_calibration
     from kb.bench.datasets import DatasetError, load_dataset
     from kb.bench.search import stderr_log
 
+    default, per_set = "en", {}
+    for value in languages:
+        name, _, code = value.rpartition("=")
+        if not code:
+            raise click.BadParameter(f"expected CODE or SET=CODE, got {value!r}", param_hint="--language")
+        if name:
+            per_set[name] = code
+        else:
+            default = code
     try:
-        result = calibrate([load_dataset(folder) for folder in datasets], stderr_log)
+        loaded = [load_dataset(folder) for folder in datasets]
+        result = calibrate(loaded, stderr_log, languages={ds.name: per_set.get(ds.name, default) for ds in loaded})
     except (DatasetError, SearchError) as exc:
         raise KbError(str(exc)) from exc
     click.echo(format_calibration(result))
