@@ -6,6 +6,7 @@ This is the one place outside the plugin that drives MkDocs; the command line ca
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import shutil
@@ -21,6 +22,7 @@ from kb.articles import Problem, Project, load_project
 from kb.search.index import build_index, load_synonyms
 from kb.search.ranker import check_golden
 from kb.search.site_index import GOLDEN, SYNONYMS, separator_of, write_site_index
+from kb.site.languages import Language, LanguageError, combined, load_languages, load_projects, translation_problems
 
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")  # MkDocs' banner about its future, printed on import
 
@@ -47,6 +49,22 @@ class SiteConfig:
     site_dir: Path
     site_name: str
     plugins: list = field(default_factory=list)  # the `plugins:` entries as written
+
+    @property
+    def languages(self) -> list[Language]:
+        """The help center's languages (default first), or [] for one language; SiteError when malformed."""
+        try:
+            return load_languages(self.config_file, self.plugin.get("languages"))
+        except LanguageError as exc:
+            raise SiteError(str(exc)) from exc
+
+    def language_site(self, code: str) -> SiteConfig:
+        """This site as seen by one language: its articles folder and its built site's folder."""
+        prefix = "" if self.languages and self.languages[0].code == code else code
+        plugins = [{"kb": {k: v for k, v in entry["kb"].items() if k != "languages"}}
+                   if isinstance(entry, dict) and isinstance(entry.get("kb"), dict) else entry for entry in self.plugins]
+        return dataclasses.replace(self, docs_dir=self.docs_dir / code, site_dir=self.site_dir / prefix,
+                                   plugins=plugins)
 
     @property
     def plugin(self) -> dict:
@@ -94,8 +112,19 @@ def check_site(site: SiteConfig, *, strict: bool = False, golden: bool = True) -
     """Load and check every article, drafts included, and (with `golden`) the golden queries.
 
     The golden queries are a quality gate for `kb check` in a writer's CI; a build or a preview
-    does not stop for a search miss.
+    does not stop for a search miss. With languages, each is checked on its own, then translations.
     """
+    languages = site.languages
+    if languages:
+        strict = strict or bool(site.plugin.get("strict"))
+        projects = load_projects(site.docs_dir, languages, strict=strict, display_root=site.project_dir)
+        for language in languages:
+            project = projects[language.code]
+            if golden and not project.errors:
+                project.problems.extend(_golden_problems(site.language_site(language.code), project))
+        everything = combined(projects, site.docs_dir)
+        everything.problems.extend(translation_problems(projects, languages, site.project_dir))
+        return everything
     project = load_project(site.docs_dir, strict=strict or bool(site.plugin.get("strict")), drafts=True,
                            display_root=site.project_dir)
     if golden and not project.errors:
@@ -196,6 +225,9 @@ def rebuild_search_index(site: SiteConfig) -> tuple[dict, list[Problem]]:
     """
     if not site.site_dir.is_dir():
         raise SiteError(f"{site.site_dir}: no built site; run `kb build` (or `mkdocs build`) first")
+    if site.languages:  # each language's index into its own site (the default's first: it is returned)
+        results = [rebuild_search_index(site.language_site(language.code)) for language in site.languages]
+        return results[0][0], [problem for _, problems in results for problem in problems]
     project = load_project(site.docs_dir, drafts=False)  # as `kb build` publishes it
     index = write_site_index(project.articles, site.docs_dir, site.site_dir, separator_of(site.plugins))
     return index, project.problems
