@@ -100,12 +100,14 @@ def read_site_config(config_file: Path) -> SiteConfig:
     if not isinstance(data, dict):
         raise SiteError(f"{config_file}:1: expected a mapping of settings")
     project = config_file.resolve().parent
-    return SiteConfig(
+    site = SiteConfig(
         config_file=config_file.resolve(), project_dir=project,
         docs_dir=(project / str(data.get("docs_dir", "docs"))).resolve(),
         site_dir=(project / str(data.get("site_dir", "site"))).resolve(),
         site_name=str(data.get("site_name", "")), plugins=list(data.get("plugins") or []),
     )
+    site.languages  # noqa: B018 - checked now, so a wrong `languages` stops every command with its line
+    return site
 
 
 def check_site(site: SiteConfig, *, strict: bool = False, golden: bool = True) -> Project:

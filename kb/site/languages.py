@@ -141,7 +141,7 @@ def load_languages(config_file: Path | None, raw: Any = None) -> list[Language]:
     Read from `config_file` (so errors can name its line); `raw` is used when there is no file.
     """
     node = None
-    shown = str(config_file) if config_file else "mkdocs.yml"
+    shown = _shown(Path(config_file), Path.cwd()) if config_file else "mkdocs.yml"
     if config_file is not None and Path(config_file).is_file():
         node = _languages_node(Path(config_file))
         if node is None:
@@ -438,18 +438,23 @@ def merge_sitemaps(site_dir: Path, languages: list[Language]) -> int:
     if entries:
         text = text.replace("</urlset>", "".join(f"\n    {e}" for e in entries) + "\n</urlset>")
         main.write_text(text, encoding="utf-8")
-        with gzip.open(Path(site_dir) / "sitemap.xml.gz", "wb", mtime=0) as gz:
-            gz.write(text.encode("utf-8"))
+        (Path(site_dir) / "sitemap.xml.gz").write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
     return len(re.findall(r"<url>", text))
 
 
 def merge_manifests(manifest: dict, others: Mapping[str, dict], default: str) -> dict:
-    """The default site's manifest with every language's articles, each marked with its language."""
+    """The default site's manifest, each article marked with its language, plus the other languages'.
+
+    `articles` stays the default language's (ids are unique there, as the report and collector
+    expect); `languages: {code: {site_name, articles}}` holds the others, URLs from the site root.
+    """
     for entry in manifest["articles"]:
         entry["language"] = default
-    for code, other in others.items():
-        for entry in other["articles"]:
-            manifest["articles"].append({**entry, "language": code, "url": f"{code}/{entry['url']}"})
+    manifest["languages"] = {
+        code: {"site_name": other["site_name"],
+               "articles": [{**entry, "language": code, "url": f"{code}/{entry['url']}"} for entry in other["articles"]]}
+        for code, other in others.items()
+    }
     return manifest
 
 
