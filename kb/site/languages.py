@@ -442,7 +442,8 @@ def merge_sitemaps(site_dir: Path, languages: list[Language]) -> int:
     return len(re.findall(r"<url>", text))
 
 
-def merge_manifests(manifest: dict, others: Mapping[str, dict], default: str) -> dict:
+def merge_manifests(manifest: dict, others: Mapping[str, dict], default: str,
+                    status: Iterable[Mapping[str, Any]] = ()) -> dict:
     """The default site's manifest, each article marked with its language, plus the other languages'.
 
     `articles` stays the default language's (ids are unique there, as the report and collector
@@ -450,9 +451,12 @@ def merge_manifests(manifest: dict, others: Mapping[str, dict], default: str) ->
     """
     for entry in manifest["articles"]:
         entry["language"] = default
+    translations = {row["language"]: {"translated": row["translated"], "outdated": row["outdated_ids"],
+                                       "missing": row["missing_ids"]} for row in status}
     manifest["languages"] = {
         code: {"site_name": other["site_name"],
-               "articles": [{**entry, "language": code, "url": f"{code}/{entry['url']}"} for entry in other["articles"]]}
+               "articles": [{**entry, "language": code, "url": f"{code}/{entry['url']}"} for entry in other["articles"]],
+               "translations": translations.get(code)}
         for code, other in others.items()
     }
     return manifest
@@ -483,6 +487,7 @@ class LanguageSite:
         self.urls = {code: article_urls(p.articles, use_directory_urls) for code, p in projects.items()}
         default = languages[0].code
         self.sources = projects[default].by_id() if default in projects else {}
+        self.projects: dict[str, Project] = dict(projects)
 
     @classmethod
     def configure(cls, config: Any, options: Mapping[str, Any], building: str | None,
@@ -504,7 +509,12 @@ class LanguageSite:
             config.site_name = language.site_name
         projects = {code: load(docs_root / code) for code in by_code if code != language.code}
         site = cls(languages, language, docs_root, projects, config.use_directory_urls)
+        site.projects = projects
         return site
+
+    def status(self, own: Project) -> list[dict[str, Any]]:
+        """Each other language's translation status, with this (the default) language's `own` articles."""
+        return translation_summary({self.language.code: own, **self.projects}, self.languages)
 
     def add_own(self, articles: Iterable[Article], use_directory_urls: bool) -> None:
         """Record this language's own article URLs (known once MkDocs has its files)."""

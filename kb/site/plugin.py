@@ -230,7 +230,7 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         self.manifest = manifest
         if self.langs and not self.building:  # `mkdocs build` alone builds every language
             others = build_languages(config, self.langs.languages, dict(self.config), self.langs.docs_root, log)
-            merge_manifests(manifest, others, self.langs.language.code)
+            merge_manifests(manifest, others, self.langs.language.code, self.langs.status(self.project))
             merge_sitemaps(Path(config.site_dir), self.langs.languages)
         write_manifest(Path(config.site_dir), manifest)
 

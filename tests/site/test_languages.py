@@ -228,3 +228,48 @@ def test_without_languages_the_articles_folder_is_one_help_center(kb_project):
     assert page.select("a.md-select__link") == []
     assert not (root / "site" / "pl").exists()
     assert "languages" not in json.loads((root / "site" / "kb-manifest.json").read_text(encoding="utf-8"))
+
+
+def test_the_report_per_language_and_side_by_side(project: Path, built: Path):
+    from datetime import datetime, timedelta, timezone
+
+    from kb.votes.store import open_store
+
+    manifest = json.loads((built / "kb-manifest.json").read_text(encoding="utf-8"))
+    pl = {a["id"]: a["version"] for a in manifest["languages"]["pl"]["articles"]}
+    en = {a["id"]: a["version"] for a in manifest["articles"]}
+    now = datetime.now(timezone.utc) - timedelta(hours=1)
+    store = open_store(f"sqlite:///{project / 'votes.db'}")
+    store.migrate()
+    store.add_votes([
+        {"vote_id": f"v{i}", "article": "track-order", "version": pl["track-order"], "helpful": i < 2,
+         "reason": None, "comment": None, "visitor": f"p{i}", "created_at": now, "language": "pl"} for i in range(3)
+    ] + [{"vote_id": "e1", "article": "track-order", "version": en["track-order"], "helpful": True, "reason": None,
+          "comment": None, "visitor": "e1", "created_at": now, "language": "en"}])
+    store.add_searches([
+        {"event_id": "s1", "query": "paczkomat", "results": 0, "article": None, "visitor": "s1", "created_at": now,
+         "language": "pl"},
+        {"event_id": "s2", "query": "gift wrap", "results": 0, "article": None, "visitor": "s2", "created_at": now,
+         "language": "en"}])
+    store.close()
+
+    result = run_kb("report", "--db", f"sqlite:///{project / 'votes.db'}", "--site", "site", "--language", "pl",
+                    "--format", "json", cwd=project)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["language"] == "pl" and report["site_name"] == "Centrum pomocy"
+    assert sorted(r["id"] for r in report["articles"]) == ["blik", "return-item", "track-order"]
+    track = next(r for r in report["articles"] if r["id"] == "track-order")
+    assert (track["votes"], track["helpful"], track["url"]) == (3, 2, "pl/dostawa/sledzenie/")
+    assert [g["query"] for g in report["gaps"]] == ["paczkomat"]
+    assert report["translations"] == {"translated": 1, "outdated": ["return-item"], "missing": ["lockers"]}
+
+    text = run_kb("report", "--db", f"sqlite:///{project / 'votes.db'}", "--site", "site", cwd=project).stdout
+    assert text.endswith("Languages\n"
+                         "LANG   ARTICLES  VOTES  RATE CONTACTS NOT FOUND OUTDATED MISSING\n"
+                         "en            3      1  100%        0         1        -       -\n"
+                         "pl            3      3   67%        0         1        1       1\n")
+    wrong = run_kb("report", "--db", f"sqlite:///{project / 'votes.db'}", "--site", "site", "--language", "de",
+                   cwd=project)
+    assert wrong.returncode == 2
+    assert "the site has no language 'de' (its languages: en, pl)" in wrong.stderr
