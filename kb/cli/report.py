@@ -101,8 +101,8 @@ def report_command(db_url: str, site_dir: Path, fmt: str, output: Path | None, s
     rank = _site_rank(site_dir if default else site_dir / language)  # that language's own search
     store = _open(db_url)
     try:
-        if language is not None:
-            report = build_language_report(store, manifest, language, since=since_at, category=category,
+        if codes:  # one language's report (the default's unless told): votes of other languages apart
+            report = build_language_report(store, manifest, language or codes[0], since=since_at, category=category,
                                            owner=owner, target=target, now=now, rank=rank)
         else:
             report = build_report(store, manifest, since=since_at, category=category, owner=owner,
