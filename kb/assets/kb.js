@@ -18,13 +18,14 @@
   });
 })();
 
-// The language selector leads to this page's translation: the page's <link rel="alternate"
-// hreflang> say where; Material's instant navigation swaps the head but not the header.
+// The language menu leads to this page's translation: the page's <meta name="kb:alternate"> say
+// where; Material's instant navigation swaps the head's tags but not the header.
 (function () {
   function follow() {
     document.querySelectorAll(".md-select__link[hreflang]").forEach(function (link) {
-      var alt = document.head.querySelector('link[rel="alternate"][hreflang="' + link.getAttribute("hreflang") + '"]');
-      if (alt) link.href = alt.href;
+      var alt = document.head.querySelector('meta[name="kb:alternate"][data-hreflang="' +
+                                             link.getAttribute("hreflang") + '"]');
+      if (alt) link.href = new URL(alt.getAttribute("content"), location.href).href;
     });
   }
   if (window.document$ && typeof window.document$.subscribe === "function") window.document$.subscribe(follow);

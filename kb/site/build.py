@@ -212,6 +212,7 @@ def _golden_problems(site: SiteConfig, project: Project) -> list[Problem]:
         return []
     synonyms_path = site.docs_dir / SYNONYMS
     synonyms = load_synonyms(synonyms_path) if synonyms_path.is_file() else None
+    # LANGUAGE: with languages, `site` is one language's (language_site); kb.search's analyzer per language goes here.
     index = build_index([a for a in project.articles if not a.draft], synonyms)
     problems = check_golden(index, golden)
     for problem in problems:

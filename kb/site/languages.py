@@ -364,8 +364,8 @@ def alternates(languages: list[Language], current: Language, urls: Mapping[str, 
 
 def from_page(page_url: str, link: str) -> str:
     """A site-root-relative `link` as seen from the page at `page_url` (both relative to one site root)."""
-    depth = page_url.count("/") if page_url.endswith("/") else page_url.count("/")
-    return "../" * depth + link if link != "./" else ("../" * depth or "./")
+    up = "../" * page_url.count("/")  # "a/b/" is two folders down, "a/b.html" one
+    return up + link if link != "./" else (up or "./")
 
 
 def format_date(day: dt.date, texts: Mapping[str, Any]) -> str:

@@ -209,9 +209,10 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         return top + html + bottom
 
     def on_page_context(self, context: Any, *, page: Page, config: Any, nav: Navigation) -> Any:
-        if self.langs:  # the language switcher and <link rel=alternate> lead to this very article
+        if self.langs:  # the language menu leads to this very article; <link rel=alternate> to each home
             article = self.by_src.get(page.file.src_uri)
-            config.extra["alternate"] = self.langs.alternates(article.id if article else None)
+            config.extra["alternate"] = self.langs.alternates(None)
+            config.extra["kb_alternate"] = self.langs.alternates(article.id if article else None)
         return context
 
     @event_priority(-50)

@@ -131,13 +131,17 @@ def test_each_language_is_its_own_site_with_its_own_interface_and_index(built: P
 def test_the_switcher_leads_to_the_same_article_else_to_the_languages_home(built: Path):
     def links(page: BeautifulSoup) -> tuple[dict[str, str], dict[str, str]]:
         menu = {a["hreflang"]: a["href"] for a in page.select("a.md-select__link")}
+        meta = {m["data-hreflang"]: m["content"] for m in page.select('head meta[name="kb:alternate"]')}
+        assert meta == menu  # what kb.js sets the menu to after instant navigation
         head = {link["hreflang"]: link["href"] for link in page.select('head link[rel="alternate"][hreflang]')}
         return menu, head
 
     menu, head = links(soup(built / "shipping" / "track-order" / "index.html"))
-    assert menu == head == {"en": "./", "pl": "../../pl/dostawa/sledzenie/"}
+    assert menu == {"en": "./", "pl": "../../pl/dostawa/sledzenie/"}
+    assert head == {"en": "../../", "pl": "../../pl/"}  # each language's home: its sitemap.xml is there
     menu, head = links(soup(built / "pl" / "dostawa" / "sledzenie" / "index.html"))
-    assert menu == head == {"en": "../../../shipping/track-order/", "pl": "../../../pl/dostawa/sledzenie/"}
+    assert menu == {"en": "../../../shipping/track-order/", "pl": "../../../pl/dostawa/sledzenie/"}
+    assert head == {"en": "../../../", "pl": "../../../pl/"}
     menu, _ = links(soup(built / "shipping" / "lockers" / "index.html"))
     assert menu["pl"] == "../../pl/"  # no Polish article with its id: the Polish home
     menu, _ = links(soup(built / "pl" / "dostawa" / "blik" / "index.html"))

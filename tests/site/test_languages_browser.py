@@ -43,6 +43,9 @@ def page(chromium):
     page = context.new_page()
     page.problems = []
     page.on("pageerror", lambda error: page.problems.append(f"{error}\n{error.stack}"))
+    # Console errors too: a request that fails (such as a sitemap.xml Material looks for beside
+    # every <link rel="alternate">) is one.
+    page.on("console", lambda message: message.type == "error" and page.problems.append(message.text))
     yield page
     context.close()
 
