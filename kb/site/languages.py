@@ -6,16 +6,15 @@ builds at `site/`, each other at `site/<code>/`. A translation keeps its source 
 and records the source version it was made from (`translated_from:`), so an edit of the source
 makes it *outdated*: `kb check` warns, and the page says so.
 
-Everything here is plain data over article records, except `build_languages`, which runs
-MkDocs once per other language with a derived config (the plugin calls it after the default
-language's build, so `mkdocs build` alone builds every language).
+Everything here is plain data over article records; `kb.site.multisite` runs MkDocs once per
+other language with a derived config (the plugin calls it after the default language's build,
+so `mkdocs build` alone builds every language) and joins their sitemaps and manifests.
 """
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
-import gzip
 import html
 import re
 from dataclasses import dataclass, field
@@ -391,75 +390,6 @@ def outdated_notice(texts: Mapping[str, Any], source_url: str, source_language: 
             f'{html.escape(texts["source_link"])}</a>')
     sentence = html.escape(texts["outdated"]).replace("{source}", link)
     return f'<p class="kb-outdated" role="note" data-pagefind-ignore>{sentence}</p>\n'
-
-
-# -- the other languages' builds -----------------------------------------------------------------
-
-def build_languages(parent: Any, languages: list[Language], options: Mapping[str, Any], docs_root: Path,
-                    log: Any) -> dict[str, dict]:
-    """Build each non-default language into `<site_dir>/<code>/` with a config derived from `parent`.
-
-    `parent` is the default language's loaded MkDocs config; `options` the kb plugin's options to
-    carry over (drafts, livereload...). Returns each language's manifest, for the default site's.
-    """
-    from mkdocs.commands.build import build
-    from mkdocs.config import load_config
-
-    manifests: dict[str, dict] = {}
-    root = Path(parent.config_file_path).parent
-    for language in languages[1:]:
-        site_dir = Path(parent.site_dir) / language.code
-        config = load_config(config_file=parent.config_file_path, site_dir=str(site_dir),
-                             docs_dir=str(docs_root), use_directory_urls=parent.use_directory_urls)
-        plugin = config.plugins["kb"]
-        for key, value in options.items():
-            if key in plugin.config and key != "languages":
-                plugin.config[key] = value
-        plugin.building = language.code
-        if parent.site_url:
-            config.site_url = parent.site_url.rstrip("/") + f"/{language.code}/"
-        log.info(f"kb: building {language.name} ({language.code}) into {_shown(site_dir, root)}")
-        build(config)
-        manifests[language.code] = plugin.manifest
-    return manifests
-
-
-def merge_sitemaps(site_dir: Path, languages: list[Language]) -> int:
-    """Add every other language's sitemap entries to the default site's sitemap; return the URL count."""
-    main = Path(site_dir) / "sitemap.xml"
-    if not main.is_file():
-        return 0
-    text = main.read_text(encoding="utf-8")
-    entries: list[str] = []
-    for language in languages[1:]:
-        other = Path(site_dir) / language.code / "sitemap.xml"
-        if other.is_file():
-            entries += re.findall(r"<url>.*?</url>", other.read_text(encoding="utf-8"), flags=re.S)
-    if entries:
-        text = text.replace("</urlset>", "".join(f"\n    {e}" for e in entries) + "\n</urlset>")
-        main.write_text(text, encoding="utf-8")
-        (Path(site_dir) / "sitemap.xml.gz").write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
-    return len(re.findall(r"<url>", text))
-
-
-def merge_manifests(manifest: dict, others: Mapping[str, dict], default: str,
-                    status: Iterable[Mapping[str, Any]] = ()) -> dict:
-    """The default site's manifest, each article marked with its language, plus the other languages'.
-
-    `articles` stays the default language's (ids are unique there, as the report and collector
-    expect); `languages: {code: {site_name, articles}}` holds the others, URLs from the site root.
-    """
-    for entry in manifest["articles"]:
-        entry["language"] = default
-    translations = {row["language"]: {"translated": row["translated"], "outdated": row["outdated_ids"],
-                                       "missing": row["missing_ids"]} for row in status}
-    manifest["languages"] = {
-        code: {"site_name": other["site_name"],
-               "articles": [{**entry, "language": code, "url": f"{code}/{entry['url']}"} for entry in other["articles"]],
-               "translations": translations.get(code)}
-        for code, other in others.items()
-    }
-    return manifest
 
 
 def _shown(path: Path, root: Path) -> str:

@@ -20,7 +20,8 @@ from kb.manifest import build_manifest, write_manifest
 from kb.search import site_index as search_site
 from kb.search.index import SearchError
 from kb.site import pages
-from kb.site.languages import LanguageError, LanguageSite, build_languages, merge_manifests, merge_sitemaps
+from kb.site.languages import LanguageError, LanguageSite
+from kb.site.multisite import build_languages, merge_manifests, merge_sitemaps
 from kb.votes.widget import configure_widget
 
 log = logging.getLogger("mkdocs.plugins.kb")
@@ -232,7 +233,7 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         if self.langs and not self.building:  # `mkdocs build` alone builds every language
             others = build_languages(config, self.langs.languages, dict(self.config), self.langs.docs_root, log)
             merge_manifests(manifest, others, self.langs.language.code, self.langs.status(self.project))
-            merge_sitemaps(Path(config.site_dir), self.langs.languages)
+            merge_sitemaps(Path(config.site_dir), self.langs.languages, self.langs.urls, config.site_url)
         write_manifest(Path(config.site_dir), manifest)
 
     def _home_markdown(self, config: Any) -> str:

@@ -158,6 +158,11 @@ def test_the_sitemap_and_the_manifest_list_every_language(built: Path):
     assert "https://help.example/shipping/track-order/" in locations
     assert "https://help.example/pl/dostawa/sledzenie/" in locations
     assert "https://help.example/pl/" in locations
+    assert ("<loc>https://help.example/shipping/track-order/</loc>\n"
+            '         <xhtml:link rel="alternate" hreflang="en" href="https://help.example/shipping/track-order/"/>\n'
+            '         <xhtml:link rel="alternate" hreflang="pl" href="https://help.example/pl/dostawa/sledzenie/"/>'
+            ) in sitemap
+    assert sitemap.count('hreflang="pl"') == 4  # track-order and return-item, on each language's entry
     manifest = json.loads((built / "kb-manifest.json").read_text(encoding="utf-8"))
     assert sorted((a["id"], a["language"]) for a in manifest["articles"]) == [
         ("lockers", "en"), ("return-item", "en"), ("track-order", "en")]
