@@ -49,10 +49,13 @@ class SiteConfig:
     site_dir: Path
     site_name: str
     plugins: list = field(default_factory=list)  # the `plugins:` entries as written
+    language: str | None = None  # set on one language's view of a site with languages (language_site)
 
     @property
     def languages(self) -> list[Language]:
         """The help center's languages (default first), or [] for one language; SiteError when malformed."""
+        if self.language is not None:
+            return []  # one language's view: its folders are already that language's
         try:
             return load_languages(self.config_file, self.plugin.get("languages"))
         except LanguageError as exc:
@@ -61,10 +64,8 @@ class SiteConfig:
     def language_site(self, code: str) -> SiteConfig:
         """This site as seen by one language: its articles folder and its built site's folder."""
         prefix = "" if self.languages and self.languages[0].code == code else code
-        plugins = [{"kb": {k: v for k, v in entry["kb"].items() if k != "languages"}}
-                   if isinstance(entry, dict) and isinstance(entry.get("kb"), dict) else entry for entry in self.plugins]
         return dataclasses.replace(self, docs_dir=self.docs_dir / code, site_dir=self.site_dir / prefix,
-                                   plugins=plugins)
+                                   language=code)
 
     @property
     def plugin(self) -> dict:

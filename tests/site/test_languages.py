@@ -282,3 +282,13 @@ def test_the_report_per_language_and_side_by_side(project: Path, built: Path):
                    cwd=project)
     assert wrong.returncode == 2
     assert "the site has no language 'de' (its languages: en, pl)" in wrong.stderr
+
+
+def test_build_search_rebuilds_every_languages_index(project: Path, built: Path):
+    (built / "pl" / "search" / "search_index.json").unlink()
+    (built / "search" / "search_index.json").unlink()
+    result = subprocess.run([sys.executable, str(Path(__file__).resolve().parents[2] / "build_search.py")],
+                            cwd=project, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert index_ids(built) == ["lockers", "return-item", "track-order"]
+    assert index_ids(built / "pl") == ["blik", "return-item", "track-order"]
