@@ -18,7 +18,8 @@ import yaml
 from rapidfuzz import fuzz, process, utils
 
 #: Front-matter keys the schema knows; others are kept in `Article.extra` and named by `--strict`.
-KNOWN_KEYS = ("id", "title", "questions", "tags", "owner", "reviewed", "review_every", "draft", "related")
+KNOWN_KEYS = ("id", "title", "questions", "tags", "owner", "reviewed", "review_every", "draft", "related",
+              "translated_from")
 CATEGORY_KEYS = ("title", "description", "icon", "order")
 #: Files in the articles folder that configure the site rather than being articles.
 RESERVED_FILES = ("_category.yml", "synonyms.yml", "golden-queries.yml")
@@ -85,6 +86,7 @@ class Article:
     review_every: int | None = None
     draft: bool = False
     related: list[str] = field(default_factory=list)
+    translated_from: str | None = None  # the source version a translation was made from
     extra: dict[str, Any] = field(default_factory=dict)
     version: str = ""
     url: str = ""
@@ -315,11 +317,12 @@ def _set_field(article: Article, key: str, value: Any, shown: str, line: int | N
         problems.append(Problem(shown, line, "error",
                                 f"'{key}' must be {expected}, got {_describe(value)}", hint))
 
-    if key in ("id", "title", "owner"):
+    if key in ("id", "title", "owner", "translated_from"):
         if value is None and key == "owner":
             return
         if not isinstance(value, str) or not value.strip():
-            example = {"id": "reset-password", "title": "How do I reset my password?", "owner": '"@support"'}[key]
+            example = {"id": "reset-password", "title": "How do I reset my password?", "owner": '"@support"',
+                       "translated_from": '"3f2a9c1b"'}[key]
             return wrong("a non-empty string", f"write  {key}: {example}")
         value = value.strip()
         if key == "id" and not _ID_RE.match(value):

@@ -82,13 +82,14 @@ class SiteManifest:
         self._stamp: tuple[int, int] | None = None
         self._data: dict | None = None
         self._versions: dict[str, str] = {}
+        self._other_versions: dict[str, set[str]] = {}
         self._lock = threading.Lock()
 
     def _refresh(self) -> None:
         try:
             st = self.path.stat()
         except FileNotFoundError:
-            self._stamp, self._data, self._versions = None, None, {}
+            self._stamp, self._data, self._versions, self._other_versions = None, None, {}, {}
             return
         stamp = (st.st_mtime_ns, st.st_size)
         if stamp == self._stamp:
@@ -97,14 +98,23 @@ class SiteManifest:
             try:
                 data = json.loads(self.path.read_text(encoding="utf-8"))
                 versions = {a["id"]: a["version"] for a in data["articles"]}
-            except (OSError, ValueError, KeyError, TypeError):
+                others: dict[str, set[str]] = {}
+                for language in (data.get("languages") or {}).values():
+                    for a in language["articles"]:
+                        others.setdefault(a["id"], set()).add(a["version"])
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 return  # half-written by a rebuild: keep the last good one, retry next request
-            self._stamp, self._data, self._versions = stamp, data, versions
+            self._stamp, self._data, self._versions, self._other_versions = stamp, data, versions, others
 
     def versions(self) -> dict[str, str] | None:
         """Article id -> current version, or None when the site has no manifest."""
         self._refresh()
         return self._versions if self._data is not None else None
+
+    def other_versions(self) -> dict[str, set[str]]:
+        """Article id -> current versions in the site's other languages (`languages` in the manifest)."""
+        self._refresh()
+        return self._other_versions
 
     def data(self) -> dict | None:
         """The whole manifest, or None."""

@@ -15,6 +15,7 @@ from kb.cli.app import KbError, bench, main
 from kb.manifest import NAME as MANIFEST_NAME
 from kb.manifest import ManifestError, load_manifest
 from kb.report.formats import FORMATS, render
+from kb.report.languages import build_language_report, format_languages_text, language_codes, languages_side_by_side
 from kb.report.review import ReportError, build_report, flagged, parse_since
 from kb.search.index import SearchError, load_index
 from kb.search.ranker import search
@@ -74,11 +75,13 @@ def _database_error(exc: BaseException, db_url: str) -> KbError:
               help="Helpful rate an article must be able to reach: weak when the 95% interval's upper bound is below it.")
 @click.option("--fail-on", "fail_on", type=click.Choice(FAIL_ON), multiple=True,
               help="Exit 1 when anything of this kind is found (repeatable; any = weak, overdue, unrated or gaps).")
+@click.option("--language", default=None, metavar="CODE",
+              help="Only this language's articles, votes, searches and contacts (a site with languages).")
 @click.option("--color/--no-color", default=None,
               help="Colour the text table (default: when writing to a terminal and NO_COLOR is unset).")
 def report_command(db_url: str, site_dir: Path, fmt: str, output: Path | None, since: str | None,
                    category: str | None, owner: str | None, target: float, fail_on: tuple[str, ...],
-                   color: bool | None) -> None:
+                   color: bool | None, language: str | None) -> None:
     """Which articles fail customers, why, and what they searched for and did not find."""
     now = _now()
     try:
@@ -89,11 +92,23 @@ def report_command(db_url: str, site_dir: Path, fmt: str, output: Path | None, s
         manifest = load_manifest(site_dir)
     except ManifestError as exc:
         raise KbError(str(exc)) from None
-    rank = _site_rank(site_dir)
+    codes = language_codes(manifest)
+    if language is not None and language not in codes:
+        known = ", ".join(codes) or "none: the site has one language"
+        raise click.BadParameter(f"the site has no language {language!r} (its languages: {known})",
+                                 param_hint="--language")
+    default = language is None or language == codes[0]
+    rank = _site_rank(site_dir if default else site_dir / language)  # that language's own search
     store = _open(db_url)
     try:
-        report = build_report(store, manifest, since=since_at, category=category, owner=owner,
-                              target=target, now=now, rank=rank)
+        if codes:  # one language's report (the default's unless told): votes of other languages apart
+            report = build_language_report(store, manifest, language or codes[0], since=since_at, category=category,
+                                           owner=owner, target=target, now=now, rank=rank)
+        else:
+            report = build_report(store, manifest, since=since_at, category=category, owner=owner,
+                                  target=target, now=now, rank=rank)
+        if codes and language is None:
+            report["languages"] = languages_side_by_side(store, manifest, since=since_at)
     except (ReportError, ManifestError) as exc:
         raise KbError(str(exc)) from None
     except (sqlite3.Error, StoreError) as exc:
@@ -107,6 +122,8 @@ def report_command(db_url: str, site_dir: Path, fmt: str, output: Path | None, s
     if color is None:
         color = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     text = render(report, fmt, color=bool(color) and fmt == "text")
+    if fmt == "text":
+        text += format_languages_text(report.get("languages") or [], report.get("translations"))
     if output is not None:
         try:
             output.write_text(text, encoding="utf-8", newline="")

@@ -15,6 +15,7 @@ import yaml
 from kb.articles import Project
 from kb.cli.app import bench, fail, main
 from kb.cli.services import collector_services
+from kb.cli.translations import new_in_language, print_translations
 from kb.search.index import SearchError
 from kb.site.build import (BuildFailed, SiteConfig, SiteError, build_site, check_site, read_site_config,
                            rebuild_search_index)
@@ -50,10 +51,14 @@ def report_problems(project: Project, command: str) -> int:
 @main.command()
 @config_option
 @click.option("--strict", is_flag=True, help="Also name front-matter keys the schema does not know.")
-def check(config_file: Path, strict: bool) -> None:
+@click.option("--translations", is_flag=True,
+              help="Also print, per language, how many articles are translated, outdated and missing.")
+def check(config_file: Path, strict: bool, translations: bool) -> None:
     """Check every article (drafts too) and the golden queries; exit 1 on any error."""
     site = load_site(config_file)
     project = check_site(site, strict=strict)
+    if translations:
+        print_translations(site)
     if report_problems(project, "kb check"):
         raise SystemExit(1)
 
@@ -81,13 +86,25 @@ def build(config_file: Path, site_dir: Path | None, strict: bool) -> None:
 
 
 @main.command()
-@click.argument("title")
+@click.argument("title", required=False)
 @click.option("--category", "-c", default="", help="Category folder under the articles folder, e.g. shipping.")
 @click.option("--id", "article_id", default=None, help="Article id (default: made from the title).")
+@click.option("--translate", "translate_id", default=None, metavar="ID",
+              help="Start a translation of the default language's article ID (TITLE is then its file name).")
+@click.option("--language", default=None, help="The language of the new article (a code from `languages`).")
 @config_option
-def new(title: str, category: str, article_id: str | None, config_file: Path) -> None:
+def new(title: str | None, category: str, article_id: str | None, translate_id: str | None, language: str | None,
+        config_file: Path) -> None:
     """Write a new article with its front matter, ready to fill in."""
     site = load_site(config_file)
+    if article_id is not None and not ID_SLUG.match(article_id):
+        fail(f"kb new: --id must be a slug of letters, digits, '-', '_' and '/', got {article_id!r}", 2)
+    if translate_id is not None or language is not None:
+        new_in_language(site, title, category, article_id, translate_id, language,
+                        new_article_text=new_article_text, slugify=slugify)
+        return
+    if title is None:
+        fail("kb new: give the new article's TITLE (or --translate ID --language CODE)", 2)
     if article_id is not None and not ID_SLUG.match(article_id):
         fail(f"kb new: --id must be a slug of letters, digits, '-', '_' and '/', got {article_id!r}", 2)
     slug = article_id or slugify(title)

@@ -6,6 +6,7 @@ This is the one place outside the plugin that drives MkDocs; the command line ca
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import shutil
@@ -21,6 +22,7 @@ from kb.articles import Problem, Project, load_project
 from kb.search.index import build_index, load_synonyms
 from kb.search.ranker import check_golden
 from kb.search.site_index import GOLDEN, SYNONYMS, separator_of, write_site_index
+from kb.site.languages import Language, LanguageError, combined, load_languages, load_projects, translation_problems
 
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")  # MkDocs' banner about its future, printed on import
 
@@ -47,6 +49,30 @@ class SiteConfig:
     site_dir: Path
     site_name: str
     plugins: list = field(default_factory=list)  # the `plugins:` entries as written
+    language: str | None = None  # set on one language's view of a site with languages (language_site)
+    theme_language: str = "en"   # theme.language: a one-language site's language
+    search_highlight: bool = False  # theme.features has search.highlight (see kb.search.site_index)
+
+    @property
+    def search_language(self) -> str:
+        """The language its search analyses text as: this view's, else the theme's."""
+        return self.language or self.theme_language
+
+    @property
+    def languages(self) -> list[Language]:
+        """The help center's languages (default first), or [] for one language; SiteError when malformed."""
+        if self.language is not None:
+            return []  # one language's view: its folders are already that language's
+        try:
+            return load_languages(self.config_file, self.plugin.get("languages"))
+        except LanguageError as exc:
+            raise SiteError(str(exc)) from exc
+
+    def language_site(self, code: str) -> SiteConfig:
+        """This site as seen by one language: its articles folder and its built site's folder."""
+        prefix = "" if self.languages and self.languages[0].code == code else code
+        return dataclasses.replace(self, docs_dir=self.docs_dir / code, site_dir=self.site_dir / prefix,
+                                   language=code)
 
     @property
     def plugin(self) -> dict:
@@ -82,20 +108,36 @@ def read_site_config(config_file: Path) -> SiteConfig:
     if not isinstance(data, dict):
         raise SiteError(f"{config_file}:1: expected a mapping of settings")
     project = config_file.resolve().parent
-    return SiteConfig(
+    theme = data.get("theme") if isinstance(data.get("theme"), dict) else {}
+    site = SiteConfig(
         config_file=config_file.resolve(), project_dir=project,
         docs_dir=(project / str(data.get("docs_dir", "docs"))).resolve(),
         site_dir=(project / str(data.get("site_dir", "site"))).resolve(),
         site_name=str(data.get("site_name", "")), plugins=list(data.get("plugins") or []),
+        theme_language=str(theme.get("language") or "en"),
+        search_highlight="search.highlight" in (theme.get("features") or []),
     )
+    site.languages  # noqa: B018 - checked now, so a wrong `languages` stops every command with its line
+    return site
 
 
 def check_site(site: SiteConfig, *, strict: bool = False, golden: bool = True) -> Project:
     """Load and check every article, drafts included, and (with `golden`) the golden queries.
 
     The golden queries are a quality gate for `kb check` in a writer's CI; a build or a preview
-    does not stop for a search miss.
+    does not stop for a search miss. With languages, each is checked on its own, then translations.
     """
+    languages = site.languages
+    if languages:
+        strict = strict or bool(site.plugin.get("strict"))
+        projects = load_projects(site.docs_dir, languages, strict=strict, display_root=site.project_dir)
+        for language in languages:
+            project = projects[language.code]
+            if golden and not project.errors:
+                project.problems.extend(_golden_problems(site.language_site(language.code), project))
+        everything = combined(projects, site.docs_dir)
+        everything.problems.extend(translation_problems(projects, languages, site.project_dir))
+        return everything
     project = load_project(site.docs_dir, strict=strict or bool(site.plugin.get("strict")), drafts=True,
                            display_root=site.project_dir)
     if golden and not project.errors:
@@ -181,7 +223,7 @@ def _golden_problems(site: SiteConfig, project: Project) -> list[Problem]:
         return []
     synonyms_path = site.docs_dir / SYNONYMS
     synonyms = load_synonyms(synonyms_path) if synonyms_path.is_file() else None
-    index = build_index([a for a in project.articles if not a.draft], synonyms)
+    index = build_index([a for a in project.articles if not a.draft], synonyms, language=site.search_language)
     problems = check_golden(index, golden)
     for problem in problems:
         problem.path = _relative(Path(problem.path), site.project_dir)
@@ -196,8 +238,12 @@ def rebuild_search_index(site: SiteConfig) -> tuple[dict, list[Problem]]:
     """
     if not site.site_dir.is_dir():
         raise SiteError(f"{site.site_dir}: no built site; run `kb build` (or `mkdocs build`) first")
+    if site.languages:  # each language's index into its own site (the default's first: it is returned)
+        results = [rebuild_search_index(site.language_site(language.code)) for language in site.languages]
+        return results[0][0], [problem for _, problems in results for problem in problems]
     project = load_project(site.docs_dir, drafts=False)  # as `kb build` publishes it
-    index = write_site_index(project.articles, site.docs_dir, site.site_dir, separator_of(site.plugins))
+    index = write_site_index(project.articles, site.docs_dir, site.site_dir, separator_of(site.plugins),
+                             language=site.search_language, highlight=site.search_highlight)
     return index, project.problems
 
 

@@ -18,6 +18,7 @@ import jinja2
 from rapidfuzz import fuzz, process, utils
 
 from kb.articles import Article, Category
+from kb.site.languages import TEXTS, format_date
 
 #: Nearest articles shown as "related" must be at least this similar (token_set_ratio, 0..100).
 RELATED_CUTOFF = 40.0
@@ -35,6 +36,13 @@ class Link:
     title: str
     url: str
     summary: str = ""
+
+
+def default_texts(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The interface texts of a one-language site: English, with the plugin's text options."""
+    texts = dict(TEXTS["en"])
+    texts.update({k: options[k] for k in ("home_heading", "search_prompt", "contact_title")})
+    return texts
 
 
 def relative_url(target: str, base: str) -> str:
@@ -78,7 +86,7 @@ def articles_by_category(articles: Iterable[Article]) -> dict[str, list[Article]
 def render_home(
     categories: Mapping[str, Category], articles: Iterable[Article], url_of: Mapping[str, str],
     *, heading: str = "How can we help?", search_prompt: str = "Search for answers", limit: int = 5,
-    use_directory_urls: bool = True,
+    use_directory_urls: bool = True, texts: Mapping[str, Any] = TEXTS["en"],
 ) -> str:
     """The home page body: the search box front and centre, then categories with their articles."""
     groups = articles_by_category(articles)
@@ -95,17 +103,18 @@ def render_home(
     loose = groups.get("", [])
     if loose:
         items.append({
-            "category": Category("", "More answers"), "url": "./",
+            "category": Category("", texts["more_answers"]), "url": "./",
             "articles": [Link(a.title, relative_url(url_of[a.id], "")) for a in loose],
         })
     return _env.get_template("home.html").render(
-        heading=heading, search_prompt=search_prompt, categories=items, limit=limit,
+        heading=heading, search_prompt=search_prompt, categories=items, limit=limit, texts=texts,
     )
 
 
 def render_category(
     category: Category, categories: Mapping[str, Category], articles: Iterable[Article],
     url_of: Mapping[str, str], *, home_title: str = "Home", use_directory_urls: bool = True,
+    texts: Mapping[str, Any] = TEXTS["en"],
 ) -> str:
     """A category's landing page: breadcrumbs, description, subcategories and every article."""
     page_url = category_url(category.id, use_directory_urls)
@@ -120,7 +129,7 @@ def render_category(
         for a in groups.get(category.id, [])
     ]
     return _env.get_template("category.html").render(
-        category=category, subcategories=subcategories, articles=links,
+        category=category, subcategories=subcategories, articles=links, texts=texts,
         breadcrumbs=breadcrumbs(category.id, categories, page_url, home_title, use_directory_urls, self_included=False),
     )
 
@@ -128,23 +137,26 @@ def render_category(
 def render_article_top(
     article: Article, categories: Mapping[str, Category], page_url: str,
     *, home_title: str = "Home", use_directory_urls: bool = True, with_title: bool = True,
+    texts: Mapping[str, Any] = TEXTS["en"], notice: str = "",
 ) -> str:
     """What goes above an article: breadcrumbs, its title (unless the body has one), a banner on drafts."""
     return _env.get_template("article_top.html").render(
         breadcrumbs=breadcrumbs(article.category, categories, page_url, home_title, use_directory_urls),
-        draft=article.draft, title=article.title if with_title else None,
+        draft=article.draft, title=article.title if with_title else None, texts=texts, notice=notice,
     )
 
 
 def render_article_bottom(
     article: Article, related: Iterable[Article], url_of: Mapping[str, str], page_url: str,
     *, updated: dt.date | None, contacts: Iterable[Mapping[str, Any]], contact_title: str = "Still need help?",
+    texts: Mapping[str, Any] = TEXTS["en"],
 ) -> str:
     """What goes below an article: "Also answers", related articles, last update, contact channels."""
     return _env.get_template("article_bottom.html").render(
         questions=article.questions,
         related=[Link(r.title, relative_url(url_of[r.id], page_url)) for r in related if r.id in url_of],
-        updated=updated, contacts=list(contacts), contact_title=contact_title,
+        updated=updated, updated_text=format_date(updated, texts) if updated else "",
+        contacts=list(contacts), contact_title=contact_title, texts=texts,
     )
 
 

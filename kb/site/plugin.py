@@ -22,6 +22,8 @@ from kb.manifest import build_manifest, write_manifest
 from kb.search import site_index as search_site
 from kb.search.index import SearchError
 from kb.site import pages
+from kb.site.languages import LanguageError, LanguageSite
+from kb.site.multisite import build_languages, merge_manifests, merge_sitemaps
 from kb.votes.widget import configure_widget
 
 log = logging.getLogger("mkdocs.plugins.kb")
@@ -63,6 +65,9 @@ class KbPluginConfig(base.Config):
     """Reload open pages when the preview rebuilds (`kb serve` turns this on)."""
     answer_threshold = c.Type(float, default=DEFAULT_THRESHOLD)
     """The confidence at which the search API and the MCP server call a query answered."""
+    languages = c.Type(list, default=[])
+    """The help center's languages, default first: `[{code: en, name: English}, {code: pl, name: Polski}]`;
+    articles then live in `articles/<code>/` (see kb.site.languages)."""
 
 
 class KbPlugin(BasePlugin[KbPluginConfig]):
@@ -77,8 +82,18 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         self.url_of: dict[str, str] = {}
         self.rendered = 0
         self.highlight = False  # the page marks what search matched (Material's search.highlight)
+        self.building: str | None = None  # a non-default language, when build_languages runs this build
+        self.langs: LanguageSite | None = None
+        self.texts: dict[str, Any] = {}
+        self.manifest: dict | None = None
 
     def on_config(self, config: Any) -> Any:
+        load = lambda folder: load_project(folder, drafts=self.config.drafts)  # noqa: E731
+        try:
+            self.langs = LanguageSite.configure(config, self.config, self.building, load)
+        except LanguageError as exc:
+            raise PluginError(str(exc)) from exc
+        self.texts = self.langs.texts(self.config) if self.langs else pages.default_texts(self.config)
         docs_dir = Path(config.docs_dir)
         project = load_project(docs_dir, strict=self.config.strict, drafts=self.config.drafts,
                                display_root=Path(config.config_file_path or docs_dir).parent)
@@ -105,11 +120,14 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         if self.config.livereload:
             config.extra_javascript.append("assets/kb/livereload.js")
         config.extra["kb_contact"] = [dict(channel) for channel in self.config.contact]
+        if self.langs:
+            config.extra["kb_contact"] = self.langs.contacts(config.extra["kb_contact"])
         # Articles are left out of the navigation on purpose (see on_nav): do not list them all.
         config.validation.nav.omitted_files = logging.DEBUG
         config.theme.dirs.append(str(search_site.TEMPLATES))
         self.search_separator = search_site.quiet_material_search(config.plugins)
-        configure_widget(config.theme.dirs, config.extra, after=overrides)
+        configure_widget(config.theme.dirs, config.extra, after=overrides, texts=self.texts if self.langs else None,
+                         default_language=not self.building)
         return config
 
     def on_files(self, files: Files, *, config: Any) -> Files:
@@ -129,6 +147,8 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
             file = files.get_file_from_path(article.rel_path)
             if file is not None:
                 self.url_of[article.id] = file.url
+        if self.langs:
+            self.langs.urls[self.langs.language.code] = dict(self.url_of)
         use_dir = config.use_directory_urls
         if files.get_file_from_path("index.md") is None:
             files.append(File.generated(config, "index.md", content=self._home_markdown(config)))
@@ -137,7 +157,8 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
             src = f"{category.id}/index.md"
             if category.id and files.get_file_from_path(src) is None and pages.in_tree(groups, category.id):
                 body = pages.render_category(category, self.project.categories, self.project.articles,
-                                             self.url_of, use_directory_urls=use_dir)
+                                             self.url_of, use_directory_urls=use_dir, texts=self.texts,
+                                             home_title=self.texts["home"])
                 files.append(File.generated(config, src, content=_markdown_page(category.title, body)))
         return files
 
@@ -187,13 +208,22 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         related_ids = list(dict.fromkeys([*article.related, *self.related.get(article.id, [])]))
         related = [self.articles[r] for r in related_ids if r in self.articles and r != article.id]
         top = pages.render_article_top(article, self.project.categories, page.url,
-                                       use_directory_urls=config.use_directory_urls, with_title="<h1" not in html)
+                                       use_directory_urls=config.use_directory_urls, with_title="<h1" not in html,
+                                       texts=self.texts, home_title=self.texts["home"],
+                                       notice=self.langs.notice(article, self.texts, page.url) if self.langs else "")
         bottom = pages.render_article_bottom(
             article, related[: len(article.related) + self.config.related], self.url_of, page.url,
             updated=self.updated.get(article.path.resolve()), contacts=config.extra.get("kb_contact", []),
-            contact_title=self.config.contact_title,
+            contact_title=self.texts["contact_title"], texts=self.texts,
         )
         return top + html + bottom
+
+    def on_page_context(self, context: Any, *, page: Page, config: Any, nav: Navigation) -> Any:
+        if self.langs:  # the language menu leads to this very article; <link rel=alternate> to each home
+            article = self.by_src.get(page.file.src_uri)
+            config.extra["alternate"] = self.langs.alternates(None)
+            config.extra["kb_alternate"] = self.langs.alternates(article.id if article else None)
+        return context
 
     @event_priority(-50)
     def on_post_build(self, *, config: Any) -> None:
@@ -201,21 +231,31 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         manifest = build_manifest(self.project.articles, config.site_name)
         for entry in manifest["articles"]:
             entry["url"] = self.url_of.get(entry["id"], entry["url"])
-        write_manifest(Path(config.site_dir), manifest)
         try:
             index = search_site.write_site_index(self.project.articles, Path(config.docs_dir), Path(config.site_dir),
-                                                 self.search_separator, highlight=self.highlight)
+                                                 self.search_separator, language=self.search_language(config),
+                                                 highlight=self.highlight)
         except SearchError as exc:
             raise PluginError(f"kb: search index: {exc}") from exc
         log.info(f"kb: search index: {len(index['docs'])} articles, {len(index['terms'])} terms")
+        self.manifest = manifest
+        if self.langs and not self.building:  # `mkdocs build` alone builds every language
+            others = build_languages(config, self.langs.languages, dict(self.config), self.langs.docs_root, log)
+            merge_manifests(manifest, others, self.langs.language.code, self.langs.status(self.project))
+            merge_sitemaps(Path(config.site_dir), self.langs.languages, self.langs.urls, config.site_url)
         write_site_bot_files(config, self.project, self.url_of, self.config.answer_threshold)
+        write_manifest(Path(config.site_dir), manifest)
+
+    def search_language(self, config: Any) -> str:
+        """The language this build's search analyses text as: the language being built, else the theme's."""
+        return self.langs.language.code if self.langs else str(config.theme.get("language") or "en")
 
     def _home_markdown(self, config: Any) -> str:
         assert self.project is not None
         body = pages.render_home(
             self.project.categories, self.project.articles, self.url_of,
-            heading=self.config.home_heading, search_prompt=self.config.search_prompt,
-            use_directory_urls=config.use_directory_urls,
+            heading=self.texts["home_heading"], search_prompt=self.texts["search_prompt"],
+            use_directory_urls=config.use_directory_urls, texts=self.texts,
         )
         return _markdown_page(config.site_name, body, hide=("navigation", "toc"), extra_meta="kb_home: true\n")
 

@@ -207,7 +207,7 @@ class Collector:
             versions = self.manifest.versions()
             if versions is None:
                 return _refusal(503, f"no site manifest at {self.manifest.path}", None, cors)
-            _check_article(row, versions, required=kind == "votes")
+            _check_article(row, versions, required=kind == "votes", others=self.manifest.other_versions())
         except Invalid as exc:
             return _refusal(422, exc.message, exc.field, cors)
 
@@ -387,15 +387,17 @@ def _unknown_params(request: Request, known: set[str]) -> Response | None:
     return None
 
 
-def _check_article(row: dict, versions: dict[str, str], *, required: bool) -> None:
+def _check_article(row: dict, versions: dict[str, str], *, required: bool,
+                   others: dict[str, set[str]] | None = None) -> None:
     article = row.get("article")
     if article is None:
         return
-    if article not in versions:
+    also = (others or {}).get(article, set())  # the article in the site's other languages
+    if article not in versions and not also:
         raise Invalid("article", f"unknown article id {article!r} (not in the site manifest)")
-    if required and row["version"] != versions[article]:
+    if required and row["version"] != versions.get(article) and row["version"] not in also:
         raise Invalid("version", f"unknown version {row['version']!r} of {article!r} "
-                                 f"(the site has {versions[article]!r})")
+                                 f"(the site has {versions.get(article) or sorted(also)[0]!r})")
 
 
 def _error(status: int, message: str, field: str | None, headers: dict[str, str]) -> JSONResponse:

@@ -7,7 +7,7 @@ Plain data in, plain data out (no mkdocs import): the plugin calls `configure_wi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, MutableMapping
+from typing import Any, Mapping, MutableMapping
 
 from kb.votes.schema import MAX_COMMENT, REASONS
 
@@ -32,14 +32,36 @@ DEFAULT_ANALYTICS = {
 }
 
 
-def configure_widget(theme_dirs: list[str], extra: MutableMapping[str, Any], after: str | None = None) -> None:
-    """Put the widget's theme dir ahead of Material's, give it the vote vocabulary, default `extra.analytics` to kb."""
+def configure_widget(theme_dirs: list[str], extra: MutableMapping[str, Any], after: str | None = None,
+                     texts: Mapping[str, Any] | None = None, default_language: bool = True) -> None:
+    """Put the widget's theme dir ahead of Material's, give it the vote vocabulary, default `extra.analytics` to kb.
+
+    `texts` are one language's interface texts (kb.site.languages): the form's title and ratings,
+    and the sender's (`widget`: reason labels, buttons...). On the default language what mkdocs.yml
+    sets wins; on the others the language's own texts do, since mkdocs.yml's are the default's.
+    """
     widget = str(WIDGET_THEME_DIR)
     if widget not in theme_dirs:
         position = theme_dirs.index(after) + 1 if after in theme_dirs else 0
         theme_dirs.insert(position, widget)
     # The widget's vocabulary comes from the collector's (kb.votes.schema), written into the page.
     extra["kb_votes"] = {"reasons": list(REASONS), "max_comment": MAX_COMMENT}
+    if texts is not None:
+        configured = dict(extra.get("kb_feedback") or {})
+        widget_texts = dict(texts["widget"])
+        extra["kb_feedback"] = {**widget_texts, **configured} if default_language else {**configured, **widget_texts}
+        if not extra.get("analytics") or not default_language:
+            extra["analytics"] = {"provider": (extra.get("analytics") or {}).get("provider", "kb"),
+                                  "feedback": feedback_form(texts)}
     if not extra.get("analytics"):
         extra["analytics"] = {"provider": DEFAULT_ANALYTICS["provider"],
                               "feedback": dict(DEFAULT_ANALYTICS["feedback"])}
+
+
+def feedback_form(texts: Mapping[str, Any]) -> dict[str, Any]:
+    """Material's feedback form (`extra.analytics.feedback`) in the language of `texts`."""
+    yes, no = DEFAULT_ANALYTICS["feedback"]["ratings"]
+    return {"title": texts["feedback_title"], "ratings": [
+        {**yes, "name": texts["rating_yes"], "note": texts["note_yes"]},
+        {**no, "name": texts["rating_no"], "note": texts["note_no"]},
+    ]}

@@ -227,12 +227,13 @@ def test_a_phrase_synonym_stands_for_its_rarest_word(articles: list, tmp_path: P
     assert first(index, "login") == "reset-password"
 
 
-def test_the_demo_golden_queries_all_pass() -> None:
-    root = Path(__file__).resolve().parents[2] / "articles"
-    project = load_project(root)
+@pytest.mark.parametrize("language", ["en", "pl"])
+def test_the_demo_golden_queries_all_pass(language: str) -> None:
+    root = Path(__file__).resolve().parents[2] / "articles" / language  # each language's own index
+    project = load_project(root, drafts=False)  # as `kb check` runs them: on what is published
     index = build_index(project.articles, load_synonyms(root / "synonyms.yml"))
     entries = (root / "golden-queries.yml").read_text(encoding="utf-8").count("- query:")
-    assert entries >= 30
+    assert entries >= (30 if language == "en" else 20)
     assert [p.format() for p in check_golden(index, root / "golden-queries.yml")] == []
 
 

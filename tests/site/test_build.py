@@ -264,15 +264,21 @@ def test_the_demo_help_center_builds(built_demo_site: Path):
     categories = {a["category"] for a in manifest["articles"]}
     assert len(manifest["articles"]) >= 30
     assert len(categories) >= 5
-    assert "pl" in categories
+    polish = manifest["languages"]["pl"]["articles"]
+    assert len(polish) >= 20
+    assert len({a["category"] for a in polish}) >= 5
     home = soup(built_demo_site / "index.html")
     assert len(home.select(".kb-category")) >= 5
+    assert len(soup(built_demo_site / "pl" / "index.html").select(".kb-category")) >= 5
 
 
-def test_the_demo_help_center_checks_clean():
+def test_the_demo_help_center_checks_clean_but_for_its_one_outdated_translation():
     result = run_kb("check", cwd=ROOT)
     assert result.returncode == 0, result.stderr
-    assert result.stderr.endswith("0 errors, 0 warnings in " + result.stderr.rsplit(" in ", 1)[1])
+    warnings = [line for line in result.stderr.splitlines() if ": warning: " in line]
+    assert len(warnings) == 1 and warnings[0].startswith(
+        "articles/pl/kontakt/kontakt.md:3: warning: outdated translation: translated from version "), result.stderr
+    assert result.stderr.endswith("0 errors, 1 warning in " + result.stderr.rsplit(" in ", 1)[1])
 
 
 def test_navigation_lists_categories_not_every_article(built: Path):

@@ -48,6 +48,8 @@
   // The reasons and the comment limit are the collector's own, written into the page at build time.
   var REASONS = Array.isArray(settings.reasons) ? settings.reasons : [];
   var MAX_COMMENT = settings.max_comment;
+  // The page's language (its help center's), carried by every vote, search and contact.
+  var LANGUAGE = typeof settings.language === "string" && settings.language ? settings.language : null;
   // One token per page view: votes held for a reason on *this* view wait; any other view's
   // held votes (a tab that crashed, a page left without pagehide) are sent as they are.
   var pageToken = uuid();
@@ -253,7 +255,7 @@
         var value = button.getAttribute("data-md-value");
         var helpful = value !== "0";
         var vote = { vote_id: uuid(), article: article, version: version, helpful: helpful,
-                     reason: null, comment: null, website: "" };
+                     reason: null, comment: null, language: LANGUAGE, website: "" };
         enqueue("votes", vote, !helpful);
         button.setAttribute("aria-pressed", "true");  // the chosen rating stays marked
         form.firstElementChild.disabled = true;  // Material shows the rating's note when disabled
@@ -293,7 +295,7 @@
       if (results > 0) return;
       reported[query.toLowerCase()] = true;
       enqueue("searches", { event_id: uuid(), query: query.slice(0, 200), results: 0,
-                            article: meta("kb:article"), website: "" }, false);
+                            article: meta("kb:article"), language: LANGUAGE, website: "" }, false);
       flush();
     }
     input.addEventListener("input", function () {
@@ -311,7 +313,8 @@
       if (!link.closest(".kb-feedback")) link.href = contactLink(link.getAttribute("href"), article);
       if (!settings.contacts) return;
       enqueue("contacts", { event_id: uuid(), channel: link.getAttribute("data-kb-channel").slice(0, 100),
-                            article: article, query: lastSearch().slice(0, 200) || null, website: "" }, false);
+                            article: article, query: lastSearch().slice(0, 200) || null, language: LANGUAGE,
+                            website: "" }, false);
       flush();
     } catch (e) { /* never block the link */ }
   }, true);
