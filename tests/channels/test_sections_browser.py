@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from search.test_search_browser import serve
+from support import serve_static as serve
 
 
 @pytest.mark.browser
