@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import yaml
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -62,9 +63,19 @@ class _Prepared:
         self.by_length: dict[int, list[str]] = defaultdict(list)
         for t in self.terms:
             self.by_length[len(t)].append(t)
+        self._rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def row(self, term: int) -> tuple[np.ndarray, np.ndarray]:
+        """A term's postings as (document numbers, impacts), decoded once."""
+        decoded = self._rows.get(term)
+        if decoded is None:
+            flat = np.asarray(self.postings[term], dtype=np.int64)
+            decoded = self._rows[term] = (np.cumsum(flat[0::2]), flat[1::2])
+        return decoded
 
 
 _prepared: dict[int, tuple[dict, _Prepared]] = {}
+PREPARED_KEPT = 8  # indexes kept prepared at once: a server answers for every language's site
 
 
 def _prepare(index: dict) -> _Prepared:
@@ -73,8 +84,10 @@ def _prepare(index: dict) -> _Prepared:
         if index.get("format") != FORMAT or not index.get("docs"):
             raise SearchError("the search index is empty or not a kb search index")
         cached = (index, _Prepared(index))
-        _prepared.clear()
-        _prepared[id(index)] = cached
+        if len(_prepared) >= PREPARED_KEPT:
+            _prepared.pop(next(iter(_prepared)))
+    _prepared.pop(id(index), None)
+    _prepared[id(index)] = cached  # most recently used last
     return cached[1]
 
 
@@ -157,39 +170,43 @@ def _near(p: _Prepared, s: str, budget: int, exact: bool = False) -> list[tuple[
 
 
 def search(index: dict, query: str, limit: int = 10) -> list[Hit]:
-    """Rank the index's articles for `query`, best first."""
+    """Rank the index's articles for `query`, best first.
+
+    Each query word adds, per article, the best of its terms' impacts times their match factors;
+    the sums are integers, as in the browser, so both order results identically (score
+    descending, then article order). Postings are summed as arrays: a large help center stays fast.
+    """
     p = _prepare(index)
     groups = query_terms(index, query)
-    totals: dict[int, int] = defaultdict(int)
-    matched: dict[int, list[str]] = defaultdict(list)
+    n = len(p.docs)
+    totals = np.zeros(n, dtype=np.int64)
+    winners: list[np.ndarray] = []  # per query word: the winning term of each article, or -1
     best_possible = 0
     for variants in groups:
-        best: dict[int, int] = {}
-        won: dict[int, int] = {}
-        group_max = 0
+        best = np.zeros(n, dtype=np.int64)
+        won = np.full(n, -1, dtype=np.int64)
         for term, factor in variants.items():
-            row = p.postings[term]
-            doc = 0
-            for k in range(0, len(row), 2):
-                doc += row[k]
-                value = row[k + 1] * factor
-                if value > best.get(doc, 0):
-                    best[doc] = value
-                    won[doc] = term
-                    if value > group_max:
-                        group_max = value
-        for doc, value in best.items():
-            totals[doc] += value
-            matched[doc].append(p.terms[won[doc]])
+            docs, impacts = p.row(term)
+            values = impacts * factor
+            better = values > best[docs]  # the first term to reach a value keeps it, as in the browser
+            best[docs[better]] = values[better]
+            won[docs[better]] = term
+        totals += best
+        winners.append(won)
         # a word the index does not know at all still counts: it raises the bar for the others
-        best_possible += group_max if variants else UNKNOWN_WORD
-    if not totals:
+        best_possible += int(best.max()) if variants else UNKNOWN_WORD
+    candidates = np.flatnonzero((totals > 0) & (totals >= best_possible * MIN_SHARE))
+    if not len(candidates):
         return []
-    floor = best_possible * MIN_SHARE
-    ranked = sorted((d for d, v in totals.items() if v >= floor), key=lambda d: (-totals[d], d))
+    ranked = candidates[np.lexsort((candidates, -totals[candidates]))][:limit]
     scale = IMPACT_SCALE * FACTOR_EXACT
-    return [Hit(p.docs[d][0], p.docs[d][1], p.docs[d][2], totals[d] / scale, totals[d] / best_possible,
-                tuple(matched[d]), len(groups)) for d in ranked[:limit]]
+    hits = []
+    for d in ranked.tolist():
+        total = int(totals[d])
+        matched = tuple(p.terms[int(won[d])] for won in winners if won[d] >= 0)
+        hits.append(Hit(p.docs[d][0], p.docs[d][1], p.docs[d][2], total / scale, total / best_possible,
+                        matched, len(groups)))
+    return hits
 
 
 def search_site(site_dir: Path, query: str, limit: int = 10) -> list[dict]:
