@@ -45,13 +45,35 @@ def votes() -> None:
               help="Requests per visitor per minute on each public route; 0 turns the limit off.")
 @click.option("--origin", "origins", multiple=True, metavar="ORIGIN",
               help="A site origin allowed to send votes cross-origin, e.g. https://help.example.com (repeatable).")
+@click.option("--address-rate-limit", default=None, type=click.IntRange(0), metavar="N",
+              help="Requests per client address per minute on each public route, whatever its user agents "
+                   "[default: 5 x --rate-limit]; 0 turns it off.")
 @click.option("--admin-token", envvar="KB_ADMIN_TOKEN", default=None, metavar="TOKEN",
               help="Bearer token for GET /api/report (or env KB_ADMIN_TOKEN); without it admin routes are off.")
+@click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True, metavar="IPS",
+              help="Comma-separated proxy addresses or networks (or *) whose X-Forwarded-For, "
+                   "X-Forwarded-Host and X-Forwarded-Proto are believed.")
+@click.option("--max-connections", default=1000, show_default=True, type=click.IntRange(1),
+              help="Concurrent connections and requests; more are answered 503.")
+@click.option("--visitor-secret", envvar="KB_VISITOR_SECRET", default=None, metavar="SECRET",
+              help="A secret the collectors behind one proxy share (or env KB_VISITOR_SECRET), so they "
+                   "derive the same daily visitor key; without it each keeps a random key in memory.")
 def serve_command(site_dir: Path, db_url: str, host: str, port: int, rate_limit: int,
-                  origins: tuple[str, ...], admin_token: str | None) -> None:
+                  origins: tuple[str, ...], address_rate_limit: int | None, admin_token: str | None,
+                  forwarded_allow_ips: str, max_connections: int, visitor_secret: str | None) -> None:
     """Run the vote collector (POST /api/votes, /api/searches, /api/contacts; GET /healthz)."""
+    import ipaddress
+
     from kb.votes.collector import create_app
     from kb.votes.server import serve
+
+    for part in forwarded_allow_ips.split(","):
+        try:
+            if part.strip() != "*":
+                ipaddress.ip_network(part.strip(), strict=False)
+        except ValueError:
+            raise click.BadParameter(f"expected addresses or networks like 127.0.0.1,10.0.0.0/8 or *, "
+                                     f"got {part.strip()!r}", param_hint="--forwarded-allow-ips") from None
 
     for origin in origins:
         if not origin.startswith(("http://", "https://")) or origin.rstrip("/").count("/") != 2:
@@ -63,9 +85,11 @@ def serve_command(site_dir: Path, db_url: str, host: str, port: int, rate_limit:
     click.echo(f"kb votes serve: http://{host}:{port}/  (store {redact_url(db_url)}, site {site_dir}"
                f"{', admin on' if admin_token else ''}; Ctrl+C to stop)", err=True)
     try:
-        serve(create_app(site_dir, store, origins=origins, rate_limit=rate_limit, admin_token=admin_token,
+        serve(create_app(site_dir, store, origins=origins, rate_limit=rate_limit,
+                         address_rate_limit=address_rate_limit, admin_token=admin_token,
+                         forwarded_allow_ips=forwarded_allow_ips.split(","), visitor_secret=visitor_secret,
                          **collector_services()),
-              host=host, port=port, log_level="warning")
+              host=host, port=port, log_level="warning", limit_concurrency=max_connections)
     finally:
         store.close()
 

@@ -35,13 +35,29 @@ class Table:
 
 TABLES: dict[str, Table] = {
     "votes": Table("votes", "vote_id", ("vote_id", "article", "version", "helpful", "reason",
-                                        "comment", "visitor", "created_at", "language"), ("language",)),
+                                        "comment", "visitor", "created_at", "language", "address"),
+                   ("language", "address")),
     "searches": Table("searches", "event_id", ("event_id", "query", "results", "article",
-                                               "visitor", "created_at", "language", "channel"),
-                       ("language", "channel")),
+                                               "visitor", "created_at", "language", "channel", "address"),
+                       ("language", "channel", "address")),
     "contacts": Table("contacts", "event_id", ("event_id", "channel", "article", "query",
-                                               "visitor", "created_at", "language"), ("language",)),
+                                               "visitor", "created_at", "language", "address"),
+                      ("language", "address")),
 }
+
+# A vote's reason and comment may come after it (the page was hidden before the visitor picked
+# one): the same vote_id again, from the same visitor. Rows are never updated; the follow-up is a
+# row of its own, kept only when its vote is stored with the same visitor and the same answer,
+# first one wins, and every read joins it (the vote's own reason and comment win over it).
+FOLLOWUP_SQL = (
+    "INSERT INTO vote_followups (vote_id, reason, comment, visitor, created_at) "
+    "SELECT {p}, {p}, {p}, {p}, {p} WHERE EXISTS (SELECT 1 FROM votes WHERE vote_id = {p} "
+    "AND visitor = {p} AND helpful = {p} AND created_at < {p}) ON CONFLICT (vote_id) DO NOTHING")
+#: The votes with their follow-ups joined, as every read sees them (`{cols}`: more columns of v).
+VOTES_JOINED = (
+    "SELECT v.vote_id, v.article, v.version, v.helpful, COALESCE(v.reason, f.reason) AS reason, "
+    "COALESCE(v.comment, f.comment) AS comment, v.visitor, v.created_at, v.language, v.address "
+    "FROM votes AS v LEFT JOIN vote_followups AS f ON f.vote_id = v.vote_id")
 
 # Versioned schema. `{ts}` is the timestamp type: TEXT (fixed-width ISO 8601, UTC) on SQLite,
 # TIMESTAMPTZ on PostgreSQL. Append new versions; never edit a released one.
@@ -82,6 +98,19 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "ALTER TABLE searches ADD COLUMN language TEXT",
         "ALTER TABLE searches ADD COLUMN channel TEXT",
         "ALTER TABLE contacts ADD COLUMN language TEXT",
+    ]),
+    # The client address's keyed hash (the day's key, like `visitor`; never the address), for the
+    # report's per-address cap; and reasons and comments that arrive after their vote.
+    (3, [
+        "ALTER TABLE votes ADD COLUMN address TEXT",
+        "ALTER TABLE searches ADD COLUMN address TEXT",
+        "ALTER TABLE contacts ADD COLUMN address TEXT",
+        """CREATE TABLE vote_followups (
+            vote_id TEXT PRIMARY KEY,
+            reason TEXT,
+            comment TEXT,
+            visitor TEXT NOT NULL,
+            created_at {ts} NOT NULL)""",
     ]),
 ]
 
@@ -170,6 +199,24 @@ class Store:
         """Append every (table, rows) of `work` in one transaction; rows newly stored per item."""
         raise NotImplementedError
 
+    def submit_all(self, work: list[tuple[str, list[dict]]]) -> concurrent.futures.Future[list[int]]:
+        """Append every (table, records) of `work` in ONE transaction: all stored, or none."""
+        rows = [(table, [row_of(TABLES[table], r) for r in records]) for table, records in work]
+        if self._writer is None:
+            raise StoreError("store is closed")
+        return self._writer.submit_unit(rows)
+
+    def last_write_error(self) -> str | None:
+        """Why the last commit failed, or None when it succeeded (or nothing was written yet)."""
+        return self._writer.last_error if self._writer is not None else "store is closed"
+
+    @staticmethod
+    def _followups(rows: list[dict]) -> list[tuple]:
+        """FOLLOWUP_SQL's parameters for the votes of `rows` that carry a reason or a comment."""
+        return [(r["vote_id"], r["reason"], r["comment"], r["visitor"], r["created_at"],
+                 r["vote_id"], r["visitor"], r["helpful"], r["created_at"])
+                for r in rows if r["reason"] is not None or r["comment"] is not None]
+
     def add_votes(self, votes: list[dict]) -> int:
         """Append votes; a vote_id already stored is skipped. Returns rows newly stored."""
         return self.submit("votes", votes).result()
@@ -207,7 +254,8 @@ class Store:
     def _select_sql(self, table: str, since: datetime | None) -> str:
         columns = ", ".join(TABLES[table].columns)
         where = f" WHERE created_at >= {self.placeholder}" if since is not None else ""
-        return f"SELECT {columns} FROM {table}{where} ORDER BY created_at, {TABLES[table].key}"
+        source = f"({VOTES_JOINED}) AS votes" if table == "votes" else table
+        return f"SELECT {columns} FROM {source}{where} ORDER BY created_at, {TABLES[table].key}"
 
     def _insert_sql(self, table: str) -> str:
         t = TABLES[table]
@@ -265,17 +313,39 @@ class GroupWriter:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self.last_error: str | None = None  # the last commit's failure, None after a success
 
     def submit(self, table: str, rows: list[dict]) -> concurrent.futures.Future[int]:
         future: concurrent.futures.Future[int] = concurrent.futures.Future()
+        self._put((table, rows, future))
+        return future
+
+    def submit_unit(self, work: list[tuple[str, list[dict]]]) -> concurrent.futures.Future[list[int]]:
+        """Commit `work` as a transaction of its own (not grouped with others): all or nothing."""
+        future: concurrent.futures.Future[list[int]] = concurrent.futures.Future()
+        self._put((None, work, future))
+        return future
+
+    def _put(self, item: tuple) -> None:
         with self._lock:
             if self._closed:
                 raise StoreError("store is closed")
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
                 self._thread.start()
-            self._queue.put((table, rows, future))
-        return future
+            self._queue.put(item)
+
+    def _run(self, work: list[tuple]) -> None:
+        try:
+            counts = self._commit([(table, rows) for table, rows, _ in work])
+        except Exception as exc:  # every waiting caller must hear about the failure
+            self.last_error = str(exc)
+            for _table, _rows, future in work:
+                future.set_exception(StoreError(f"{self._describe}: write failed: {exc}"))
+        else:
+            self.last_error = None
+            for (_table, _rows, future), count in zip(work, counts):
+                future.set_result(count)
 
     def _loop(self) -> None:
         while True:
@@ -286,15 +356,18 @@ class GroupWriter:
                 except queue.Empty:
                     break
             work = [item for item in batch if item is not _STOP]
-            if work:
+            grouped = [item for item in work if item[0] is not None]
+            if grouped:
+                self._run(grouped)
+            for _, unit, future in (item for item in work if item[0] is None):
                 try:
-                    counts = self._commit([(table, rows) for table, rows, _ in work])
-                except Exception as exc:  # every waiting caller must hear about the failure
-                    for _table, _rows, future in work:
-                        future.set_exception(StoreError(f"{self._describe}: write failed: {exc}"))
+                    counts = self._commit(unit)
+                except Exception as exc:  # noqa: BLE001 - handed to the caller
+                    self.last_error = str(exc)
+                    future.set_exception(StoreError(f"{self._describe}: write failed: {exc}"))
                 else:
-                    for (_table, _rows, future), count in zip(work, counts):
-                        future.set_result(count)
+                    self.last_error = None
+                    future.set_result(counts)
             if len(work) != len(batch):
                 return
 
@@ -332,6 +405,7 @@ class SQLiteStore(Store):
         self.url = f"sqlite:///{path}"
         self._conn: sqlite3.Connection | None = None  # the writer thread's own connection
         self._statements = {name: self._insert_sql(name) for name in TABLES}
+        self._followup_sql = FOLLOWUP_SQL.format(p="?")
         self._writer = GroupWriter("kb-store-writer", self._commit_batch, str(path))
 
     def _connect(self) -> sqlite3.Connection:
@@ -355,6 +429,11 @@ class SQLiteStore(Store):
             for table, rows in work:
                 cur = conn.executemany(self._statements[table], [self._params(table, r) for r in rows])
                 counts.append(cur.rowcount)
+                if table == "votes":
+                    followups = [tuple(_iso(v) if isinstance(v, datetime) else v for v in params)
+                                 for params in self._followups(rows)]
+                    if followups:
+                        conn.executemany(self._followup_sql, followups)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -482,6 +561,7 @@ class PostgresStore(Store):
             kwargs={"autocommit": True}, configure=_configure_utc,
         )
         self._statements = {name: self._insert_sql(name) for name in TABLES}
+        self._followup_sql = FOLLOWUP_SQL.format(p="%s")
         # Group commit here too: one commit (one WAL flush on the server) for many votes.
         self._writer = GroupWriter("kb-store-pg-writer", self._commit_batch, redact_url(url))
 
@@ -499,6 +579,9 @@ class PostgresStore(Store):
                     else:
                         cur.executemany(self._statements[table], params)
                         counts.append(cur.rowcount)
+                    followups = self._followups(rows) if table == "votes" else []
+                    if followups:
+                        cur.executemany(self._followup_sql, followups)
         return counts
 
     def _select(self, table: str, since: datetime | None) -> Iterator[dict]:
