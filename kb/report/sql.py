@@ -4,7 +4,8 @@
 many seconds of Python. This module applies the same counting rule in SQL (one vote per visitor
 per article per UTC day, the last one) on connections of its own, read-only, opened from the
 store's public `path` (SQLite) or `url` (PostgreSQL), against the votes table of kb.votes.store's
-schema (version 1). A test holds both ways to the same report. Unknown stores fall back to row
+schema (version 3: follow-up reasons joined, at most CAP_PER_ADDRESS counted votes per client
+address, article and day). A test holds both ways to the same report. Unknown stores fall back to row
 by row.
 
 On SQLite the counting is a GROUP BY whose bare columns come from the row holding MAX(created_at)
@@ -27,7 +28,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable
 from urllib.parse import quote
 
-from kb.report.tally import Cell, Tallies
+from kb.report.tally import CAP_PER_ADDRESS, Cell, Tallies
 from kb.votes.schema import REASONS
 
 _SORTER_THREADS = max(1, min(4, os.cpu_count() or 1))  # helper threads SQLite's sorter may start
@@ -46,9 +47,22 @@ _BY_WEEK = """
 SELECT article, week, COUNT(*), SUM(CASE WHEN helpful THEN 1 ELSE 0 END), MIN(created_at), MAX(created_at)
 FROM ({counted}) AS counted GROUP BY article, week
 """
+# Every vote with its follow-up (a reason or comment sent after it) joined, as kb.votes.store reads
+# them; {hint} is SQLite's NOT INDEXED for full scans (a sort beats the article index there).
+_JOINED = """SELECT v.vote_id, v.article, v.version, v.helpful, COALESCE(v.reason, f.reason) AS reason,
+       COALESCE(v.comment, f.comment) AS comment, v.visitor, v.created_at, v.address
+FROM votes AS v {hint} LEFT JOIN vote_followups AS f ON f.vote_id = v.vote_id"""
+# The per-address cap: of the counted votes of one client address on one article in one UTC day,
+# the CAP_PER_ADDRESS latest (rows from before addresses were kept have none and are not capped).
+_CAPPED = """
+SELECT article, version, helpful, reason, comment, vote_id, created_at{week} FROM (
+    SELECT deduped.*, ROW_NUMBER() OVER (PARTITION BY address, article, {day}
+                                         ORDER BY created_at DESC, vote_id {collate} DESC) AS nth
+    FROM ({deduped}) AS deduped) AS ranked
+WHERE address IS NULL OR nth <= """ + str(CAP_PER_ADDRESS)
 _SQLITE_COUNTED = """
-SELECT article, version, helpful, reason, MAX(created_at) AS created_at{week}
-FROM votes NOT INDEXED {where}
+SELECT article, version, helpful, reason, comment, vote_id, address, MAX(created_at) AS created_at
+FROM ({joined}) AS votes {where}
 GROUP BY visitor, article, substr(created_at, 1, 10)
 """
 _SQLITE_WEEK = """,
@@ -57,33 +71,29 @@ _SQLITE_WEEK = """,
 # sorts faster than the database's default collation. Vote ids compare by code point, as in Python.
 _PG_COUNTED = """
 SELECT DISTINCT ON (visitor COLLATE "C", article COLLATE "C", (created_at AT TIME ZONE 'UTC')::date)
-       article, version, helpful, reason, created_at,
-       ((created_at AT TIME ZONE 'UTC')::date - DATE '2000-01-03') / 7 AS week
-FROM votes {where}
+       article, version, helpful, reason, comment, vote_id, address, created_at
+FROM ({joined}) AS votes {where}
 ORDER BY visitor COLLATE "C", article COLLATE "C", (created_at AT TIME ZONE 'UTC')::date,
          created_at DESC, vote_id COLLATE "C" DESC
 """
-# A comment counts when no later vote by the same visitor on the same article that UTC day exists.
-_SQLITE_COMMENTS = """
-SELECT v.article, v.vote_id, v.version, v.helpful, v.reason, v.comment, v.created_at FROM votes AS v
-WHERE v.comment IS NOT NULL AND v.comment <> '' {where}
-AND NOT EXISTS (
-    SELECT 1 FROM votes AS w
-    WHERE w.article = v.article AND w.visitor = v.visitor
-      AND w.created_at >= v.created_at
-      AND w.created_at < substr(v.created_at, 1, 10) || 'U'   -- 'T' < 'U': the rest of that day
-      AND (w.created_at > v.created_at OR w.vote_id > v.vote_id))
+_PG_WEEK = """, ((created_at AT TIME ZONE 'UTC')::date - DATE '2000-01-03') / 7 AS week"""
+# The counted votes' comments (comments count only from counted votes).
+_COMMENTS = """
+SELECT article, vote_id, version, helpful, reason, comment, created_at FROM ({counted}) AS counted
+WHERE comment IS NOT NULL AND comment <> ''
 """
-_PG_COMMENTS = """
-SELECT v.article, v.vote_id, v.version, v.helpful, v.reason, v.comment, v.created_at FROM votes AS v
-WHERE v.comment IS NOT NULL AND v.comment <> '' {where}
-AND NOT EXISTS (
-    SELECT 1 FROM votes AS w
-    WHERE w.article = v.article AND w.visitor = v.visitor
-      AND w.created_at >= v.created_at
-      AND w.created_at < date_trunc('day', v.created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' + INTERVAL '1 day'
-      AND (w.created_at > v.created_at OR w.vote_id COLLATE "C" > v.vote_id COLLATE "C"))
-"""
+
+
+def _sqlite_counted(where: str, *, week: bool = False, hint: str = "NOT INDEXED") -> str:
+    deduped = _SQLITE_COUNTED.format(joined=_JOINED.format(hint=hint), where=where)
+    return _CAPPED.format(week=_SQLITE_WEEK if week else "", day="substr(created_at, 1, 10)", collate="",
+                          deduped=deduped)
+
+
+def _pg_counted(where: str) -> str:
+    deduped = _PG_COUNTED.format(joined=_JOINED.format(hint=""), where=where)
+    return _CAPPED.format(week=_PG_WEEK, day="(created_at AT TIME ZONE 'UTC')::date", collate='COLLATE "C"',
+                          deduped=deduped)
 
 
 def tally(store: Any, since: datetime | None) -> Tallies | None:
@@ -154,9 +164,8 @@ class _SQLite:
     def tally(self) -> Tallies:
         where, params = self._where()
         raw = self._query(f"SELECT COUNT(*) FROM votes {where}", params)[0][0]
-        jobs = [(_BY_VERSION.format(counted=_SQLITE_COUNTED.format(week="", where=where)), params),
-                (_SQLITE_COMMENTS.format(where="AND v.created_at >= ?" if self.since else ""),
-                 (self.since,) if self.since else ())]
+        jobs = [(_BY_VERSION.format(counted=_sqlite_counted(where)), params),
+                (_COMMENTS.format(counted=_sqlite_counted(where)), params)]
         results: list[list[tuple] | BaseException] = [[] for _ in jobs]
 
         def run(i: int) -> None:
@@ -185,8 +194,7 @@ class _SQLite:
         for i in range(0, len(article_ids), 500):
             chunk = article_ids[i:i + 500]
             where, params = self._where(f"article IN ({', '.join('?' * len(chunk))})")
-            counted = _SQLITE_COUNTED.format(week=_SQLITE_WEEK, where=where).replace("NOT INDEXED", "")
-            sql = _BY_WEEK.format(counted=counted)
+            sql = _BY_WEEK.format(counted=_sqlite_counted(where, week=True, hint=""))
             rows += self._query(sql, tuple(chunk) + params)
         return [(a, w, n, k, _sqlite_time(f), _sqlite_time(l)) for a, w, n, k, f, l in rows]
 
@@ -209,8 +217,8 @@ class _Postgres:
         where = "WHERE created_at >= %s" if self.since else ""
         params = (self.since,) if self.since else ()
         raw = self._query(f"SELECT COUNT(*) FROM votes {where}", params)[0][0]
-        by_version = self._query(_BY_VERSION.format(counted=_PG_COUNTED.format(where=where)), params)
-        comments = self._query(_PG_COMMENTS.format(where="AND v.created_at >= %s" if self.since else ""), params)
+        by_version = self._query(_BY_VERSION.format(counted=_pg_counted(where)), params)
+        comments = self._query(_COMMENTS.format(counted=_pg_counted(where)), params)
         tallies = _SqlTallies(self._weeks)
         tallies.raw_votes = raw
         _fill(tallies, by_version, comments, lambda v: v.astimezone(timezone.utc))
@@ -219,5 +227,5 @@ class _Postgres:
     def _weeks(self, article_ids: list[str]) -> list[tuple]:
         where = "WHERE article = ANY(%s)" + (" AND created_at >= %s" if self.since else "")
         params = (article_ids,) + ((self.since,) if self.since else ())
-        rows = self._query(_BY_WEEK.format(counted=_PG_COUNTED.format(where=where)), params)
+        rows = self._query(_BY_WEEK.format(counted=_pg_counted(where)), params)
         return [(a, w, n, k, f.astimezone(timezone.utc), l.astimezone(timezone.utc)) for a, w, n, k, f, l in rows]
