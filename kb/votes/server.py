@@ -89,8 +89,38 @@ try:
 except ImportError:  # httptools is optional (uvicorn[standard]); h11 always works
     DeadlineHttpToolsProtocol = None
 else:
+    class _HeadersTooLarge(Exception):
+        pass
+
     class DeadlineHttpToolsProtocol(_Deadline, HttpToolsProtocol):  # type: ignore[no-redef]
-        """uvicorn's httptools protocol (C parser, several times faster) with the request deadline."""
+        """uvicorn's httptools protocol (C parser, several times faster) with the request deadline
+        and a cap on the request line and headers (httptools has none): 431 past MAX_HEADER_BYTES."""
+
+        def on_message_begin(self) -> None:
+            self._kb_parsed_head = 0
+            self._kb_too_large = False
+            super().on_message_begin()
+
+        def _kb_count(self, n: int) -> None:
+            self._kb_parsed_head = getattr(self, "_kb_parsed_head", 0) + n
+            if self._kb_parsed_head > MAX_HEADER_BYTES:
+                self._kb_too_large = True
+                raise _HeadersTooLarge  # httptools stops parsing; uvicorn answers with send_400_response
+
+        def on_url(self, url: bytes) -> None:
+            self._kb_count(len(url))
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._kb_count(len(name) + len(value) + 4)
+            super().on_header(name, value)
+
+        def send_400_response(self, msg: str) -> None:
+            if getattr(self, "_kb_too_large", False):
+                self.transport.write(_TOO_LARGE)
+                self.transport.close()
+                return
+            super().send_400_response(msg)
 
 
 def http_protocol() -> type:
