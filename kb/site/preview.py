@@ -113,3 +113,48 @@ class _OnlyHosts:
                                         status_code=403)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def serve_preview(
+    site: SiteConfig, preview_dir: Path, *, host: str, port: int, db_url: str, echo: Callable[[str], None],
+    collector_options: dict[str, Any] | None = None,
+) -> None:
+    """Serve until interrupted, rebuilding on every change under the articles folder or mkdocs.yml.
+
+    `collector_options` go to the collector as they are (its `report` and `search` functions).
+    """
+    import uvicorn
+    from watchdog.events import FileSystemEvent, FileSystemEventHandler
+    from watchdog.observers import Observer
+
+    rebuilder = Rebuilder(site, preview_dir, echo)
+    if db_url.startswith("sqlite:///"):
+        Path(db_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    store = open_store(db_url)
+    store.migrate()
+    routes = collector_routes(preview_dir, store, admin_token=admin_token_from_env(), **(collector_options or {}))
+
+    class OnChange(FileSystemEventHandler):
+        def on_any_event(self, event: FileSystemEvent) -> None:
+            if event.event_type in ("opened", "closed_no_write"):
+                return
+            path = str(getattr(event, "dest_path", "") or event.src_path)
+            if path.startswith(str(site.docs_dir)) or path == str(site.config_file):
+                rebuilder.changed()
+
+    observer = Observer()
+    observer.schedule(OnChange(), str(site.docs_dir), recursive=True)
+    observer.schedule(OnChange(), str(site.project_dir), recursive=False)
+    observer.start()
+    worker = threading.Thread(target=rebuilder.run, name="kb-rebuild", daemon=True)
+    worker.start()
+    echo(f"kb serve: http://{host}:{port}/  (votes: {redact_url(db_url)}; Ctrl+C to stop)")
+    try:
+        app = create_preview_app(preview_dir, rebuilder, routes, serving_hosts(host))
+        uvicorn.Server(server_config(app, host=host, port=port,
+                                     log_level="warning")).run()
+    finally:
+        rebuilder.stop()
+        observer.stop()
+        observer.join(timeout=2)
+        store.close()
