@@ -306,3 +306,8 @@ def test_sigkill_of_one_collector_under_load_loses_no_acknowledged_vote(topology
     assert refused == []
     assert len(acknowledged) > 100
     assert [v for v in acknowledged if v not in stored] == []
+
+
+def test_the_readme_shows_the_nginx_configuration_the_tests_run():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "```nginx\n" + NGINX_CONF.read_text(encoding="utf-8") + "```\n" in readme
