@@ -383,3 +383,21 @@ def test_admin_export_streams_rows(make_server, store, clock):
     assert (r.status_code, r.text) == (200, "event_id,query,results,article,visitor,created_at,language,channel,address\r\n")
     r = server.client.get("/api/export?table=passwords", headers=auth)
     assert (r.status_code, r.json()) == (422, {"error": "must be votes, searches or contacts", "field": "table"})
+
+
+def test_connections_over_the_cap_get_503(store, tmp_path):
+    from kb.votes.server import MAX_CONNECTIONS
+
+    assert MAX_CONNECTIONS == 1000
+    with LiveServer(create_app(write_site(tmp_path / "site"), store, rate_limit=0), limit_concurrency=2) as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+        try:
+            time.sleep(0.2)
+            r = httpx.get(f"{server.url}/healthz", timeout=10)
+            assert (r.status_code, r.text) == (503, "Service Unavailable")
+        finally:
+            for sock in idle:
+                sock.close()
+        time.sleep(0.2)
+        assert httpx.get(f"{server.url}/healthz", timeout=10).status_code == 200
