@@ -131,8 +131,11 @@ class _GapBlocks:
     """
 
     def __init__(self, keys: Iterable[str]) -> None:
-        self.index: dict[str, list[int]] = defaultdict(list)
-        self.df: Counter = Counter(b for key in keys for b in self._keys(key))
+        self.index: dict[str, list[int]] = {}
+        self.blocks = {key: self._keys(key) for key in keys}
+        df: Counter = Counter(b for blocks in self.blocks.values() for b in blocks)
+        for key, blocks in self.blocks.items():
+            self.blocks[key] = sorted(blocks, key=lambda b: (df[b], b))  # rarest first
 
     @staticmethod
     def _keys(key: str) -> set[str]:
@@ -140,18 +143,28 @@ class _GapBlocks:
         return {word[:3] for word in words} | {"\0" + key.replace(" ", "")[:4]}
 
     def add(self, key: str, position: int) -> None:
-        for block in self._keys(key):
-            postings = self.index[block]
-            if len(postings) < BLOCK_LIMIT:
+        index = self.index
+        for block in self.blocks[key]:
+            postings = index.get(block)
+            if postings is None:
+                index[block] = [position]
+            elif len(postings) < BLOCK_LIMIT:
                 postings.append(position)
 
     def candidates(self, key: str) -> list[int]:
         found: set[int] = set()
-        for block in sorted(self._keys(key), key=lambda b: (self.df[b], b)):
-            for position in self.index.get(block, ()):
-                found.add(position)
-                if len(found) >= BLOCK_LIMIT:
-                    return sorted(found)
+        index = self.index
+        for block in self.blocks[key]:
+            postings = index.get(block)
+            if not postings:
+                continue
+            if len(found) + len(postings) < BLOCK_LIMIT:
+                found.update(postings)
+            else:
+                for position in postings:
+                    found.add(position)
+                    if len(found) >= BLOCK_LIMIT:
+                        return sorted(found)
         return sorted(found)
 
 
