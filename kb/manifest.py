@@ -74,6 +74,49 @@ def validate_manifest(manifest: Any) -> list[dict]:
     return manifest["articles"]
 
 
+MAX_HISTORY = 50
+"""Versions of one article the manifest remembers (the newest); older pages' votes get 422."""
+
+
+def carry_history(old_site: Path, new_site: Path) -> None:
+    """Add to NEW_SITE's manifest every version OLD_SITE's manifest had published (`history`).
+
+    A page cached before a rebuild (a CDN, an open tab) votes for the version it shows; the
+    collector accepts a vote for any version in `history`. A missing or unreadable old manifest
+    starts the history afresh.
+    """
+    new_path = Path(new_site) / NAME
+    try:
+        new = json.loads(new_path.read_text(encoding="utf-8"))
+        current = {a["id"]: a["version"] for a in new["articles"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    try:
+        old = json.loads((Path(old_site) / NAME).read_text(encoding="utf-8"))
+        history = _history_of(old)
+    except (OSError, ValueError, KeyError, TypeError):
+        history = {}
+    for article, version in current.items():
+        versions = [v for v in history.get(article, []) if v != version] + [version]
+        history[article] = versions[-MAX_HISTORY:]
+    new["history"] = history
+    new_path.write_text(json.dumps(new, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def _history_of(manifest: dict) -> dict[str, list[str]]:
+    """Article id -> every version published in any language, oldest first (the current ones last)."""
+    history = {k: [str(v) for v in vs] for k, vs in (manifest.get("history") or {}).items()
+               if isinstance(vs, list)}
+    current = list(manifest["articles"])
+    for language in (manifest.get("languages") or {}).values():  # a translation keeps its source's id
+        current += language["articles"]
+    for a in current:
+        versions = history.setdefault(a["id"], [])
+        if a["version"] not in versions:
+            versions.append(a["version"])
+    return history
+
+
 class SiteManifest:
     """SITE/kb-manifest.json, reloaded whenever the file changes (a rebuild swaps it)."""
 
@@ -82,14 +125,14 @@ class SiteManifest:
         self._stamp: tuple[int, int] | None = None
         self._data: dict | None = None
         self._versions: dict[str, str] = {}
-        self._other_versions: dict[str, set[str]] = {}
+        self._published: dict[str, frozenset[str]] = {}
         self._lock = threading.Lock()
 
     def _refresh(self) -> None:
         try:
             st = self.path.stat()
         except FileNotFoundError:
-            self._stamp, self._data, self._versions, self._other_versions = None, None, {}, {}
+            self._stamp, self._data, self._versions, self._published = None, None, {}, {}
             return
         stamp = (st.st_mtime_ns, st.st_size)
         if stamp == self._stamp:
@@ -98,23 +141,20 @@ class SiteManifest:
             try:
                 data = json.loads(self.path.read_text(encoding="utf-8"))
                 versions = {a["id"]: a["version"] for a in data["articles"]}
-                others: dict[str, set[str]] = {}
-                for language in (data.get("languages") or {}).values():
-                    for a in language["articles"]:
-                        others.setdefault(a["id"], set()).add(a["version"])
+                published = {k: frozenset(vs) for k, vs in _history_of(data).items()}
             except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 return  # half-written by a rebuild: keep the last good one, retry next request
-            self._stamp, self._data, self._versions, self._other_versions = stamp, data, versions, others
+            self._stamp, self._data, self._versions, self._published = stamp, data, versions, published
 
     def versions(self) -> dict[str, str] | None:
         """Article id -> current version, or None when the site has no manifest."""
         self._refresh()
         return self._versions if self._data is not None else None
 
-    def other_versions(self) -> dict[str, set[str]]:
-        """Article id -> current versions in the site's other languages (`languages` in the manifest)."""
+    def published(self) -> dict[str, frozenset[str]]:
+        """Article id -> every version the site has published of it, in any language (current ones included)."""
         self._refresh()
-        return self._other_versions
+        return self._published
 
     def data(self) -> dict | None:
         """The whole manifest, or None."""

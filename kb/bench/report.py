@@ -1,8 +1,10 @@
-"""`kb bench report`: time the review report on a million synthetic votes, SQLite and PostgreSQL."""
+"""`kb bench report`: time the review report on a million synthetic votes, SQLite and PostgreSQL,
+and the grouping of 100,000 distinct failed searches."""
 
 from __future__ import annotations
 
 import os
+import random
 import sys
 import tempfile
 import time
@@ -12,7 +14,7 @@ from typing import Callable
 from urllib.parse import urlencode
 
 from kb.report.formats import render
-from kb.report.review import build_report
+from kb.report.review import build_report, group_failed_searches
 from kb.votes.simulate import synthetic_manifest, synthetic_votes
 from kb.votes.store import open_store, redact_url
 
@@ -34,6 +36,41 @@ def bench_report(db_url: str | None, n_votes: int, n_articles: int, now: datetim
         _bench_one("sqlite", f"sqlite:///{Path(tmp) / 'votes.db'}", manifest, n_votes, now, echo, progress)
     if db_url:
         _bench_postgres(db_url, manifest, n_votes, now, echo, progress)
+    bench_gaps(GAP_SEARCHES, now, echo)
+
+
+GAP_SEARCHES = 100_000
+
+
+def synthetic_failed_searches(n: int, now: datetime, seed: int = 11) -> list[dict]:
+    """`n` distinct failed searches: a few common help-desk words and rare made-up ones (product names)."""
+    rng = random.Random(seed)
+    syllables = ["ka", "lo", "mi", "ne", "po", "ru", "sa", "te", "vi", "zo", "bre", "dan", "fel", "gor",
+                 "hil", "jum", "kor", "lin", "mar", "nor", "pel", "qui", "ros", "sul", "tam", "ver", "wil", "yan"]
+    rare = sorted({"".join(rng.choice(syllables) for _ in range(rng.randrange(2, 4))) for _ in range(20_000)})
+    common = ["how", "to", "my", "order", "refund", "cancel", "account", "card", "login", "password", "change",
+              "delivery", "invoice", "not", "working", "where", "is"]
+    seen: set[str] = set()
+    rows = []
+    while len(rows) < n:
+        words = ([rng.choice(common) for _ in range(rng.randrange(0, 3))]
+                 + [rng.choice(rare) for _ in range(rng.randrange(1, 3))])
+        query = " ".join(words)
+        if query not in seen:
+            seen.add(query)
+            rows.append({"query": query, "results": 0, "visitor": f"sim-{len(rows)}", "created_at": now})
+    return rows
+
+
+def bench_gaps(n: int, now: datetime, echo: Callable[[str], None]) -> None:
+    """Time grouping `n` distinct failed searches (the report's gaps)."""
+    rows = synthetic_failed_searches(n, now)
+    load_avg = os.getloadavg()[0]
+    t0, c0 = time.perf_counter(), time.process_time()
+    groups = group_failed_searches(rows)
+    took, cpu = time.perf_counter() - t0, time.process_time() - c0
+    echo(f"gaps: {n:,} distinct failed searches grouped into {len(groups):,} in {took:.2f} s "
+         f"({cpu:.2f} s CPU; target: under 10 s; load average {load_avg:.1f} on {os.cpu_count()} cores)")
 
 
 def _bench_one(name: str, url: str, manifest: dict, n_votes: int, now: datetime,

@@ -2,7 +2,8 @@
 
 The load generator is plain asyncio over raw keep-alive sockets (no HTTP library), so on a
 2-core machine it leaves the server as much CPU as it can. The collector runs in its own
-process, exactly as `kb votes serve` runs it.
+process, exactly as `kb votes serve` runs it. With a proxy, nginx runs with the configuration
+the README shows (kb/assets/deploy/nginx.conf) in front of several collectors on one database.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -135,6 +137,111 @@ def start_collector(site: Path, db_url: str, port: int) -> subprocess.Popen:
             time.sleep(0.05)
     proc.kill()
     raise RuntimeError("collector did not start within 20 s")
+
+
+NGINX_CONF = Path(__file__).resolve().parent.parent / "assets" / "deploy" / "nginx.conf"
+
+
+def nginx_config(site: Path, listen: int, collectors: list[int], run_dir: Path, template: str | None = None) -> str:
+    """The shipped nginx.conf with its marked lines (listen, site, upstreams, run paths) changed."""
+    text = NGINX_CONF.read_text(encoding="utf-8") if template is None else template
+    upstreams = "\n".join(f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=2s;" for port in collectors)
+    lines = text.splitlines()
+    first = next(i for i, line in enumerate(lines) if "server 127.0.0.1:8001 " in line)
+    second = next(i for i, line in enumerate(lines) if "server 127.0.0.1:8002 " in line)
+    text = "\n".join(lines[:first] + [upstreams] + lines[second + 1:]) + "\n"
+    for old, new in {
+        "listen 80;": f"listen 127.0.0.1:{listen};",
+        "alias /srv/help/site/;": f"alias {site}/;",
+        "pid /run/nginx.pid;": f"pid {run_dir}/nginx.pid;",
+        "error_log /var/log/nginx/error.log warn;": f"error_log {run_dir}/error.log warn;",
+        "client_body_temp_path /var/lib/nginx/body;": f"client_body_temp_path {run_dir}/body;",
+        "proxy_temp_path /var/lib/nginx/proxy;": f"proxy_temp_path {run_dir}/proxy;",
+    }.items():
+        if text.count(old) != 1:
+            raise RuntimeError(f"{NGINX_CONF}: expected the line {old!r} once")
+        text = text.replace(old, new)
+    return text
+
+
+def start_nginx(conf: Path, run_dir: Path, port: int) -> subprocess.Popen:
+    """nginx in the foreground with `conf`; waits until it answers on `port`."""
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if nginx is None:
+        raise RuntimeError("nginx is not installed (Debian: apt-get install nginx-light)")
+    proc = subprocess.Popen([nginx, "-c", str(conf), "-p", str(run_dir), "-g", "daemon off;"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"nginx exited: {proc.stderr.read().decode(errors='replace')[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("nginx did not start within 20 s")
+
+
+def bench_proxy(db_url: str, *, instances: int, seconds: float, connections: int, kills: int = 3,
+                progress: Callable[[str], None] = lambda _: None) -> BenchFigures:
+    """As bench_store, through nginx to `instances` collectors on one database; each kill takes
+    down one collector (restarted afterwards) while nginx sends its votes to the others."""
+    with tempfile.TemporaryDirectory(prefix="kb-bench-proxy-") as tmp:
+        root = Path(tmp)
+        root.chmod(0o755)  # nginx's workers (www-data) read nothing here but must not be refused
+        site = root / "site"
+        site.mkdir(mode=0o755)
+        (site / "kb-manifest.json").write_text(json.dumps(bench_manifest()), encoding="utf-8")
+        store = open_store(db_url)
+        store.migrate()
+        ports = [_free_port() for _ in range(instances)]
+        procs = [start_collector(site, db_url, port) for port in ports]
+        run_dir = root / "nginx"
+        run_dir.mkdir()
+        listen = _free_port()
+        (run_dir / "nginx.conf").write_text(nginx_config(site, listen, ports, run_dir), encoding="utf-8")
+        proxy = start_nginx(run_dir / "nginx.conf", run_dir, listen)
+        try:
+            run_load(listen, 1.0, connections)  # warm up
+            mid = sum(1 for _ in store.votes())
+            progress(f"through nginx to {instances} collectors: {connections} connections for {seconds:g} s")
+            load = run_load(listen, seconds, connections)
+            stored = sum(1 for _ in store.votes()) - mid
+            stored_ids = {v["vote_id"] for v in store.votes()}
+            missing = sum(1 for i in load.acknowledged if i not in stored_ids)
+            acknowledged = 0
+            for k in range(kills):
+                victim = k % instances
+                kill_after = 1.0 + 0.37 * k
+                progress(f"kill {k + 1}/{kills}: SIGKILL of collector {victim + 1} after {kill_after:.2f} s under load")
+
+                async def crash(pid: int = procs[victim].pid) -> LoadResult:
+                    loop = asyncio.get_running_loop()
+                    loop.call_later(kill_after, lambda: os.kill(pid, signal.SIGKILL))
+                    return await _load(listen, kill_after + 1.0, connections)
+
+                result = asyncio.run(crash())
+                procs[victim].wait(30)
+                stored_ids = {v["vote_id"] for v in store.votes()}
+                acknowledged += len(result.acknowledged)
+                missing += sum(1 for i in result.acknowledged if i not in stored_ids)
+                procs[victim] = start_collector(site, db_url, ports[victim])
+        finally:
+            proxy.send_signal(signal.SIGTERM)
+            proxy.wait(30)
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                proc.wait(30)
+        integrity = store.check()
+        store.close()
+        return BenchFigures(
+            store=f"nginx x{instances}", sent_per_s=len(load.acknowledged) / load.seconds,
+            stored_per_s=stored / load.seconds, p50_ms=load.percentile(50), p99_ms=load.percentile(99),
+            errors=load.errors, kills=kills, acknowledged_in_kills=acknowledged, missing=missing,
+            integrity=integrity)
 
 
 def serve_for_bench(site: str, db_url: str, port: int) -> None:

@@ -54,6 +54,8 @@ class ReportError(ValueError):
 
 def _fold(text: str) -> str:
     """Casefold, drop diacritics (ł too) and collapse spaces: the key two searches share."""
+    if text.isascii():  # most searches: nothing to strip, casefold is lower
+        return " ".join(text.lower().split())
     text = text.replace("ł", "l").replace("Ł", "L")
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c))
@@ -85,15 +87,19 @@ def group_failed_searches(searches: Iterable[dict]) -> list[dict]:
 
     groups: list[dict] = []
     names: list[str] = []
+    blocks = _GapBlocks(counts)
     for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        candidates = blocks.candidates(key)
         match = process.extractOne(
-            key, names, scorer=fuzz.token_set_ratio, processor=None, score_cutoff=GAP_SIMILARITY
-        )
+            key, [names[i] for i in candidates], scorer=fuzz.token_set_ratio, processor=None,
+            score_cutoff=GAP_SIMILARITY
+        ) if candidates else None
         if match is not None:
-            group = groups[match[2]]
+            group = groups[candidates[match[2]]]
             group["count"] += n
             group["_keys"].append(key)
         else:
+            blocks.add(key, len(names))
             names.append(key)
             groups.append({"count": n, "_keys": [key]})
     def wording_of(key: str) -> str:
@@ -107,6 +113,60 @@ def group_failed_searches(searches: Iterable[dict]) -> list[dict]:
         out.append({"query": variants[0], "count": group["count"], "variants": variants})
     out.sort(key=lambda g: (-g["count"], _fold(g["query"])))
     return out
+
+
+BLOCK_LIMIT = 32
+"""Group names one failed search is compared with at most (see _GapBlocks)."""
+
+
+class _GapBlocks:
+    """Which group names a failed search may join: at most BLOCK_LIMIT sharing a word start with it.
+
+    Comparing every search with every group is quadratic (40,000 distinct searches: minutes).
+    Two wordings that token_set_ratio scores 80 or more have words in common, or near (a typo:
+    "passwrd", "password"; run together: "giftwrap", "gift wrap"), and near words nearly always
+    begin alike. So every group name is filed under its words' first 3 letters (stop words
+    aside) and the first 4 of all its letters, and a search is compared with the names filed
+    under its own starts, rarest start first ("ref" of "refund" says more than "ord" of
+    "order"), biggest group first within one, at most BLOCK_LIMIT names: O(n log n) in all.
+    """
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        self.index: dict[str, list[int]] = {}
+        self.blocks = {key: self._keys(key) for key in keys}
+        df: Counter = Counter(b for blocks in self.blocks.values() for b in blocks)
+        for key, blocks in self.blocks.items():
+            self.blocks[key] = sorted(blocks, key=lambda b: (df[b], b))  # rarest first
+
+    @staticmethod
+    def _keys(key: str) -> set[str]:
+        words = [w for w in key.split() if w not in _STOPWORDS] or key.split()
+        return {word[:3] for word in words} | {"\0" + key.replace(" ", "")[:4]}
+
+    def add(self, key: str, position: int) -> None:
+        index = self.index
+        for block in self.blocks[key]:
+            postings = index.get(block)
+            if postings is None:
+                index[block] = [position]
+            elif len(postings) < BLOCK_LIMIT:
+                postings.append(position)
+
+    def candidates(self, key: str) -> list[int]:
+        found: set[int] = set()
+        index = self.index
+        for block in self.blocks[key]:
+            postings = index.get(block)
+            if not postings:
+                continue
+            if len(found) + len(postings) < BLOCK_LIMIT:
+                found.update(postings)
+            else:
+                for position in postings:
+                    found.add(position)
+                    if len(found) >= BLOCK_LIMIT:
+                        return sorted(found)
+        return sorted(found)
 
 
 _STOPWORDS = frozenset(

@@ -4,7 +4,8 @@
 many seconds of Python. This module applies the same counting rule in SQL (one vote per visitor
 per article per UTC day, the last one) on connections of its own, read-only, opened from the
 store's public `path` (SQLite) or `url` (PostgreSQL), against the votes table of kb.votes.store's
-schema (version 1). A test holds both ways to the same report. Unknown stores fall back to row
+schema (version 3: follow-up reasons joined, at most CAP_PER_ADDRESS counted votes per client
+address, article and day). A test holds both ways to the same report. Unknown stores fall back to row
 by row.
 
 On SQLite the counting is a GROUP BY whose bare columns come from the row holding MAX(created_at)
@@ -27,7 +28,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable
 from urllib.parse import quote
 
-from kb.report.tally import Cell, Tallies
+from kb.report.tally import CAP_PER_ADDRESS, Cell, Tallies
 from kb.votes.schema import REASONS
 
 _SORTER_THREADS = max(1, min(4, os.cpu_count() or 1))  # helper threads SQLite's sorter may start
@@ -46,9 +47,22 @@ _BY_WEEK = """
 SELECT article, week, COUNT(*), SUM(CASE WHEN helpful THEN 1 ELSE 0 END), MIN(created_at), MAX(created_at)
 FROM ({counted}) AS counted GROUP BY article, week
 """
+# Every vote with its follow-up (a reason or comment sent after it) joined, as kb.votes.store reads
+# them; {hint} is SQLite's NOT INDEXED for full scans (a sort beats the article index there).
+_JOINED = """SELECT v.vote_id, v.article, v.version, v.helpful, COALESCE(v.reason, f.reason) AS reason,
+       COALESCE(v.comment, f.comment) AS comment, v.visitor, v.created_at, v.address
+FROM votes AS v {hint} LEFT JOIN vote_followups AS f ON f.vote_id = v.vote_id"""
+# The per-address cap: of the counted votes of one client address on one article in one UTC day,
+# the CAP_PER_ADDRESS latest (rows from before addresses were kept have none and are not capped).
+_CAPPED = """
+SELECT article, version, helpful, reason, comment, vote_id, created_at{week} FROM (
+    SELECT deduped.*, ROW_NUMBER() OVER (PARTITION BY address, article, {day}
+                                         ORDER BY created_at DESC, vote_id {collate} DESC) AS nth
+    FROM ({deduped}) AS deduped) AS ranked
+WHERE address IS NULL OR nth <= """ + str(CAP_PER_ADDRESS)
 _SQLITE_COUNTED = """
-SELECT article, version, helpful, reason, MAX(created_at) AS created_at{week}
-FROM votes NOT INDEXED {where}
+SELECT article, version, helpful, reason, comment, vote_id, address, MAX(created_at) AS created_at
+FROM ({joined}) AS votes {where}
 GROUP BY visitor, article, substr(created_at, 1, 10)
 """
 _SQLITE_WEEK = """,
@@ -57,6 +71,28 @@ _SQLITE_WEEK = """,
 # sorts faster than the database's default collation. Vote ids compare by code point, as in Python.
 _PG_COUNTED = """
 SELECT DISTINCT ON (visitor COLLATE "C", article COLLATE "C", (created_at AT TIME ZONE 'UTC')::date)
+       article, version, helpful, reason, comment, vote_id, address, created_at
+FROM ({joined}) AS votes {where}
+ORDER BY visitor COLLATE "C", article COLLATE "C", (created_at AT TIME ZONE 'UTC')::date,
+         created_at DESC, vote_id COLLATE "C" DESC
+"""
+_PG_WEEK = """, ((created_at AT TIME ZONE 'UTC')::date - DATE '2000-01-03') / 7 AS week"""
+# The counted votes' comments (comments count only from counted votes).
+_COMMENTS = """
+SELECT article, vote_id, version, helpful, reason, comment, created_at FROM ({counted}) AS counted
+WHERE comment IS NOT NULL AND comment <> ''
+"""
+
+
+# The plain counting, for stores with neither follow-ups nor client addresses (rows from before
+# schema 3): no join, no cap, and comments found by index instead of a second full count.
+_SQLITE_PLAIN = """
+SELECT article, version, helpful, reason, MAX(created_at) AS created_at{week}
+FROM votes NOT INDEXED {where}
+GROUP BY visitor, article, substr(created_at, 1, 10)
+"""
+_PG_PLAIN = """
+SELECT DISTINCT ON (visitor COLLATE "C", article COLLATE "C", (created_at AT TIME ZONE 'UTC')::date)
        article, version, helpful, reason, created_at,
        ((created_at AT TIME ZONE 'UTC')::date - DATE '2000-01-03') / 7 AS week
 FROM votes {where}
@@ -64,7 +100,7 @@ ORDER BY visitor COLLATE "C", article COLLATE "C", (created_at AT TIME ZONE 'UTC
          created_at DESC, vote_id COLLATE "C" DESC
 """
 # A comment counts when no later vote by the same visitor on the same article that UTC day exists.
-_SQLITE_COMMENTS = """
+_SQLITE_PLAIN_COMMENTS = """
 SELECT v.article, v.vote_id, v.version, v.helpful, v.reason, v.comment, v.created_at FROM votes AS v
 WHERE v.comment IS NOT NULL AND v.comment <> '' {where}
 AND NOT EXISTS (
@@ -74,7 +110,7 @@ AND NOT EXISTS (
       AND w.created_at < substr(v.created_at, 1, 10) || 'U'   -- 'T' < 'U': the rest of that day
       AND (w.created_at > v.created_at OR w.vote_id > v.vote_id))
 """
-_PG_COMMENTS = """
+_PG_PLAIN_COMMENTS = """
 SELECT v.article, v.vote_id, v.version, v.helpful, v.reason, v.comment, v.created_at FROM votes AS v
 WHERE v.comment IS NOT NULL AND v.comment <> '' {where}
 AND NOT EXISTS (
@@ -84,6 +120,21 @@ AND NOT EXISTS (
       AND w.created_at < date_trunc('day', v.created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' + INTERVAL '1 day'
       AND (w.created_at > v.created_at OR w.vote_id COLLATE "C" > v.vote_id COLLATE "C"))
 """
+# Whether the store has rows that need the join or the cap (any follow-up, any client address).
+_NEEDS_FULL = ("SELECT EXISTS (SELECT 1 FROM vote_followups) "
+               "OR EXISTS (SELECT 1 FROM votes WHERE address IS NOT NULL)")
+
+
+def _sqlite_counted(where: str, *, week: bool = False, hint: str = "NOT INDEXED") -> str:
+    deduped = _SQLITE_COUNTED.format(joined=_JOINED.format(hint=hint), where=where)
+    return _CAPPED.format(week=_SQLITE_WEEK if week else "", day="substr(created_at, 1, 10)", collate="",
+                          deduped=deduped)
+
+
+def _pg_counted(where: str) -> str:
+    deduped = _PG_COUNTED.format(joined=_JOINED.format(hint=""), where=where)
+    return _CAPPED.format(week=_PG_WEEK, day="(created_at AT TIME ZONE 'UTC')::date", collate='COLLATE "C"',
+                          deduped=deduped)
 
 
 def tally(store: Any, since: datetime | None) -> Tallies | None:
@@ -95,6 +146,14 @@ def tally(store: Any, since: datetime | None) -> Tallies | None:
     if dialect == "postgresql" and getattr(store, "url", None):
         return _Postgres(store.url, since).tally()
     return None
+
+
+def _needs_full(query: Callable[[str, tuple], list[tuple]]) -> bool:
+    """True when follow-ups or client addresses exist (schema 3 rows); False on older stores."""
+    try:
+        return bool(query(_NEEDS_FULL, ())[0][0])
+    except Exception:  # noqa: BLE001 - a store from before schema 3 has neither table nor column
+        return False
 
 
 class _SqlTallies(Tallies):
@@ -134,6 +193,7 @@ def _sqlite_time(value: str) -> datetime:
 class _SQLite:
     def __init__(self, connect: Callable[[], sqlite3.Connection], since: datetime | None) -> None:
         self.connect = connect
+        self.full = True
         self.since = since.astimezone(timezone.utc).isoformat(timespec="microseconds") if since else None
 
     def _query(self, sql: str, params: tuple) -> list[tuple]:
@@ -154,9 +214,14 @@ class _SQLite:
     def tally(self) -> Tallies:
         where, params = self._where()
         raw = self._query(f"SELECT COUNT(*) FROM votes {where}", params)[0][0]
-        jobs = [(_BY_VERSION.format(counted=_SQLITE_COUNTED.format(week="", where=where)), params),
-                (_SQLITE_COMMENTS.format(where="AND v.created_at >= ?" if self.since else ""),
-                 (self.since,) if self.since else ())]
+        self.full = _needs_full(self._query)
+        if self.full:
+            jobs = [(_BY_VERSION.format(counted=_sqlite_counted(where)), params),
+                    (_COMMENTS.format(counted=_sqlite_counted(where)), params)]
+        else:
+            jobs = [(_BY_VERSION.format(counted=_SQLITE_PLAIN.format(week="", where=where)), params),
+                    (_SQLITE_PLAIN_COMMENTS.format(where="AND v.created_at >= ?" if self.since else ""),
+                     (self.since,) if self.since else ())]
         results: list[list[tuple] | BaseException] = [[] for _ in jobs]
 
         def run(i: int) -> None:
@@ -185,8 +250,11 @@ class _SQLite:
         for i in range(0, len(article_ids), 500):
             chunk = article_ids[i:i + 500]
             where, params = self._where(f"article IN ({', '.join('?' * len(chunk))})")
-            counted = _SQLITE_COUNTED.format(week=_SQLITE_WEEK, where=where).replace("NOT INDEXED", "")
-            sql = _BY_WEEK.format(counted=counted)
+            if self.full:
+                sql = _BY_WEEK.format(counted=_sqlite_counted(where, week=True, hint=""))
+            else:
+                counted = _SQLITE_PLAIN.format(week=_SQLITE_WEEK, where=where).replace("NOT INDEXED", "")
+                sql = _BY_WEEK.format(counted=counted)
             rows += self._query(sql, tuple(chunk) + params)
         return [(a, w, n, k, _sqlite_time(f), _sqlite_time(l)) for a, w, n, k, f, l in rows]
 
@@ -195,6 +263,7 @@ class _Postgres:
     def __init__(self, url: str, since: datetime | None) -> None:
         self.url = url
         self.since = since
+        self.full = True
 
     def _query(self, sql: str, params: tuple) -> list[tuple]:
         import psycopg
@@ -209,8 +278,14 @@ class _Postgres:
         where = "WHERE created_at >= %s" if self.since else ""
         params = (self.since,) if self.since else ()
         raw = self._query(f"SELECT COUNT(*) FROM votes {where}", params)[0][0]
-        by_version = self._query(_BY_VERSION.format(counted=_PG_COUNTED.format(where=where)), params)
-        comments = self._query(_PG_COMMENTS.format(where="AND v.created_at >= %s" if self.since else ""), params)
+        self.full = _needs_full(self._query)
+        if self.full:
+            by_version = self._query(_BY_VERSION.format(counted=_pg_counted(where)), params)
+            comments = self._query(_COMMENTS.format(counted=_pg_counted(where)), params)
+        else:
+            by_version = self._query(_BY_VERSION.format(counted=_PG_PLAIN.format(where=where)), params)
+            comments = self._query(_PG_PLAIN_COMMENTS.format(where="AND v.created_at >= %s" if self.since else ""),
+                                   params)
         tallies = _SqlTallies(self._weeks)
         tallies.raw_votes = raw
         _fill(tallies, by_version, comments, lambda v: v.astimezone(timezone.utc))
@@ -219,5 +294,6 @@ class _Postgres:
     def _weeks(self, article_ids: list[str]) -> list[tuple]:
         where = "WHERE article = ANY(%s)" + (" AND created_at >= %s" if self.since else "")
         params = (article_ids,) + ((self.since,) if self.since else ())
-        rows = self._query(_BY_WEEK.format(counted=_PG_COUNTED.format(where=where)), params)
+        counted = _pg_counted(where) if self.full else _PG_PLAIN.format(where=where)
+        rows = self._query(_BY_WEEK.format(counted=counted), params)
         return [(a, w, n, k, f.astimezone(timezone.utc), l.astimezone(timezone.utc)) for a, w, n, k, f, l in rows]

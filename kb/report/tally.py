@@ -5,6 +5,8 @@ Pure data in, plain data out. The numbers follow a few documented rules:
 * **Counting.** One vote per visitor per article per UTC day. When a visitor votes more than
   once on the same article on the same day, their *last* vote that day counts (it is their
   settled opinion: a "no" after a "yes" usually means they read on and found it lacking).
+  And at most ``CAP_PER_ADDRESS`` counted votes per client address per article per UTC day
+  (the latest), whatever user agents it sends: one person cannot outvote a page's readers.
   Contacts are counted the same way. Comments and reasons are taken from counted votes only.
 * **Helpful rate.** ``mean`` is a Bayesian mean shrunk toward the site's average helpful rate
   in the period: ``(helpful + M * site) / (votes + M)`` with ``M = PRIOR_STRENGTH`` pseudo-votes,
@@ -29,10 +31,13 @@ PRIOR_FALLBACK = 0.5
 """The prior mean when the period holds no vote at all."""
 Z = 1.96
 """Normal quantile for the 95% Wilson interval."""
+CAP_PER_ADDRESS = 3
+"""Counted votes one client address may give one article in one UTC day."""
 LATEST_COMMENTS = 5
 """How many of an article's latest comments the report keeps."""
 _SEQ = itertools.count()  # heap tie-breaker, so two equal comments never compare their dicts
-COUNTING_RULE = "one vote per visitor per article per UTC day; the visitor's last vote that day counts"
+COUNTING_RULE = ("one vote per visitor per article per UTC day; the visitor's last vote that day counts; "
+                 f"at most {CAP_PER_ADDRESS} per client address per article per UTC day")
 
 
 # --- statistics -----------------------------------------------------------------------------
@@ -135,7 +140,8 @@ class Tallies:
 
 
 def count_votes(votes: Iterable[dict]) -> Iterator[dict]:
-    """Apply the counting rule: one vote per visitor per article per UTC day, the last one."""
+    """Apply the counting rule: one vote per visitor per article per UTC day, the last one;
+    then at most CAP_PER_ADDRESS of those per client address per article per day, the latest."""
     kept: dict[tuple, dict] = {}
     for vote in votes:
         at = utc(vote["created_at"])
@@ -143,7 +149,19 @@ def count_votes(votes: Iterable[dict]) -> Iterator[dict]:
         old = kept.get(key)
         if old is None or (at, vote.get("vote_id") or "") > (utc(old["created_at"]), old.get("vote_id") or ""):
             kept[key] = vote
-    return iter(kept.values())
+    counted: list[dict] = []
+    by_address: dict[tuple, list[dict]] = defaultdict(list)
+    for vote in kept.values():
+        if vote.get("address") is None:
+            counted.append(vote)  # rows from before addresses were kept: not capped
+        else:
+            by_address[(vote["address"], vote["article"], utc(vote["created_at"]).date())].append(vote)
+    for group in by_address.values():
+        if len(group) > CAP_PER_ADDRESS:
+            group = sorted(group, key=lambda v: (utc(v["created_at"]), v.get("vote_id") or ""),
+                           reverse=True)[:CAP_PER_ADDRESS]
+        counted.extend(group)
+    return iter(counted)
 
 
 def tally_votes(votes: Iterable[dict]) -> Tallies:

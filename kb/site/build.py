@@ -19,6 +19,7 @@ from typing import Callable, Iterator
 import yaml
 
 from kb.articles import Problem, Project, load_project
+from kb.manifest import carry_history
 from kb.search.index import build_index, load_synonyms
 from kb.search.ranker import check_golden
 from kb.search.site_index import GOLDEN, SYNONYMS, separator_of, write_site_index
@@ -157,6 +158,7 @@ def build_site(
     target = Path(site_dir or site.site_dir).resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
+    aside.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; a site is read by the web server's user
     messages: list[str] = []
     try:
         with _capture_logs(messages, on_log):
@@ -174,6 +176,7 @@ def build_site(
     except BaseException:
         shutil.rmtree(aside, ignore_errors=True)
         raise
+    carry_history(target, aside)  # votes from pages cached before this build stay valid
     _swap(aside, target)
     return target
 
@@ -187,6 +190,13 @@ def _swap(new: Path, target: Path) -> None:
     new.rename(target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it back at once), as `mkdocs build` applies it."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager

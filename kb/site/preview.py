@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -69,18 +70,49 @@ class Rebuilder:
         self._stop.set()
 
 
-def create_preview_app(preview_dir: Path, rebuilder: Rebuilder | None, collector_routes: list[Any] = ()) -> Starlette:
-    """An ASGI app: the build number, the collector's routes, and the static site under them."""
+def serving_hosts(host: str) -> list[str]:
+    """The Host names the preview answers: the loopback names and `--host` (DNS rebinding gets 403)."""
+    hosts = ["127.0.0.1", "localhost", "::1"]
+    if host not in ("", "0.0.0.0", "::") and host not in hosts:
+        hosts.append(host)
+    return hosts
+
+
+def create_preview_app(preview_dir: Path, rebuilder: Rebuilder | None, collector_routes: list[Any] = (),
+                       hosts: list[str] | None = None) -> Starlette:
+    """An ASGI app: the build number, the collector's routes, and the static site under them.
+
+    With `hosts`, requests naming any other Host are refused (403).
+    """
 
     async def build_number(request: Any) -> PlainTextResponse:
         return PlainTextResponse(str(rebuilder.build_number if rebuilder else 1),
                                  headers={"Cache-Control": "no-store"})
 
+    middleware = [Middleware(_OnlyHosts, hosts=hosts)] if hosts else []
     return Starlette(routes=[
         Route("/_kb/build", build_number),
         *collector_routes,
         Mount("/", app=StaticFiles(directory=str(preview_dir), html=True, check_dir=False)),
-    ])
+    ], middleware=middleware)
+
+
+class _OnlyHosts:
+    """Refuse (403) requests whose Host header names another host than the preview's own."""
+
+    def __init__(self, app: Any, hosts: list[str]) -> None:
+        self.app = app
+        self.hosts = {h.strip("[]").lower() for h in hosts}
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            host = dict(scope["headers"]).get(b"host", b"").decode("latin-1").lower()
+            name = host[1:host.find("]")] if host.startswith("[") else host.rsplit(":", 1)[0]
+            if name not in self.hosts:
+                await PlainTextResponse("kb serve: this preview answers only " + ", ".join(sorted(self.hosts)),
+                                        status_code=403)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def serve_preview(
@@ -118,7 +150,8 @@ def serve_preview(
     worker.start()
     echo(f"kb serve: http://{host}:{port}/  (votes: {redact_url(db_url)}; Ctrl+C to stop)")
     try:
-        uvicorn.Server(server_config(create_preview_app(preview_dir, rebuilder, routes), host=host, port=port,
+        app = create_preview_app(preview_dir, rebuilder, routes, serving_hosts(host))
+        uvicorn.Server(server_config(app, host=host, port=port,
                                      log_level="warning")).run()
     finally:
         rebuilder.stop()

@@ -3,8 +3,15 @@
 Every public route follows the same path: size limit, bot filter, JSON and field checks, honeypot,
 site manifest, per-visitor rate limit, then one append to the store. A 204 is sent only after the
 store has the row on disk (SQLite commits before the future resolves; PostgreSQL commits too).
-Visitors are told apart by an HMAC of IP and user agent under a key that lives only in memory and
-changes every UTC day, so neither is ever written anywhere.
+Visitors are told apart by an HMAC of IP and user agent under a key that changes every UTC day
+(random and in memory only, or derived from a secret the collectors share), so neither is ever
+written anywhere; the client address alone is kept the same way, hashed, for the per-address rate
+limit and the report's per-address cap.
+
+Behind a proxy, the peer is the proxy: `forwarded_allow_ips` names the proxies whose
+X-Forwarded-For (the client), X-Forwarded-Host (the site's host) and X-Forwarded-Proto (its scheme)
+are believed. Errors a visitor can see never carry file paths or connection strings; the detail
+goes to the log.
 """
 
 from __future__ import annotations
@@ -12,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import json
+import logging
 import math
 import os
 import re
@@ -36,6 +45,8 @@ from kb.votes.io import export_lines
 from kb.votes.schema import MAX_BODY, PARSERS, Invalid, honeypot_filled, kind_of, search_options
 from kb.votes.store import TABLES, Store
 
+
+log = logging.getLogger("kb.votes")
 
 BODY_TIMEOUT = 10.0         # seconds to receive a whole body (the server also bounds headers)
 
@@ -64,20 +75,82 @@ def now() -> datetime:
 
 
 class Visitors:
-    """Keyed hashes of IP + user agent; the key is random, in memory only, new each UTC day."""
+    """Keyed hashes of IP + user agent (and of the IP alone); the key is new each UTC day.
 
-    def __init__(self, clock: Callable[[], datetime] = now) -> None:
+    Without a `secret` the key is random and in memory only. Several collectors behind one proxy
+    must agree on it (a visitor's follow-up may reach another instance than their vote): give them
+    one secret, and each derives the day's key as HMAC(secret, day).
+    """
+
+    def __init__(self, clock: Callable[[], datetime] = now, secret: str | None = None) -> None:
         self._clock = clock
+        self._secret = secret.encode("utf-8") if secret else None
         self._day: date | None = None
         self._key = b""
 
-    def hash(self, ip: str, user_agent: str) -> str:
-        """The visitor's pseudonym for today (16 hex digits)."""
+    def _today(self) -> bytes:
         today = self._clock().date()
         if today != self._day:
-            self._day, self._key = today, secrets.token_bytes(32)
-        digest = hmac.new(self._key, f"{ip}\n{user_agent}".encode("utf-8", "replace"), hashlib.sha256)
+            if self._secret is None:
+                key = secrets.token_bytes(32)
+            else:
+                key = hmac.new(self._secret, f"kb-visitors-{today.isoformat()}".encode(), hashlib.sha256).digest()
+            self._day, self._key = today, key
+        return self._key
+
+    def hash(self, ip: str, user_agent: str) -> str:
+        """The visitor's pseudonym for today (16 hex digits)."""
+        digest = hmac.new(self._today(), f"{ip}\n{user_agent}".encode("utf-8", "replace"), hashlib.sha256)
         return digest.hexdigest()[:16]
+
+    def address(self, ip: str) -> str:
+        """The client address's pseudonym for today (16 hex digits; never the address itself)."""
+        digest = hmac.new(self._today(), f"address\n{ip}".encode("utf-8", "replace"), hashlib.sha256)
+        return digest.hexdigest()[:16]
+
+
+class Proxies:
+    """Which peers are proxies whose X-Forwarded-* headers are believed (addresses or networks, or *)."""
+
+    def __init__(self, allowed: Iterable[str]) -> None:
+        self.any = False
+        self.networks: list[Any] = []
+        for item in allowed:
+            for part in str(item).split(","):
+                part = part.strip()
+                if part == "*":
+                    self.any = True
+                elif part:
+                    self.networks.append(ipaddress.ip_network(part, strict=False))
+
+    def trusted(self, ip: str) -> bool:
+        if self.any:
+            return True
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
+
+    def peer(self, client: str, headers: dict[bytes, bytes], scheme: str) -> tuple[str, str, str | None]:
+        """(client address, host, scheme or None when not told) of a request from `client`."""
+        host = headers.get(b"host", b"").decode("latin-1")
+        if not self.trusted(client):
+            return client, host, None
+        forwarded = headers.get(b"x-forwarded-for")
+        if forwarded:
+            hops = [h.strip() for h in forwarded.decode("latin-1").split(",") if h.strip()]
+            # The nearest hop a trusted proxy did not add is the client (the rest can be forged).
+            for hop in reversed(hops):
+                client = hop
+                if not self.trusted(hop):
+                    break
+        fwd_host = headers.get(b"x-forwarded-host")
+        if fwd_host:
+            host = fwd_host.decode("latin-1").split(",")[0].strip()
+        proto = headers.get(b"x-forwarded-proto")
+        told = proto.decode("latin-1").split(",")[0].strip().lower() if proto else None
+        return client, host, told
 
 
 class RateLimiter:
@@ -121,17 +194,21 @@ class Collector:
     """Request handling shared by the standalone collector and `kb serve`."""
 
     def __init__(self, site_dir: Path, store: Store, *, origins: Iterable[str] = (),
-                 rate_limit: int = 60, admin_token: str | None = None,
-                 report: ReportFn | None = None, search: SearchFn | None = None) -> None:
+                 rate_limit: int = 60, address_rate_limit: int | None = None, admin_token: str | None = None,
+                 report: ReportFn | None = None, search: SearchFn | None = None,
+                 forwarded_allow_ips: Iterable[str] = ("127.0.0.1",), visitor_secret: str | None = None) -> None:
         self.site_dir = Path(site_dir)
         self.store = store
         self.manifest = SiteManifest(self.site_dir)
         self.origins = {o.rstrip("/") for o in origins}
         self.limiter = RateLimiter(rate_limit)
+        # Many user agents from one address are still one sender: 5 visitors' worth by default.
+        self.address_limiter = RateLimiter(5 * rate_limit if address_rate_limit is None else address_rate_limit)
         self.admin_token = admin_token or None
         self.report = report
         self.search = search
-        self.visitors = Visitors(lambda: now())
+        self.proxies = Proxies(forwarded_allow_ips)
+        self.visitors = Visitors(lambda: now(), visitor_secret)
 
     def routes(self) -> list[Route]:
         """The collector's routes, to mount beside a static site on one origin."""
@@ -147,15 +224,27 @@ class Collector:
         ]
 
     # -- CORS -----------------------------------------------------------------------------
-    def _origin_verdict(self, origin: str | None, host: str) -> tuple[bool, dict[str, str]]:
-        """(allowed, CORS headers): same-host requests and configured origins only."""
+    def _origin_verdict(self, origin: str | None, host: str,
+                        scheme: str | None = None) -> tuple[bool, dict[str, str]]:
+        """(allowed, CORS headers): same-host requests and configured origins only.
+
+        `scheme` is the site's as a trusted proxy told it (X-Forwarded-Proto); None when not told.
+        """
         if origin is None:
             return True, {}
         if origin.rstrip("/") in self.origins:
             return True, {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
-        if urlsplit(origin).netloc == host:
+        parts = urlsplit(origin)
+        if parts.netloc == host and (scheme is None or parts.scheme == scheme):
             return True, {}
         return False, {"Vary": "Origin"}
+
+    def _allow(self, kind: str, visitor: str, address: str) -> bool:
+        """Both budgets: the visitor's and the client address's (whatever its user agents)."""
+        return self.limiter.allow(kind, visitor) and self.address_limiter.allow(kind, address)
+
+    def _retry_after(self) -> str:
+        return str(max(self.limiter.retry_after(), self.address_limiter.retry_after()))
 
     # -- public writes --------------------------------------------------------------------
     def intake(self, kind: str) -> _Intake:
@@ -167,10 +256,11 @@ class Collector:
         return _Intake(self, kind)
 
     async def _accept(self, kind: str, method: str, headers: dict[bytes, bytes], receive: Callable[..., Any],
-                      client: str) -> tuple[int, dict | None, dict[str, str]]:
+                      peer: str, scheme: str = "http") -> tuple[int, dict | None, dict[str, str]]:
+        client, host, told_scheme = self.proxies.peer(peer, headers, scheme)
         origin = headers.get(b"origin")
         allowed, cors = self._origin_verdict(origin.decode("latin-1") if origin is not None else None,
-                                             headers.get(b"host", b"").decode("latin-1"))
+                                             host, told_scheme)
         if method == "OPTIONS":
             if not allowed or not cors:
                 return _refusal(403, "origin not allowed", "Origin", cors)
@@ -198,6 +288,8 @@ class Collector:
             body = json.loads(raw, parse_constant=_no_constants)
         except (ValueError, UnicodeDecodeError) as exc:
             return _refusal(422, f"not valid JSON: {exc}", "body", cors)
+        except RecursionError:
+            return _refusal(422, "not valid JSON: nested too deeply", "body", cors)
         if not isinstance(body, dict):
             return _refusal(422, f"must be a JSON object, got {kind_of(body)}", "body", cors)
         try:
@@ -206,32 +298,40 @@ class Collector:
                 return 204, None, cors
             versions = self.manifest.versions()
             if versions is None:
-                return _refusal(503, f"no site manifest at {self.manifest.path}", None, cors)
-            _check_article(row, versions, required=kind == "votes", others=self.manifest.other_versions())
+                log.error("no site manifest at %s", self.manifest.path)
+                return _refusal(503, "the site has no manifest yet; try again later", None, cors)
+            _check_article(row, versions, self.manifest.published(), required=kind == "votes")
         except Invalid as exc:
             return _refusal(422, exc.message, exc.field, cors)
 
         row["visitor"] = self.visitors.hash(client, user_agent)
-        if not self.limiter.allow(kind, row["visitor"]):
+        row["address"] = self.visitors.address(client)
+        if not self._allow(kind, row["visitor"], row["address"]):
             return _refusal(429, "too many requests; try again later", None,
-                            {**cors, "Retry-After": str(self.limiter.retry_after())})
+                            {**cors, "Retry-After": self._retry_after()})
         row["created_at"] = now()
         try:
             await asyncio.wrap_future(self.store.submit(kind, [row]))
         except Exception as exc:  # noqa: BLE001 - the sender keeps the vote and retries
-            return _refusal(503, f"store unavailable: {exc}", None, cors)
+            log.error("store write failed: %s", exc)
+            return _refusal(503, "store unavailable; try again later", None, cors)
         return 204, None, cors
 
     # -- public reads ---------------------------------------------------------------------
     async def healthz(self, request: Request) -> Response:
+        """200 when the store answers a read and its last write succeeded and the site has a manifest."""
         try:
             await run_in_threadpool(self.store.ping)
             store = "ok"
         except Exception as exc:  # noqa: BLE001 - reported, not raised
-            store = str(exc)
+            log.error("health check: store read failed: %s", exc)
+            store = "cannot read"
+        if store == "ok" and self.store.last_write_error() is not None:
+            store = "cannot write"  # the writer's last commit failed (disk full, read-only, ...)
         versions = self.manifest.versions()
         ok = store == "ok" and versions is not None
-        return JSONResponse({"status": "ok" if ok else "unavailable", "store": store,
+        return JSONResponse({"status": "ok" if ok else "failing", "store": store,
+                             "site": "ok" if versions is not None else "no manifest",
                              "articles": len(versions) if versions is not None else None},
                             status_code=200 if ok else 503, headers={"Cache-Control": "no-store"})
 
@@ -251,28 +351,35 @@ class Collector:
             return _error(422, exc.message, exc.field, {})
         if self.search is None:
             return _error(501, "search is not configured on this collector", None, {})
+        headers = dict(request.scope["headers"])
+        peer = request.scope.get("client")
+        client, host, scheme = self.proxies.peer(peer[0] if peer else "", headers, request.url.scheme)
+        user_agent = request.headers.get("user-agent", "")
+        if not self._allow("search", self.visitors.hash(client, user_agent), self.visitors.address(client)):
+            return _error(429, "too many requests; try again later", None, {"Retry-After": self._retry_after()})
         try:
             hits = await run_in_threadpool(self.search, self.site_dir, query, **options)
         except ValueError as exc:  # the site has no help center in that language
             return _error(422, str(exc), "lang", {})
         except Exception as exc:  # noqa: BLE001 - a missing or bad index is the site's problem
-            return _error(503, str(exc), None, {})
-        allowed, cors = self._origin_verdict(request.headers.get("origin"), request.headers.get("host", ""))
+            log.error("search failed: %s", exc)
+            return _error(503, "search is unavailable; try again later", None, {})
+        allowed, cors = self._origin_verdict(request.headers.get("origin"), host, scheme)
         if isinstance(hits, dict):
-            self._record_search(request, hits, options["channel"])
+            self._record_search(client, user_agent, hits, options["channel"])
             return JSONResponse(hits, headers=cors)
         return JSONResponse({"query": query, "results": hits}, headers=cors)
 
-    def _record_search(self, request: Request, answer: dict, channel: str) -> None:
+    def _record_search(self, client: str, user_agent: str, answer: dict, channel: str) -> None:
         """Keep the query for the review: answered (results 1, the top article) or handed over (0).
 
-        Not awaited: the answer does not wait for the disk, and a lost record loses no vote.
+        Not awaited: the answer does not wait for the disk, and a lost record loses no vote. The
+        asker is kept as the daily visitor and address hashes only, like every row.
         """
-        client = request.client.host if request.client else ""
         top = answer["results"][0]["id"] if answer.get("answered") and answer.get("results") else None
         row = {"event_id": str(uuid.uuid4()), "query": answer.get("query", ""), "results": 1 if top else 0,
                "article": top, "language": answer.get("language"), "channel": channel,
-               "visitor": self.visitors.hash(client, request.headers.get("user-agent", "")),
+               "visitor": self.visitors.hash(client, user_agent), "address": self.visitors.address(client),
                "created_at": now()}
         self.store.submit("searches", [row])
 
@@ -306,7 +413,7 @@ class Collector:
                 since = since.replace(tzinfo=timezone.utc)
         manifest = self.manifest.data()
         if manifest is None:
-            return _error(503, f"no site manifest at {self.manifest.path}", None, {})
+            return _error(503, "the site has no manifest yet; try again later", None, {})
         if self.report is None:
             return _error(501, "the report is not configured on this collector", None, {})
         report = await run_in_threadpool(self.report, self.store, manifest, since)
@@ -345,7 +452,8 @@ class _Intake:
         headers: dict[bytes, bytes] = dict(scope["headers"])
         client = scope.get("client")
         status, payload, extra = await self.collector._accept(self.kind, scope["method"], headers, receive,
-                                                              client[0] if client else "")
+                                                              client[0] if client else "",
+                                                              scope.get("scheme", "http"))
         await _respond(send, status, payload, extra)
 
 
@@ -387,17 +495,19 @@ def _unknown_params(request: Request, known: set[str]) -> Response | None:
     return None
 
 
-def _check_article(row: dict, versions: dict[str, str], *, required: bool,
-                   others: dict[str, set[str]] | None = None) -> None:
+def _check_article(row: dict, versions: dict[str, str], published: dict[str, frozenset[str]], *,
+                   required: bool) -> None:
     article = row.get("article")
     if article is None:
         return
-    also = (others or {}).get(article, set())  # the article in the site's other languages
-    if article not in versions and not also:
+    known = published.get(article, frozenset())
+    if article not in versions and not known:
         raise Invalid("article", f"unknown article id {article!r} (not in the site manifest)")
-    if required and row["version"] != versions.get(article) and row["version"] not in also:
+    # A page cached before a rebuild votes for the version it shows: any version ever published, in
+    # any language (a translation keeps its source's id).
+    if required and row["version"] != versions.get(article) and row["version"] not in known:
         raise Invalid("version", f"unknown version {row['version']!r} of {article!r} "
-                                 f"(the site has {versions.get(article) or sorted(also)[0]!r})")
+                                 f"(the site has {versions.get(article) or sorted(known)[0]!r})")
 
 
 def _error(status: int, message: str, field: str | None, headers: dict[str, str]) -> JSONResponse:

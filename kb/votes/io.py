@@ -138,7 +138,11 @@ def import_records(store: Store, path: Path, batch: int = 1000) -> tuple[dict[st
     stored = {t: 0 for t in TABLES}
     if problems:
         return read, stored, problems
-    for table, rows in grouped.items():
-        for start in range(0, len(rows), batch):
-            stored[table] += store.submit(table, rows[start:start + batch]).result()
+    # One transaction for the whole file: a failure part way (a lost connection, a full disk)
+    # stores nothing, so the same file can be imported again.
+    work = [(table, rows[start:start + batch]) for table, rows in grouped.items()
+            for start in range(0, len(rows), batch)]
+    if work:
+        for (table, _rows), count in zip(work, store.submit_all(work).result()):
+            stored[table] += count
     return read, stored, problems

@@ -4,6 +4,11 @@ uvicorn closes idle keep-alive connections, but a client that trickles its reque
 headers or body a byte at a time (slowloris) holds a connection forever. This protocol gives
 every request a deadline: from its first byte (or from the connection's opening) to its last
 body byte, at most `REQUEST_DEADLINE` seconds, or the connection is closed.
+
+httptools has no cap on the size of a request's headers; this protocol answers 431 and closes
+the connection when more than `MAX_HEADER_BYTES` arrive before the headers end (h11 has its own
+cap of the same size). uvicorn's own X-Forwarded-* handling is off: the collector reads those
+headers itself, from the proxies it is told to trust.
 """
 
 from __future__ import annotations
@@ -18,6 +23,11 @@ __all__ = ["REQUEST_DEADLINE", "DeadlineH11Protocol", "DeadlineHttpToolsProtocol
            "server_config", "serve"]
 
 REQUEST_DEADLINE = 10.0
+MAX_HEADER_BYTES = 16 * 1024
+MAX_CONNECTIONS = 1000
+_TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+              b"content-length: 64\r\nconnection: close\r\n\r\n"
+              b'{"error":"request headers larger than 16384 bytes","field":null}')
 
 
 class _Deadline:
@@ -29,10 +39,12 @@ class _Deadline:
         super().connection_made(transport)
         self._kb_timer: asyncio.TimerHandle | None = None
         self._kb_waiting_for = None  # the cycle that was current when the timer started
+        self._kb_head_bytes = 0      # bytes of the current request before its headers ended
         self._kb_arm()
 
     def _kb_arm(self) -> None:
         self._kb_waiting_for = self.cycle
+        self._kb_head_bytes = 0
         self._kb_timer = self.loop.call_later(self.deadline, self._kb_expire)
 
     def _kb_disarm(self) -> None:
@@ -50,7 +62,15 @@ class _Deadline:
         if self._kb_timer is None and (self.cycle is None or self.cycle.response_complete):
             self._kb_arm()  # first bytes of the next request on a kept-alive connection
         super().data_received(data)
+        if self.transport.is_closing():
+            return
         cycle = self.cycle
+        if cycle is self._kb_waiting_for:  # still reading the request line and headers
+            self._kb_head_bytes += len(data)
+            if self._kb_head_bytes > MAX_HEADER_BYTES:
+                self.transport.write(_TOO_LARGE)
+                self.transport.close()
+                return
         if (self._kb_timer is not None and cycle is not None and cycle is not self._kb_waiting_for
                 and not cycle.more_body):
             self._kb_disarm()  # the whole request is in; the app has it
@@ -69,8 +89,38 @@ try:
 except ImportError:  # httptools is optional (uvicorn[standard]); h11 always works
     DeadlineHttpToolsProtocol = None
 else:
+    class _HeadersTooLarge(Exception):
+        pass
+
     class DeadlineHttpToolsProtocol(_Deadline, HttpToolsProtocol):  # type: ignore[no-redef]
-        """uvicorn's httptools protocol (C parser, several times faster) with the request deadline."""
+        """uvicorn's httptools protocol (C parser, several times faster) with the request deadline
+        and a cap on the request line and headers (httptools has none): 431 past MAX_HEADER_BYTES."""
+
+        def on_message_begin(self) -> None:
+            self._kb_parsed_head = 0
+            self._kb_too_large = False
+            super().on_message_begin()
+
+        def _kb_count(self, n: int) -> None:
+            self._kb_parsed_head = getattr(self, "_kb_parsed_head", 0) + n
+            if self._kb_parsed_head > MAX_HEADER_BYTES:
+                self._kb_too_large = True
+                raise _HeadersTooLarge  # httptools stops parsing; uvicorn answers with send_400_response
+
+        def on_url(self, url: bytes) -> None:
+            self._kb_count(len(url))
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._kb_count(len(name) + len(value) + 4)
+            super().on_header(name, value)
+
+        def send_400_response(self, msg: str) -> None:
+            if getattr(self, "_kb_too_large", False):
+                self.transport.write(_TOO_LARGE)
+                self.transport.close()
+                return
+            super().send_400_response(msg)
 
 
 def http_protocol() -> type:
@@ -81,6 +131,8 @@ def http_protocol() -> type:
 def server_config(app: Any, *, host: str = "127.0.0.1", port: int = 8001, **options: Any) -> uvicorn.Config:
     """A uvicorn config that serves `app` with the request deadline."""
     options.setdefault("timeout_keep_alive", 5)
+    options.setdefault("proxy_headers", False)
+    options.setdefault("limit_concurrency", MAX_CONNECTIONS)
     options.setdefault("access_log", False)
     options.setdefault("http", http_protocol())
     return uvicorn.Config(app, host=host, port=port, lifespan="off", **options)

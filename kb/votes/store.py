@@ -9,20 +9,16 @@ vote. PostgreSQL writes go through a psycopg 3 connection pool and commit per ba
 from __future__ import annotations
 
 import concurrent.futures
-import queue
 import re
 import sqlite3
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
+
+from kb.votes.writer import GroupWriter, StoreError
 
 __all__ = ["Store", "StoreError", "TABLES", "open_store"]
-
-
-class StoreError(Exception):
-    """The store URL or the stored data is not what kb expects."""
 
 
 @dataclass(frozen=True)
@@ -35,13 +31,29 @@ class Table:
 
 TABLES: dict[str, Table] = {
     "votes": Table("votes", "vote_id", ("vote_id", "article", "version", "helpful", "reason",
-                                        "comment", "visitor", "created_at", "language"), ("language",)),
+                                        "comment", "visitor", "created_at", "language", "address"),
+                   ("language", "address")),
     "searches": Table("searches", "event_id", ("event_id", "query", "results", "article",
-                                               "visitor", "created_at", "language", "channel"),
-                       ("language", "channel")),
+                                               "visitor", "created_at", "language", "channel", "address"),
+                       ("language", "channel", "address")),
     "contacts": Table("contacts", "event_id", ("event_id", "channel", "article", "query",
-                                               "visitor", "created_at", "language"), ("language",)),
+                                               "visitor", "created_at", "language", "address"),
+                      ("language", "address")),
 }
+
+# A vote's reason and comment may come after it (the page was hidden before the visitor picked
+# one): the same vote_id again, from the same visitor. Rows are never updated; the follow-up is a
+# row of its own, kept only when its vote is stored with the same visitor and the same answer,
+# first one wins, and every read joins it (the vote's own reason and comment win over it).
+FOLLOWUP_SQL = (
+    "INSERT INTO vote_followups (vote_id, reason, comment, visitor, created_at) "
+    "SELECT {p}, {p}, {p}, {p}, {p} WHERE EXISTS (SELECT 1 FROM votes WHERE vote_id = {p} "
+    "AND visitor = {p} AND helpful = {p} AND created_at < {p}) ON CONFLICT (vote_id) DO NOTHING")
+#: The votes with their follow-ups joined, as every read sees them (`{cols}`: more columns of v).
+VOTES_JOINED = (
+    "SELECT v.vote_id, v.article, v.version, v.helpful, COALESCE(v.reason, f.reason) AS reason, "
+    "COALESCE(v.comment, f.comment) AS comment, v.visitor, v.created_at, v.language, v.address "
+    "FROM votes AS v LEFT JOIN vote_followups AS f ON f.vote_id = v.vote_id")
 
 # Versioned schema. `{ts}` is the timestamp type: TEXT (fixed-width ISO 8601, UTC) on SQLite,
 # TIMESTAMPTZ on PostgreSQL. Append new versions; never edit a released one.
@@ -82,6 +94,19 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "ALTER TABLE searches ADD COLUMN language TEXT",
         "ALTER TABLE searches ADD COLUMN channel TEXT",
         "ALTER TABLE contacts ADD COLUMN language TEXT",
+    ]),
+    # The client address's keyed hash (the day's key, like `visitor`; never the address), for the
+    # report's per-address cap; and reasons and comments that arrive after their vote.
+    (3, [
+        "ALTER TABLE votes ADD COLUMN address TEXT",
+        "ALTER TABLE searches ADD COLUMN address TEXT",
+        "ALTER TABLE contacts ADD COLUMN address TEXT",
+        """CREATE TABLE vote_followups (
+            vote_id TEXT PRIMARY KEY,
+            reason TEXT,
+            comment TEXT,
+            visitor TEXT NOT NULL,
+            created_at {ts} NOT NULL)""",
     ]),
 ]
 
@@ -170,6 +195,24 @@ class Store:
         """Append every (table, rows) of `work` in one transaction; rows newly stored per item."""
         raise NotImplementedError
 
+    def submit_all(self, work: list[tuple[str, list[dict]]]) -> concurrent.futures.Future[list[int]]:
+        """Append every (table, records) of `work` in ONE transaction: all stored, or none."""
+        rows = [(table, [row_of(TABLES[table], r) for r in records]) for table, records in work]
+        if self._writer is None:
+            raise StoreError("store is closed")
+        return self._writer.submit_unit(rows)
+
+    def last_write_error(self) -> str | None:
+        """Why the last commit failed, or None when it succeeded (or nothing was written yet)."""
+        return self._writer.last_error if self._writer is not None else "store is closed"
+
+    @staticmethod
+    def _followups(rows: list[dict]) -> list[tuple]:
+        """FOLLOWUP_SQL's parameters for the votes of `rows` that carry a reason or a comment."""
+        return [(r["vote_id"], r["reason"], r["comment"], r["visitor"], r["created_at"],
+                 r["vote_id"], r["visitor"], r["helpful"], r["created_at"])
+                for r in rows if r["reason"] is not None or r["comment"] is not None]
+
     def add_votes(self, votes: list[dict]) -> int:
         """Append votes; a vote_id already stored is skipped. Returns rows newly stored."""
         return self.submit("votes", votes).result()
@@ -207,7 +250,8 @@ class Store:
     def _select_sql(self, table: str, since: datetime | None) -> str:
         columns = ", ".join(TABLES[table].columns)
         where = f" WHERE created_at >= {self.placeholder}" if since is not None else ""
-        return f"SELECT {columns} FROM {table}{where} ORDER BY created_at, {TABLES[table].key}"
+        source = f"({VOTES_JOINED}) AS votes" if table == "votes" else table
+        return f"SELECT {columns} FROM {source}{where} ORDER BY created_at, {TABLES[table].key}"
 
     def _insert_sql(self, table: str) -> str:
         t = TABLES[table]
@@ -246,71 +290,6 @@ class Store:
 def _migration_sql(ts_type: str) -> list[tuple[int, list[str]]]:
     return [(v, [s.replace("{ts}", ts_type) for s in stmts]) for v, stmts in MIGRATIONS]
 
-_STOP = object()
-
-
-class GroupWriter:
-    """One thread that commits everything waiting in its queue as one transaction.
-
-    While a commit is syncing to disk, new batches queue up; the next commit takes them all,
-    so one fsync acknowledges many votes and throughput grows with concurrency.
-    """
-
-    def __init__(self, name: str, commit: Callable[[list[tuple[str, list[dict]]]], list[int]],
-                 describe: str) -> None:
-        self._commit = commit
-        self._describe = describe
-        self._name = name
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def submit(self, table: str, rows: list[dict]) -> concurrent.futures.Future[int]:
-        future: concurrent.futures.Future[int] = concurrent.futures.Future()
-        with self._lock:
-            if self._closed:
-                raise StoreError("store is closed")
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
-                self._thread.start()
-            self._queue.put((table, rows, future))
-        return future
-
-    def _loop(self) -> None:
-        while True:
-            batch = [self._queue.get()]
-            while True:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            work = [item for item in batch if item is not _STOP]
-            if work:
-                try:
-                    counts = self._commit([(table, rows) for table, rows, _ in work])
-                except Exception as exc:  # every waiting caller must hear about the failure
-                    for _table, _rows, future in work:
-                        future.set_exception(StoreError(f"{self._describe}: write failed: {exc}"))
-                else:
-                    for (_table, _rows, future), count in zip(work, counts):
-                        future.set_result(count)
-            if len(work) != len(batch):
-                return
-
-    def close(self) -> None:
-        """Finish what is queued, then stop the thread."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            thread = self._thread
-            if thread is not None:
-                self._queue.put(_STOP)
-        if thread is not None:
-            thread.join()
-
-
 # ----------------------------------------------------------------------------------------
 # SQLite
 # ----------------------------------------------------------------------------------------
@@ -332,6 +311,7 @@ class SQLiteStore(Store):
         self.url = f"sqlite:///{path}"
         self._conn: sqlite3.Connection | None = None  # the writer thread's own connection
         self._statements = {name: self._insert_sql(name) for name in TABLES}
+        self._followup_sql = FOLLOWUP_SQL.format(p="?")
         self._writer = GroupWriter("kb-store-writer", self._commit_batch, str(path))
 
     def _connect(self) -> sqlite3.Connection:
@@ -355,6 +335,11 @@ class SQLiteStore(Store):
             for table, rows in work:
                 cur = conn.executemany(self._statements[table], [self._params(table, r) for r in rows])
                 counts.append(cur.rowcount)
+                if table == "votes":
+                    followups = [tuple(_iso(v) if isinstance(v, datetime) else v for v in params)
+                                 for params in self._followups(rows)]
+                    if followups:
+                        conn.executemany(self._followup_sql, followups)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -482,6 +467,7 @@ class PostgresStore(Store):
             kwargs={"autocommit": True}, configure=_configure_utc,
         )
         self._statements = {name: self._insert_sql(name) for name in TABLES}
+        self._followup_sql = FOLLOWUP_SQL.format(p="%s")
         # Group commit here too: one commit (one WAL flush on the server) for many votes.
         self._writer = GroupWriter("kb-store-pg-writer", self._commit_batch, redact_url(url))
 
@@ -499,6 +485,9 @@ class PostgresStore(Store):
                     else:
                         cur.executemany(self._statements[table], params)
                         counts.append(cur.rowcount)
+                    followups = self._followups(rows) if table == "votes" else []
+                    if followups:
+                        cur.executemany(self._followup_sql, followups)
         return counts
 
     def _select(self, table: str, since: datetime | None) -> Iterator[dict]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, MutableMapping
 
-from kb.votes.schema import MAX_COMMENT, REASONS
+from kb.votes.schema import MAX_BODY, MAX_COMMENT, REASONS
 
 __all__ = ["WIDGET_THEME_DIR", "DEFAULT_ANALYTICS", "configure_widget"]
 
@@ -45,7 +45,7 @@ def configure_widget(theme_dirs: list[str], extra: MutableMapping[str, Any], aft
         position = theme_dirs.index(after) + 1 if after in theme_dirs else 0
         theme_dirs.insert(position, widget)
     # The widget's vocabulary comes from the collector's (kb.votes.schema), written into the page.
-    extra["kb_votes"] = {"reasons": list(REASONS), "max_comment": MAX_COMMENT}
+    extra["kb_votes"] = {"reasons": list(REASONS), "max_comment": MAX_COMMENT, "max_body": MAX_BODY}
     if texts is not None:
         configured = dict(extra.get("kb_feedback") or {})
         widget_texts = dict(texts["widget"])

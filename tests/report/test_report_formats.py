@@ -160,7 +160,7 @@ JSON = """\
   },
   "target": 0.6,
   "method": {
-    "counting": "one vote per visitor per article per UTC day; the visitor's last vote that day counts",
+    "counting": "one vote per visitor per article per UTC day; the visitor's last vote that day counts; at most 3 per client address per article per UTC day",
     "mean": "Bayesian mean shrunk toward the site's average with 5 pseudo-votes",
     "interval": "95% Wilson score interval (z = 1.96)"
   },

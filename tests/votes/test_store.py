@@ -21,10 +21,10 @@ def _vote(vote_id: str, **fields) -> dict:
 
 
 def test_migrate_is_idempotent_and_versioned(store):
-    assert store.schema_version() == 2
+    assert store.schema_version() == 3
     store.migrate()
     store.migrate()
-    assert store.schema_version() == 2
+    assert store.schema_version() == 3
     assert list(store.votes()) == []
 
 
@@ -33,10 +33,10 @@ def test_votes_round_trip_exactly(store):
     assert list(store.votes()) == [
         {"vote_id": "v1", "article": "reset-password", "version": "3f2a9c1b", "helpful": False,
          "reason": "outdated", "comment": "Menu moved.", "visitor": "9f86d081884c7d65",
-         "created_at": utc(2026, 11, 23, 9, 30, 0, 123456), "language": None},
+         "created_at": utc(2026, 11, 23, 9, 30, 0, 123456), "language": None, "address": None},
         {"vote_id": "v2", "article": "reset-password", "version": "3f2a9c1b", "helpful": True,
          "reason": None, "comment": None, "visitor": "9f86d081884c7d65",
-         "created_at": utc(2026, 11, 23, 9, 30, 0, 123456), "language": None},
+         "created_at": utc(2026, 11, 23, 9, 30, 0, 123456), "language": None, "address": None},
     ]
     assert list(store.votes())[0]["created_at"].tzinfo == timezone.utc
 
@@ -59,7 +59,7 @@ def test_a_version_1_store_gains_the_language_and_channel_columns(tmp_path):
     store = open_store(f"sqlite:///{path}")
     try:
         store.migrate()
-        assert store.schema_version() == 2
+        assert store.schema_version() == 3
         assert [(v["vote_id"], v["language"]) for v in store.votes()] == [("v0", None)]
         store.add_votes([_vote("v1", language="pl")])
         assert [(v["vote_id"], v["language"]) for v in store.votes()] == [("v0", None), ("v1", "pl")]
@@ -99,10 +99,10 @@ def test_searches_and_contacts_round_trip(store):
     ]) == 1
     assert list(store.searches()) == [{"event_id": "s1", "query": "refund to card", "results": 0,
                                        "article": None, "visitor": "v", "created_at": when,
-                                       "language": "pl", "channel": "mcp"}]
+                                       "language": "pl", "channel": "mcp", "address": None}]
     assert list(store.contacts()) == [{"event_id": "c1", "channel": "chat",
                                        "article": "track-order", "query": "parcel late",
-                                       "visitor": "v", "created_at": when, "language": None}]
+                                       "visitor": "v", "created_at": when, "language": None, "address": None}]
 
 
 def test_concurrent_writers_all_stored(store):
@@ -134,7 +134,7 @@ def test_sqlite_is_wal_and_rows_visible_to_other_connections(tmp_path):
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert conn.execute("SELECT vote_id, helpful, created_at FROM votes").fetchall() == [
         ("v1", 0, "2026-11-23T09:30:00.123456+00:00")]
-    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,), (2,)]
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,), (2,), (3,)]
     conn.close()
     s.close()
 

@@ -71,8 +71,9 @@ def test_vote_is_stored_exactly(server, store, clock):
     r = post(server, "/api/votes", body)
     assert (r.status_code, r.content) == (204, b"")
     [row] = list(store.votes())
-    visitor = row.pop("visitor")
-    assert re.fullmatch(r"[0-9a-f]{16}", visitor)
+    visitor, address = row.pop("visitor"), row.pop("address")
+    assert re.fullmatch(r"[0-9a-f]{16}", visitor) and re.fullmatch(r"[0-9a-f]{16}", address)
+    assert address != visitor
     assert row == {"vote_id": "8c1f6f0e-5b7a-4c3e-9a57-2f1d0c9b8e71", "article": "reset-password",
                    "version": "3f2a9c1b", "helpful": False, "reason": "outdated",
                    "comment": "The Settings menu has moved.", "created_at": NOW, "language": None}
@@ -238,6 +239,7 @@ def test_searches_and_contacts(server, store, clock):
     [s] = list(store.searches())
     [c] = list(store.contacts())
     s.pop("visitor"), c.pop("visitor")
+    assert s.pop("address") == c.pop("address")  # one client address, hashed under the day's key
     assert s == {"event_id": sid, "query": "zwrot pieniędzy", "results": 0, "article": None, "created_at": NOW,
                  "language": None, "channel": "web"}
     assert c == {"event_id": cid, "channel": "Chat with us", "article": "track-order", "query": "parcel late",
@@ -254,13 +256,14 @@ def test_manifest_is_reloaded_when_the_site_is_rebuilt(server, store):
     (server.site / "kb-manifest.json").unlink()
     r = post(server, "/api/votes", vote(version="99990000"))
     assert r.status_code == 503
-    assert server.client.get("/healthz").json() == {"status": "unavailable", "store": "ok", "articles": None}
+    assert server.client.get("/healthz").json() == {"status": "failing", "store": "ok", "site": "no manifest",
+                                                    "articles": None}
     assert len(list(store.votes())) == 2
 
 
 def test_healthz_and_openapi(server):
     r = server.client.get("/healthz")
-    assert (r.status_code, r.json()) == (200, {"status": "ok", "store": "ok", "articles": 2})
+    assert (r.status_code, r.json()) == (200, {"status": "ok", "store": "ok", "site": "ok", "articles": 2})
     spec = server.client.get("/openapi.json").json()
     assert spec["openapi"] == "3.1.0"
     assert sorted(spec["paths"]) == ["/api/contacts", "/api/export", "/api/report", "/api/search",
@@ -372,11 +375,29 @@ def test_admin_export_streams_rows(make_server, store, clock):
     r = server.client.get("/api/export", headers=auth)
     assert (r.status_code, r.headers["content-type"]) == (200, "application/x-ndjson; charset=utf-8")
     [line] = [json.loads(x) for x in r.text.splitlines()]
-    assert {k: v for k, v in line.items() if k != "visitor"} == {
+    assert {k: v for k, v in line.items() if k not in ("visitor", "address")} == {
         "vote_id": "8c1f6f0e-5b7a-4c3e-9a57-2f1d0c9b8e71", "article": "reset-password", "version": "3f2a9c1b",
         "helpful": False, "reason": "outdated", "comment": "The Settings menu has moved.",
         "created_at": "2026-11-23T10:15:00.250000+00:00", "language": None}
     r = server.client.get("/api/export?table=searches&format=csv", headers=auth)
-    assert (r.status_code, r.text) == (200, "event_id,query,results,article,visitor,created_at,language,channel\r\n")
+    assert (r.status_code, r.text) == (200, "event_id,query,results,article,visitor,created_at,language,channel,address\r\n")
     r = server.client.get("/api/export?table=passwords", headers=auth)
     assert (r.status_code, r.json()) == (422, {"error": "must be votes, searches or contacts", "field": "table"})
+
+
+def test_connections_over_the_cap_get_503(store, tmp_path):
+    from kb.votes.server import MAX_CONNECTIONS
+
+    assert MAX_CONNECTIONS == 1000
+    with LiveServer(create_app(write_site(tmp_path / "site"), store, rate_limit=0), limit_concurrency=2) as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+        try:
+            time.sleep(0.2)
+            r = httpx.get(f"{server.url}/healthz", timeout=10)
+            assert (r.status_code, r.text) == (503, "Service Unavailable")
+        finally:
+            for sock in idle:
+                sock.close()
+        time.sleep(0.2)
+        assert httpx.get(f"{server.url}/healthz", timeout=10).status_code == 200

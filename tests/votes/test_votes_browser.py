@@ -217,3 +217,92 @@ def test_failed_search_and_contact_click_are_reported(kb_project, votes_db, page
     assert contacts == [("Chat with us", "track-order", "zzqxv")]
     assert [(v["article"], v["helpful"]) for v in votes_db.votes()] == [("track-order", False)]
     assert page.problems == []
+
+
+def queue_of(page):
+    return json.loads(page.evaluate("localStorage.getItem('kb:queue')") or "[]")
+
+
+def answer(status):
+    """A route handler answering every request with `status`."""
+    return lambda route: route.fulfill(status=status, body='{"error": "no", "field": null}',
+                                       content_type="application/json")
+
+
+def test_only_a_422_drops_a_vote(built_demo_site, votes_db, article, page):
+    """403/404/405/413/5xx (a proxy, a static host, an outage) keep the vote queued with a backoff."""
+    first, _ = article
+    with LiveServer(site_app(built_demo_site, votes_db)) as server:
+        kept = {}
+        for status in (403, 404, 405, 413, 500, 502, 503, 422):
+            page.route("**/api/votes", answer(status))
+            page.goto(f"{server.url}/{first['url']}")
+            page.evaluate("localStorage.removeItem('kb:queue')")
+            page.wait_for_selector("form.md-feedback:not([hidden])")
+            page.click('form.md-feedback button[data-md-value="1"]')
+            page.wait_for_function("JSON.parse(localStorage.getItem('kb:queue') || '[]')"
+                                   ".every(item => item.tries || false) || localStorage.getItem('kb:queue') === '[]'")
+            kept[status] = [(q["body"]["helpful"], q["tries"], q["retryAt"] > 0) for q in queue_of(page)]
+            page.unroute("**/api/votes")
+        assert kept == {403: [(True, 1, True)], 404: [(True, 1, True)], 405: [(True, 1, True)],
+                        413: [(True, 1, True)], 500: [(True, 1, True)], 502: [(True, 1, True)],
+                        503: [(True, 1, True)], 422: []}
+        assert list(votes_db.votes()) == []
+    assert [p for p in page.problems if "status of" not in p] == []
+
+
+def test_a_retry_after_an_outage_is_stored(built_demo_site, votes_db, article, page):
+    first, _ = article
+    with LiveServer(site_app(built_demo_site, votes_db)) as server:
+        page.route("**/api/votes", lambda route: route.fulfill(status=502, body="Bad Gateway"))
+        page.goto(f"{server.url}/{first['url']}")
+        page.click('form.md-feedback button[data-md-value="1"]')
+        page.wait_for_function("(JSON.parse(localStorage.getItem('kb:queue') || '[]')[0] || {}).tries === 1")
+        page.unroute("**/api/votes")
+        rows = wait_rows(votes_db, 1)  # the backoff timer (about 1-2 s) sends it again on this page
+        assert [(r["article"], r["helpful"]) for r in rows] == [(first["id"], True)]
+        page.wait_for_function("localStorage.getItem('kb:queue') === '[]'")
+    assert [p for p in page.problems if "502" not in p] == []
+
+
+def test_a_comment_too_long_in_bytes_is_cut_not_the_vote(built_demo_site, votes_db, article, page):
+    first, _ = article
+    bodies = []
+    page.on("request", lambda r: bodies.append(r.post_data_buffer) if r.url.endswith("/api/votes") else None)
+    with LiveServer(site_app(built_demo_site, votes_db)) as server:
+        page.goto(f"{server.url}/{first['url']}")
+        page.click('form.md-feedback button[data-md-value="0"]')
+        page.fill(".kb-feedback textarea", "😀" * 500)  # 500 characters, 2,000 bytes
+        page.dispatch_event(".kb-feedback textarea", "input")
+        page.click(".kb-feedback button[type=submit]")
+        rows = wait_rows(votes_db, 1)
+    [body] = bodies
+    assert 2048 - 4 < len(body) <= 2048  # as much of the comment as fits, by whole characters
+    sent = json.loads(body)
+    assert [(r["helpful"], r["comment"]) for r in rows] == [(False, sent["comment"])]
+    assert sent["comment"] == "😀" * len(sent["comment"]) and 450 < len(sent["comment"]) < 500
+    assert page.problems == []
+
+
+def test_a_reason_picked_after_the_vote_went_out_is_joined_to_it(built_demo_site, votes_db, article, page):
+    first, _ = article
+    with LiveServer(site_app(built_demo_site, votes_db)) as server:
+        page.goto(f"{server.url}/{first['url']}")
+        page.click('form.md-feedback button[data-md-value="0"]')
+        # The tab is hidden while the reasons are open: the held vote goes out without one.
+        page.evaluate("""() => {
+            Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true});
+            document.dispatchEvent(new Event('visibilitychange'));
+            delete document.visibilityState;
+        }""")
+        rows = wait_rows(votes_db, 1)
+        assert [(r["helpful"], r["reason"], r["comment"]) for r in rows] == [(False, None, None)]
+        page.wait_for_function("localStorage.getItem('kb:queue') === '[]'")
+        page.check(".kb-feedback input[value=unclear]")
+        page.fill(".kb-feedback textarea", "Step 3 is missing")
+        page.click(".kb-feedback button[type=submit]")
+        page.wait_for_function("localStorage.getItem('kb:queue') === '[]'")
+        time.sleep(0.5)
+        rows = list(votes_db.votes())
+        assert [(r["helpful"], r["reason"], r["comment"]) for r in rows] == [(False, "unclear", "Step 3 is missing")]
+    assert page.problems == []

@@ -56,10 +56,10 @@ def test_export_jsonl_has_one_vote_per_line(tmp_path):
     assert lines == [
         {"vote_id": "v1", "article": "reset-password", "version": "3f2a9c1b", "helpful": False,
          "reason": "outdated", "comment": 'Line one\nline "two", =SUM(A1)', "visitor": "aa",
-         "created_at": "2026-11-20T08:00:00.000001+00:00", "language": None},
+         "created_at": "2026-11-20T08:00:00.000001+00:00", "language": None, "address": None},
         {"vote_id": "v2", "article": "track-order", "version": "aa11bb22", "helpful": True,
          "reason": None, "comment": None, "visitor": "bb", "created_at": "2026-11-21T09:30:00.000000+00:00",
-         "language": None},
+         "language": None, "address": None},
     ]
     assert result.stderr == "kb votes export: 2 votes\n"
 

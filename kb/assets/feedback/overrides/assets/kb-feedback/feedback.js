@@ -2,8 +2,11 @@
  *
  * Every vote gets a random id and is written to localStorage before anything is sent, so it
  * survives leaving the page, a flaky network and a collector that is down. It leaves the queue
- * only when the collector answers 2xx (or refuses it for good with a 4xx other than 408/429,
- * which no retry can fix). A "No" waits in the queue while the customer picks a reason; it is
+ * only when the collector answers 2xx, or 422 (it understood the vote and refused it for good).
+ * Everything else a misconfiguration or an outage can cause (403 from a proxy, 404/405 from a
+ * static host without a collector, 413, 5xx, network errors) keeps it queued (at most
+ * MAX_QUEUE items, MAX_AGE old) and retries with exponential backoff. A comment too long in
+ * bytes for the collector's body limit is cut (by whole characters) so the vote still fits. A "No" waits in the queue while the customer picks a reason; it is
  * sent when they send or skip, when the page is hidden, or when they navigate away, so the
  * vote counts from the moment of the click. Nothing here may break reading: every entry point
  * catches its own errors.
@@ -17,6 +20,8 @@
   var SEARCH_KEY = "kb:last-search";
   var MAX_QUEUE = 100;
   var MAX_AGE = 30 * 24 * 3600 * 1000;
+  var RETRY_FIRST = 2000;             // ms before the first retry; doubles each time
+  var RETRY_MAX = 10 * 60 * 1000;     // at most this long between retries
   var DEFAULTS = {
     reasons_title: "What went wrong?",
     reasons: {
@@ -50,6 +55,8 @@
   var MAX_COMMENT = settings.max_comment;
   // The page's language (its help center's), carried by every vote, search and contact.
   var LANGUAGE = typeof settings.language === "string" && settings.language ? settings.language : null;
+  // The collector's body limit (kb.votes.schema.MAX_BODY), written into the page at build time.
+  var MAX_BODY = settings.max_body;
   // One token per page view: votes held for a reason on *this* view wait; any other view's
   // held votes (a tab that crashed, a page left without pagehide) are sent as they are.
   var pageToken = uuid();
@@ -104,21 +111,70 @@
   }
 
   var inFlight = {};
+  var retryTimer = null;
+
+  function utf8Length(text) {
+    var n = 0;
+    for (var i = 0; i < text.length; i++) {
+      var c = text.charCodeAt(i);
+      if (c < 0x80) n += 1;
+      else if (c < 0x800) n += 2;
+      else if (c >= 0xD800 && c < 0xDC00) { n += 4; i++; }  // a surrogate pair: one 4-byte character
+      else n += 3;
+    }
+    return n;
+  }
+
+  // The body as sent: when it is over MAX_BODY bytes, the comment is cut by whole characters.
+  function fit(body) {
+    var sent = JSON.stringify(body);
+    if (!(MAX_BODY > 0) || utf8Length(sent) <= MAX_BODY || typeof body.comment !== "string") return sent;
+    var chars = Array.from(body.comment);
+    var lo = 0, hi = chars.length;
+    while (lo < hi) {  // the longest prefix that fits
+      var mid = Math.ceil((lo + hi) / 2);
+      var trial = Object.assign({}, body, { comment: chars.slice(0, mid).join("") });
+      if (utf8Length(JSON.stringify(trial)) <= MAX_BODY) lo = mid; else hi = mid - 1;
+    }
+    return JSON.stringify(Object.assign({}, body, { comment: lo ? chars.slice(0, lo).join("") : null }));
+  }
+
+  function scheduleRetry() {
+    var now = Date.now();
+    var next = Infinity;
+    load().forEach(function (item) { if (item.retryAt && item.retryAt < next) next = item.retryAt; });
+    if (next === Infinity) return;
+    if (retryTimer) clearTimeout(retryTimer);
+    retryTimer = setTimeout(function () { retryTimer = null; flush(); }, Math.max(0, next - now));
+  }
 
   function flush() {
+    var now = Date.now();
     load().forEach(function (item) {
       var id = idOf(item);
       if ((item.hold && item.hold === pageToken) || inFlight[id]) return;
+      if (item.retryAt && item.retryAt > now) return;
       inFlight[id] = true;
-      var sent = JSON.stringify(item.body);
+      var stored = JSON.stringify(item.body);
+      var sent = fit(item.body);
       var done = function (forget) {
         delete inFlight[id];
-        if (!forget) return;
-        var q = load().filter(function (other) {
-          // Forget exactly what was sent: a reason added meanwhile goes out as its own retry.
-          return !(idOf(other) === id && JSON.stringify(other.body) === sent);
-        });
+        var q = load();
+        if (forget) {
+          q = q.filter(function (other) {
+            // Forget exactly what was sent: a reason added meanwhile goes out as its own retry.
+            return !(idOf(other) === id && JSON.stringify(other.body) === stored);
+          });
+        } else {
+          q.forEach(function (other) {
+            if (idOf(other) !== id) return;
+            other.tries = (other.tries || 0) + 1;
+            var wait = Math.min(RETRY_MAX, RETRY_FIRST * Math.pow(2, other.tries - 1));
+            other.retryAt = Date.now() + wait * (0.5 + Math.random() / 2);
+          });
+        }
         save(q);
+        if (!forget) scheduleRetry();
       };
       try {
         fetch(collector + "/api/" + item.kind, {
@@ -128,7 +184,8 @@
           keepalive: true,
           credentials: "omit"
         }).then(function (r) {
-          done(r.ok || (r.status >= 400 && r.status < 500 && r.status !== 408 && r.status !== 429));
+          // 422: the collector read it and refused it; no retry can fix that. Anything else may pass.
+          done(r.ok || r.status === 422);
         }, function () { done(false); });
       } catch (e) { done(false); }
     });
@@ -180,7 +237,8 @@
     return el("div", { class: "kb-feedback__contact" }, [el("p", { text: texts.contact_title }), list]);
   }
 
-  function reasonPanel(voteId, article) {
+  function reasonPanel(vote, article) {
+    var voteId = vote.vote_id;
     var n = Math.random().toString(36).slice(2, 8);
     var panel = el("div", { class: "kb-feedback", "data-kb-vote": voteId });
     var form = el("form", { class: "kb-feedback__form", novalidate: "" });
@@ -218,16 +276,24 @@
     panel.appendChild(form);
 
     function finish(withReason) {
+      var picked = form.querySelector("input[name=kb-reason]:checked");
+      var reason = withReason && picked ? picked.value : null;
+      var comment = withReason && area.value.trim() ? area.value : null;
+      var queued = false;
       update(voteId, function (item) {
+        queued = true;
         if (withReason) {
-          var picked = form.querySelector("input[name=kb-reason]:checked");
-          var comment = area.value.trim() ? area.value : null;
-          item.body.reason = picked ? picked.value : null;
+          item.body.reason = reason;
           item.body.comment = comment;
         }
         item.body.website = trap.value;
         item.hold = null;
       });
+      if (!queued && (reason || comment)) {
+        // The vote already went out without its reason (the page was hidden meanwhile): send
+        // the reason as a follow-up under the same vote_id; the collector joins the two.
+        enqueue("votes", Object.assign({}, vote, { reason: reason, comment: comment, website: trap.value }), false);
+      }
       flush();
       var thanks = el("p", { class: "kb-feedback__thanks", role: "status", tabindex: "-1", text: texts.thanks });
       panel.replaceChild(thanks, form);
@@ -265,7 +331,7 @@
           flush();
           if (note) { note.setAttribute("tabindex", "-1"); note.focus(); }
         } else {
-          var panel = reasonPanel(vote.vote_id, article);
+          var panel = reasonPanel(vote, article);
           form.parentNode.insertBefore(panel, form.nextSibling);
           panel.querySelector("legend").focus();
         }
@@ -323,6 +389,14 @@
   function leave() { try { release(); flush(); } catch (e) { /* ignore */ } }
   document.addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden") leave(); });
   window.addEventListener("pagehide", leave);
+  window.addEventListener("online", function () {
+    try {
+      var q = load();
+      q.forEach(function (item) { item.retryAt = 0; });  // back online: retry now
+      save(q);
+      flush();
+    } catch (e) { /* ignore */ }
+  });
 
   function onPage() {
     try { release(); flush(); wire(); } catch (e) { if (window.console) console.warn("kb feedback:", e); }
