@@ -464,7 +464,7 @@
         location: state.highlight ? withHighlight(d[2], Array.from(stems)) : d[2],
         title: highlight(p, d[1], stems), text: highlight(p, d[3], stems),
         score: r.score, terms: terms
-      }].concat(sectionItems(d, stems, r.score, terms));
+      }].concat(sectionItems(p, d, stems, r.score, terms));
     });
     var result = { items: items };
     if (state.options && state.options.suggest) result.suggest = [];
@@ -473,18 +473,22 @@
 
   /* The article's sections whose heading holds a matched word, as Material lists sections under
      their article: best-matching first, each linking to its anchor. */
-  function sectionItems(d, stems, score, terms) {
+  function sectionItems(p, d, stems, score, terms) {
     var sections = d[4] || [];
     var found = [];
     for (var i = 0; i < sections.length; i++) {
       var hits = 0;
-      words(sections[i][0]).forEach(function (w) { if (stems.has(stem(w))) hits++; });
+      p.analyzer.pairs(sections[i][0], p.forms).forEach(function (pair) { if (stems.has(pair[1])) hits++; });
       if (hits) found.push({ hits: hits, at: i });
     }
     found.sort(function (a, b) { return b.hits - a.hits || a.at - b.at; });
     return found.slice(0, SECTION_LIMIT).map(function (f) {
       var s = sections[f.at];
-      return { location: d[2] + "#" + s[1], title: highlight(s[0], stems), text: "", score: score, terms: terms };
+      var location = d[2] + "#" + s[1];
+      return {
+        location: state.highlight ? withHighlight(location, Array.from(stems)) : location,
+        title: highlight(p, s[0], stems), text: "", score: score, terms: terms
+      };
     });
   }
 
