@@ -51,7 +51,7 @@ def test_mcp_tools_answer_like_the_api_and_searches_are_kept_with_channel_mcp(bu
                                                       "Call +31 20 555 0142"]
     assert missed["contact"][0]["url"] == "https://northwind-outfitters.example/chat?search=zebra+saxophone+lessons"
     article = out["article"]
-    source = (ROOT / "articles" / "account" / "reset-password.md").read_text(encoding="utf-8")
+    source = (ROOT / "articles" / "en" / "account" / "reset-password.md").read_text(encoding="utf-8")
     body = source.split("\n---\n", 1)[1].strip("\n")
     assert article["markdown"] == f"# {article['title']}\n\n{body}\n"
     manifest = json.loads((built_demo_site / "kb-manifest.json").read_text(encoding="utf-8"))

@@ -80,9 +80,10 @@
 
   var STOPWORDS = {
     en: new Set(),
-    // function words only: "nie" (not) and "mogę" (I can) say what is wrong, so they count
-    pl: new Set(("a aby ale albo bo by byc czy dla do gdy gdzie i ich jak jaki jakie jako jest juz ktora ktore ktory " +
-      "lub mi mnie moj moja na o od po pod przez przy sa sie ta tak tam te tego to " +
+    // function words only: "nie" (not), "mogę" (I can), "gdzie" (where) and "moja" (my) say what
+    // the customer needs ("gdzie jest moja paczka"), so they count
+    pl: new Set(("a aby ale albo bo by byc czy dla do gdy i ich jak jaki jakie jako jest juz ktora ktore ktory " +
+      "lub mi mnie na o od po pod przez przy sa sie ta tak tam te tego to " +
       "tu ty w we wiec z za ze zeby").split(" "))
   };
 
