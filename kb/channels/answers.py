@@ -41,7 +41,7 @@ from kb.search.sections import Section, best_section, passage, section_stems
 # `features`. Languages without a model of their own use English's.
 COEFFICIENTS = {
     "en": {"intercept": -6.6971, "share": 6.6787, "margin": 6.9288, "coverage": -1.1431, "log_words": 1.4006},
-    "pl": {"intercept": -6.8196, "share": 6.2127, "margin": 7.3688, "coverage": 1.7234, "log_words": 1.2882},
+    "pl": {"intercept": -6.7435, "share": 6.1063, "margin": 7.4564, "coverage": 1.7375, "log_words": 1.2691},
 }
 # The default answer threshold: the lowest confidence at which the top result was right at least
 # 90% of the time on both English public sets (`kb bench calibrate` prints the table).
