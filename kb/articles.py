@@ -33,6 +33,10 @@ _HEADING_RE = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 # [text](target "title") and ![alt](target); the target stops at whitespace or ')'.
 _LINK_RE = re.compile(r"(!?)\[(?:[^\]\[]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'][^)]*[\"'])?\s*\)")
 _SCHEME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+#: The body `kb new` writes; an article still holding it is not finished (kb check warns).
+NEW_ARTICLE_BODY = "Answer the question in the first paragraph, then give the steps.\n"
+#: Front-matter keys a site may require of every article (the kb plugin's `require:` option).
+REQUIRABLE_KEYS = ("owner", "reviewed", "review_every", "questions", "tags")
 #: Titles this similar (rapidfuzz ratio after folding) are reported as near duplicates.
 NEAR_DUPLICATE_TITLE = 95.0
 
@@ -116,13 +120,17 @@ class Project:
 
 
 def load_project(
-    articles_dir: Path, *, strict: bool = False, drafts: bool = True, display_root: Path | None = None
+    articles_dir: Path, *, strict: bool = False, drafts: bool = True, display_root: Path | None = None,
+    cache: dict | None = None, quick: bool = False,
 ) -> Project:
     """Load every article and category under `articles_dir` and check them all.
 
     `drafts=False` leaves draft articles out (a published build); `strict` turns unknown
     front-matter keys into errors. Paths in problems are shown relative to `display_root`
-    (default: the folder above `articles_dir`, the project).
+    (default: the folder above `articles_dir`, the project). A `cache` dict, kept by the caller
+    between calls, spares re-reading files unchanged since (the preview passes one); with it,
+    `quick` checks only the links of files read afresh and skips near-duplicate titles (warnings
+    the preview reports a moment later from a full check).
     """
     articles_dir = Path(articles_dir).resolve()
     shown = (display_root or articles_dir.parent).resolve()
@@ -134,20 +142,21 @@ def load_project(
 
     categories = _load_categories(articles_dir, shown, problems)
     articles: list[Article] = []
+    fresh: list[Article] = []
     for path in sorted(articles_dir.rglob("*.md")):
         rel = path.relative_to(articles_dir).as_posix()
         if any(part.startswith((".", "_")) for part in Path(rel).parts) or _is_index(rel):
             continue
-        article = _load_article(path, rel, _show(path, shown), strict, problems)
+        article = _load_cached(path, rel, shown, strict, problems, cache, fresh)
         if article is not None:
             articles.append(article)
             for ancestor in _ancestors(article.category):
                 categories.setdefault(ancestor, Category(ancestor, _title_from_slug(ancestor)))
 
     _check_ids(articles, shown, problems)
-    _check_titles(articles, shown, problems)
+    _check_titles(articles, shown, problems, near=not (quick and cache is not None))
     _check_related(articles, shown, problems)
-    _check_links(articles, articles_dir, shown, problems)
+    _check_links(fresh if quick and cache is not None else articles, articles_dir, shown, problems)
     if not articles and not problems:
         problems.append(Problem(_show(articles_dir, shown), None, "error", "no articles found",
                                 "write one with: kb new \"How do I ...?\""))
@@ -155,6 +164,24 @@ def load_project(
         articles = [a for a in articles if not a.draft]
     problems.sort(key=lambda p: (p.path, p.line or 0))
     return Project(articles_dir, articles, categories, problems)
+
+
+def unfinished(articles: Iterable[Article], require: Iterable[str] = (), shown: Path | None = None) -> list[Problem]:
+    """Warnings about unfinished articles: `kb new`'s placeholder text, and required keys left out."""
+    problems = []
+    placeholder = NEW_ARTICLE_BODY.strip()
+    for article in articles:
+        where = _show(article.path, shown) if shown else article.rel_path
+        lines = article.body.split("\n")
+        at = next((i for i, line in enumerate(lines) if placeholder in line), None)
+        if at is not None:
+            problems.append(Problem(where, article.body_line + at, "warning", "still holds kb new's placeholder text",
+                                    "replace it with the answer: first paragraph, then the steps"))
+        for key in require:
+            if getattr(article, key, None) in (None, [], ""):
+                problems.append(Problem(where, 1, "warning", f"no '{key}' (this site requires it of every article)",
+                                        f"add  {key}: ...  to the front matter (see require: in mkdocs.yml)"))
+    return problems
 
 
 def last_updated(paths: Iterable[Path]) -> dict[Path, dt.date]:
@@ -207,6 +234,23 @@ def fold_title(text: str) -> str:
 
 
 # --- loading -----------------------------------------------------------------------------------
+
+
+def _load_cached(path: Path, rel: str, root: Path, strict: bool, problems: list[Problem],
+                 cache: dict | None, fresh: list[Article]) -> Article | None:
+    """`_load_article`, or what it returned for the file unchanged since (same time, size, inode)."""
+    if cache is None:
+        return _load_article(path, rel, _show(path, root), strict, problems)
+    stat = path.stat()
+    key = (stat.st_mtime_ns, stat.st_size, stat.st_ino, rel, root, strict)
+    if cache.get(path, (None,))[0] != key:
+        found: list[Problem] = []
+        cache[path] = (key, _load_article(path, rel, _show(path, root), strict, found), found)
+        if cache[path][1] is not None:
+            fresh.append(cache[path][1])
+    _, article, found = cache[path]
+    problems.extend(found)
+    return article
 
 
 def _load_article(path: Path, rel: str, shown: str, strict: bool, problems: list[Problem]) -> Article | None:
@@ -430,7 +474,7 @@ def _check_ids(articles: list[Article], shown: Path, problems: list[Problem]) ->
                                     "never reuse one"))
 
 
-def _check_titles(articles: list[Article], shown: Path, problems: list[Problem]) -> None:
+def _check_titles(articles: list[Article], shown: Path, problems: list[Problem], near: bool = True) -> None:
     folded = [fold_title(a.title) for a in articles]
     first_by_title: dict[str, int] = {}
     for i, article in enumerate(articles):
@@ -443,7 +487,7 @@ def _check_titles(articles: list[Article], shown: Path, problems: list[Problem])
             first_by_title[folded[i]] = i
     # Near duplicates: compare each title with those before it; the length filter inside
     # rapidfuzz makes a high cutoff cheap even for thousands of titles.
-    for i in range(1, len(articles)):
+    for i in range(1, len(articles) if near else 0):
         match = process.extractOne(folded[i], folded[:i], scorer=fuzz.ratio, processor=None,
                                    score_cutoff=NEAR_DUPLICATE_TITLE)
         if match and match[0] != folded[i]:

@@ -57,12 +57,20 @@ class ArticleLike(Protocol):
 # Building
 
 
-def build_index(articles: Iterable[ArticleLike], synonyms: dict[str, list[str]] | None = None) -> dict:
-    """Build the JSON-able index the browser downloads; raises SearchError when it would be empty."""
+def build_index(articles: Iterable[ArticleLike], synonyms: dict[str, list[str]] | None = None,
+                fields: dict | None = None) -> dict:
+    """Build the JSON-able index the browser downloads; raises SearchError when it would be empty.
+
+    `fields`, a dict the caller keeps, holds each article's words by (id, version) between builds.
+    """
     articles = list(articles)
     if not articles:
         raise SearchError("no articles to index: the search index would be empty")
-    fields_per_doc = [_doc_fields(a) for a in articles]
+    if fields is None:
+        fields_per_doc = [_doc_fields(a) for a in articles]
+    else:
+        fields_per_doc = [fields.get((a.id, a.version)) or fields.setdefault((a.id, a.version), _doc_fields(a))
+                          for a in articles]
     n = len(articles)
     avg = {f: (sum(len(d[f]) for d in fields_per_doc) / n) or 1.0 for f in FIELD_WEIGHTS}
 

@@ -15,7 +15,7 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.nav import Navigation
 from mkdocs.structure.pages import Page
 
-from kb.articles import RESERVED_FILES, Article, Project, last_updated, load_project
+from kb.articles import REQUIRABLE_KEYS, RESERVED_FILES, Article, Project, last_updated, load_project
 from kb.manifest import build_manifest, write_manifest
 from kb.search import site_index as search_site
 from kb.search.index import SearchError
@@ -57,6 +57,8 @@ class KbPluginConfig(base.Config):
     """The heading of the contact block under each article."""
     contact = c.ListOfItems(c.SubConfig(ContactChannel), default=[])
     """The contact channels: name, url, hours, description."""
+    require = c.ListOfItems(c.Choice(REQUIRABLE_KEYS), default=[])
+    """Front-matter keys every article must have, e.g. [owner, reviewed]; `kb check` warns about the rest."""
     livereload = c.Type(bool, default=False)
     """Reload open pages when the preview rebuilds (`kb serve` turns this on)."""
 
