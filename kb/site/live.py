@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,6 +133,7 @@ class LiveSite:
         self._articles_cache: dict = {}
         self._fields: dict[tuple[str, str], dict] = {}
         self.known_problems: set[str] = set()  # problems already printed, as formatted
+        self._cache_lock = threading.Lock()  # the update's worker and the settling one share the parse cache
 
     @property
     def plugin(self) -> Any:
@@ -153,11 +155,12 @@ class LiveSite:
             file.dest_dir = str(self.site_dir)
             file.__dict__.pop("abs_dest_path", None)  # a cached property: worked out again from dest_dir
         self.state = state
-        self._articles_cache.clear()
         project = self.plugin.project
-        self.known_problems = {p.format() for p in load_project(  # remember every file's parse
-            project.root, strict=self.plugin.config.strict, drafts=True,
-            display_root=Path(state.config.config_file_path).parent, cache=self._articles_cache).problems}
+        with self._cache_lock:
+            self._articles_cache.clear()
+            self.known_problems = {p.format() for p in load_project(  # remember every file's parse
+                project.root, strict=self.plugin.config.strict, drafts=True,
+                display_root=Path(state.config.config_file_path).parent, cache=self._articles_cache).problems}
         return Update(rendered=len(state.files.documentation_pages()), articles=len(project.articles), full=True)
 
     def needs_full_build(self, paths: set[Path]) -> bool:
@@ -195,9 +198,10 @@ class LiveSite:
         assert self.state is not None
         plugin, config = self.plugin, self.state.config
         old: Project = plugin.project
-        project = load_project(old.root, strict=plugin.config.strict, drafts=True,
-                               display_root=Path(config.config_file_path).parent, cache=self._articles_cache,
-                               quick=True)
+        with self._cache_lock:
+            project = load_project(old.root, strict=plugin.config.strict, drafts=True,
+                                   display_root=Path(config.config_file_path).parent, cache=self._articles_cache,
+                                   quick=True)
         if project.errors:
             return Update(problems=project.problems)
         if not self.drafts:
@@ -219,9 +223,10 @@ class LiveSite:
         Returns the problems of the whole check (near-duplicate titles, every article's links).
         """
         assert self.state is not None
+        with self._cache_lock:
+            cache = dict(self._articles_cache)
         full = load_project(project.root, strict=self.plugin.config.strict, drafts=True,
-                            display_root=Path(self.state.config.config_file_path).parent,
-                            cache=dict(self._articles_cache))
+                            display_root=Path(self.state.config.config_file_path).parent, cache=cache)
         self._write_index_and_manifest(project)
         return full.problems
 
@@ -320,7 +325,7 @@ class LiveSite:
             entry["url"] = plugin.url_of.get(entry["id"], entry["url"])
         write_manifest(self.site_dir, manifest)
         known = {(a.id, a.version) for a in articles}
-        for key in [k for k in self._fields if k not in known]:
+        for key in [k for k in list(self._fields) if k not in known]:
             del self._fields[key]
         index = build_index(articles, load_synonyms(Path(state.config.docs_dir) / SYNONYMS), fields=self._fields)
         write_index(index, self.site_dir, plugin.search_separator)

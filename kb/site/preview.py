@@ -93,6 +93,7 @@ class Rebuilder:
 
     def settle_loop(self) -> None:
         """The second worker: after each update, the full check, the search index and the manifest."""
+        self.live.warm()  # every article's search words, before the first edit needs them
         while not self._stop.is_set():
             if not self._settle_wanted.wait(timeout=0.5):
                 continue
@@ -193,7 +194,6 @@ def serve_preview(
     worker = threading.Thread(target=rebuilder.run, name="kb-rebuild", daemon=True)
     worker.start()
     threading.Thread(target=rebuilder.settle_loop, name="kb-settle", daemon=True).start()
-    threading.Thread(target=live.warm, name="kb-warm", daemon=True).start()
     echo(f"kb serve: http://{host}:{port}/  (votes: {redact_url(db_url)}; Ctrl+C to stop)")
     try:
         uvicorn.Server(server_config(create_preview_app(preview_dir, rebuilder, routes), host=host, port=port,
