@@ -160,7 +160,8 @@ def _edits(folder: Path, count: int, repeat: int, edit: Callable[..., float], ec
         retitle = original.replace('title: "', f'title: "{mark} ', 1)
         timings.append({"kind": "title", "seconds": edit("title", lambda: path.write_text(retitle, encoding="utf-8"),
                                                           url, mark)})
-        path.write_text(original, encoding="utf-8")
+        mark = f"bench-restored-{next(marks)}"
+        edit("body", lambda: path.write_text(original + f"\n{mark}\n", encoding="utf-8"), url, mark)  # untimed
         new = path.with_name(f"bench-new-{round_}.md")
         mark = f"Bench new article {next(marks)}"
         new_url = url.rsplit("/", 2)[0] + f"/bench-new-{round_}/"

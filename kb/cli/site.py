@@ -13,7 +13,8 @@ from typing import Callable
 import click
 import yaml
 
-from kb.articles import NEW_ARTICLE_BODY, Project
+from kb.articles import Project
+from kb.site.unfinished import NEW_ARTICLE_BODY
 from kb.cli.app import bench, fail, main, require_store, store_url_problem
 from kb.cli.services import collector_services
 from kb.search.index import SearchError

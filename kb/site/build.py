@@ -16,7 +16,8 @@ from typing import Callable, Iterator
 
 import yaml
 
-from kb.articles import REQUIRABLE_KEYS, Problem, Project, load_project, unfinished
+from kb.articles import Problem, Project, load_project
+from kb.site.unfinished import REQUIRABLE_KEYS, unfinished
 from kb.search.index import build_index, load_synonyms
 from kb.search.ranker import check_golden
 from kb.search.site_index import GOLDEN, SYNONYMS, separator_of, write_site_index

@@ -111,6 +111,37 @@ def release(page: Any) -> None:
     page.toc = []
 
 
+class ArticleCache:
+    """Articles parsed once and reused until their file changes (time, size, inode): load_project's `cache`.
+
+    `fresh` lists the articles read afresh during one load; with `quick`, load_project checks only
+    their links and leaves near-duplicate titles to the full check that follows.
+    """
+
+    def __init__(self) -> None:
+        self.entries: dict[Path, tuple] = {}
+        self.fresh: list[Article] = []
+
+    def load(self, path: Path, key: tuple, read: Callable[[list], Article | None], problems: list) -> Article | None:
+        """The article of `path` (with its problems added to `problems`), read again only if it changed."""
+        stat = path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino, key)
+        entry = self.entries.get(path)
+        if entry is None or entry[0] != stamp:
+            found: list[Problem] = []
+            entry = self.entries[path] = (stamp, read(found), found)
+            if entry[1] is not None:
+                self.fresh.append(entry[1])
+        problems.extend(entry[2])
+        return entry[1]
+
+    def copy(self) -> ArticleCache:
+        """A cache with the same entries, for a load on another thread."""
+        other = ArticleCache()
+        other.entries = dict(self.entries)
+        return other
+
+
 @dataclass
 class Update:
     """What one update did."""
@@ -130,7 +161,7 @@ class LiveSite:
         self.site_dir = Path(site_dir).resolve()
         self.drafts = drafts
         self.state: BuildState | None = None
-        self._articles_cache: dict = {}
+        self._articles_cache = ArticleCache()
         self._fields: dict[tuple[str, str], dict] = {}
         self.known_problems: set[str] = set()  # problems already printed, as formatted
         self._cache_lock = threading.Lock()  # the update's worker and the settling one share the parse cache
@@ -157,7 +188,7 @@ class LiveSite:
         self.state = state
         project = self.plugin.project
         with self._cache_lock:
-            self._articles_cache.clear()
+            self._articles_cache = ArticleCache()
             self.known_problems = {p.format() for p in load_project(  # remember every file's parse
                 project.root, strict=self.plugin.config.strict, drafts=True,
                 display_root=Path(state.config.config_file_path).parent, cache=self._articles_cache).problems}
@@ -199,6 +230,7 @@ class LiveSite:
         plugin, config = self.plugin, self.state.config
         old: Project = plugin.project
         with self._cache_lock:
+            self._articles_cache.fresh = []
             project = load_project(old.root, strict=plugin.config.strict, drafts=True,
                                    display_root=Path(config.config_file_path).parent, cache=self._articles_cache,
                                    quick=True)
@@ -220,11 +252,14 @@ class LiveSite:
     def settle(self, project: Project) -> list[Problem]:
         """The slow half of an update: the whole check, the search index, the manifest.
 
-        Returns the problems of the whole check (near-duplicate titles, every article's links).
+        Returns the problems of the whole check (near-duplicate titles, every article's links);
+        nothing when a later update has superseded `project`.
         """
         assert self.state is not None
+        if project is not self.plugin.project:
+            return []  # a later update or a full build superseded it; its own index follows
         with self._cache_lock:
-            cache = dict(self._articles_cache)
+            cache = self._articles_cache.copy()
         full = load_project(project.root, strict=self.plugin.config.strict, drafts=True,
                             display_root=Path(self.state.config.config_file_path).parent, cache=cache)
         self._write_index_and_manifest(project)

@@ -15,11 +15,12 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.nav import Navigation
 from mkdocs.structure.pages import Page
 
-from kb.articles import REQUIRABLE_KEYS, RESERVED_FILES, Article, Project, last_updated, load_project
+from kb.articles import RESERVED_FILES, Article, Project, last_updated, load_project
 from kb.manifest import build_manifest, write_manifest
 from kb.search import site_index as search_site
 from kb.search.index import SearchError
 from kb.site import pages
+from kb.site.unfinished import REQUIRABLE_KEYS
 from kb.votes.widget import configure_widget
 
 log = logging.getLogger("mkdocs.plugins.kb")
