@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import json
 import math
+from array import array
 import re
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -74,31 +75,37 @@ def build_index(articles: Iterable[ArticleLike], synonyms: dict[str, list[str]] 
     n = len(articles)
     avg = {f: (sum(len(d[f]) for d in fields_per_doc) / n) or 1.0 for f in FIELD_WEIGHTS}
 
-    # term -> {doc: weighted, length-normalised term frequency}
-    weighted: dict[str, dict[int, float]] = defaultdict(dict)
-    for doc, fields in enumerate(fields_per_doc):
+    # term -> the docs it occurs in (ascending) and their weighted, length-normalised term frequencies;
+    # arrays, not a dict per term: a 10,000-article site has millions of (term, doc) pairs.
+    docs_of: dict[str, array] = {}
+    tfs_of: dict[str, array] = {}
+    for doc, doc_fields in enumerate(fields_per_doc):
         acc: dict[str, float] = defaultdict(float)
-        for name, tokens in fields.items():
+        for name, tokens in doc_fields.items():
             if not tokens:
                 continue
             norm = 1 - FIELD_B[name] + FIELD_B[name] * len(tokens) / avg[name]
             w = FIELD_WEIGHTS[name] / norm
             for term, tf in Counter(tokens).items():
                 acc[term] += w * tf
+        if fields is None:
+            fields_per_doc[doc] = {}  # its words are counted: let them go
         for term, tf in acc.items():
-            weighted[term][doc] = tf
-    if not weighted:
+            if term not in docs_of:
+                docs_of[term], tfs_of[term] = array("l"), array("d")
+            docs_of[term].append(doc)
+            tfs_of[term].append(tf)
+    if not docs_of:
         raise SearchError(f"{n} articles but not one searchable word: the search index would be empty")
 
-    terms = sorted(weighted)
+    terms = sorted(docs_of)
     postings = []
     for term in terms:
-        docs = weighted[term]
+        docs = docs_of[term]
         idf = math.log(1 + (n - len(docs) + 0.5) / (len(docs) + 0.5))
         row: list[int] = []
         last = 0
-        for doc in sorted(docs):
-            tf = docs[doc]
+        for doc, tf in zip(docs, tfs_of[term]):
             impact = max(1, round(idf * tf * (K1 + 1) / (tf + K1) * IMPACT_SCALE))
             row += [doc - last, impact]
             last = doc
@@ -108,7 +115,7 @@ def build_index(articles: Iterable[ArticleLike], synonyms: dict[str, list[str]] 
         "docs": [[a.id, a.title, a.url, _snippet(a)] for a in articles],
         "terms": terms,
         "postings": postings,
-        "synonyms": _expand_synonyms(synonyms or {}, {t: len(weighted[t]) for t in terms}),
+        "synonyms": _expand_synonyms(synonyms or {}, {t: len(docs_of[t]) for t in terms}),
     }
 
 
