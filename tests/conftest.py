@@ -11,7 +11,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from support import CHROMIUM, CHROMIUM_ARGS, MKDOCS_YML, POSTGRES_ENV, ROOT, free_port, run_kb
+from support import CHROMIUM, CHROMIUM_ARGS, MKDOCS_YML, POSTGRES_ENV, ROOT, free_port, missing_service, run_kb
 
 @pytest.fixture
 def kb_project(tmp_path: Path) -> Callable[..., Path]:
@@ -116,11 +116,7 @@ def store(store_url: str) -> Iterator[object]:
         s.close()
 
 
-def _missing(why: str) -> None:
-    """Skip on a developer's machine without the service; fail in CI, where .ci/run installs it."""
-    if os.environ.get("KB_REQUIRE_SERVICES"):
-        pytest.fail(why)
-    pytest.skip(why)
+_missing = missing_service
 
 
 @pytest.fixture

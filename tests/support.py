@@ -18,6 +18,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 CHROMIUM = os.environ.get("KB_CHROMIUM", "/usr/bin/chromium")
@@ -64,6 +66,17 @@ def free_port() -> int:
 
 
 POSTGRES_ENV = "KB_TEST_POSTGRES_URL"
+NODE_HINT = "node is not on PATH: to run the tests of the browser engine, install Node.js (apt-get install nodejs)"
+
+
+def missing_service(why: str) -> None:
+    """Skip on a developer's machine without the service; fail where KB_REQUIRE_SERVICES is set (CI).
+
+    `why` says what is missing and how to get it, so a skipped run tells how to run the test.
+    """
+    if os.environ.get("KB_REQUIRE_SERVICES"):
+        pytest.fail(f"{why} (KB_REQUIRE_SERVICES is set)")
+    pytest.skip(why)
 
 MANIFEST = {
     "version": 1,

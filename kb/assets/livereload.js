@@ -11,7 +11,7 @@
         }
       })
       .catch(function () {})
-      .then(function () { setTimeout(poll, 1000); });
+      .then(function () { setTimeout(poll, 250); });
   }
   poll();
 })();

@@ -11,7 +11,7 @@ from typing import Callable
 
 import click
 
-from kb.cli.app import KbError, bench, main
+from kb.cli.app import KbError, bench, main, require_store
 from kb.manifest import NAME as MANIFEST_NAME
 from kb.manifest import ManifestError, load_manifest
 from kb.report.formats import FORMATS, render
@@ -42,6 +42,7 @@ def _open(db_url: str, *, must_exist: bool = True):
         if not path or not Path(path).is_file():
             raise KbError(f"{path or redact_url(db_url)}: no such votes database (start the collector with kb votes serve, "
                           "or run kb votes simulate)")
+    require_store(db_url)
     try:
         return open_store(db_url)
     except StoreError as exc:
@@ -61,7 +62,8 @@ def _database_error(exc: BaseException, db_url: str) -> KbError:
 @main.command("report")
 @click.option("--db", "db_url", required=True, metavar="URL",
               help="The votes store: sqlite:///PATH or postgresql://...")
-@click.option("--site", "site_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--site", "site_dir", default=Path("site"), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
               help="The built site (its kb-manifest.json names the articles, versions and review dates).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
               help="text (a table for the terminal), json, csv (one row per article), markdown or html.")
@@ -151,7 +153,8 @@ def _site_rank(site_dir: Path) -> Callable[[str, int], list[str]] | None:
 
 @click.command("simulate")
 @click.option("--db", "db_url", required=True, metavar="URL", help="The votes store to write to: sqlite:///PATH or postgresql://...")
-@click.option("--site", "site_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--site", "site_dir", default=Path("site"), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
               help="The built site whose articles get the simulated history.")
 @click.option("--days", type=click.IntRange(1, 3650), default=90, show_default=True, help="How many days of history, ending now.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed; the same seed stores the same rows once.")

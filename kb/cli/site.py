@@ -8,17 +8,20 @@ import re
 import time
 import unicodedata
 from pathlib import Path
+from typing import Callable
 
 import click
 import yaml
 
 from kb.articles import Project
-from kb.cli.app import bench, fail, main
+from kb.site.unfinished import NEW_ARTICLE_BODY
+from kb.cli.app import bench, fail, main, require_store, store_url_problem
 from kb.cli.services import collector_services
 from kb.cli.translations import new_in_language, print_translations
 from kb.search.index import SearchError
-from kb.site.build import (BuildFailed, SiteConfig, SiteError, build_site, check_site, read_site_config,
-                           rebuild_search_index)
+from kb.site.build import (BuildFailed, SiteConfig, SiteError, build_site, check_site, live_site, mkdocs_errors,
+                           read_site_config, rebuild_search_index)
+from kb.votes.store import redact_url
 
 # What `kb new --id` accepts: a slug, optionally with folders (letters, digits, '-', '_', '/').
 ID_SLUG = re.compile(r"^[A-Za-z0-9_-]+(?:/[A-Za-z0-9_-]+)*$")
@@ -37,6 +40,40 @@ def load_site(config_file: Path) -> SiteConfig:
         fail(str(exc), 1)
 
 
+CHECK_FORMATS = ("text", "github", "json")
+
+
+def format_problems(project: Project, fmt: str, project_dir: Path) -> str:
+    """The problems as GitHub workflow commands (`::error file=...,line=...::...`) or as JSON."""
+    def path_of(problem) -> str:  # noqa: ANN001
+        return _shown(project_dir / problem.path)
+
+    if fmt == "json":
+        import json
+
+        return json.dumps({
+            "problems": [{"path": path_of(p), "line": p.line, "severity": p.severity, "message": p.message,
+                          "hint": p.hint} for p in project.problems],
+            "errors": len(project.errors), "warnings": len(project.problems) - len(project.errors),
+            "articles": len(project.articles),
+        }, ensure_ascii=False, indent=1)
+    lines = []
+    for p in project.problems:
+        where = f"file={_workflow_escape(path_of(p), True)}" + (f",line={p.line}" if p.line else "")
+        text = p.message + (f"\nhint: {p.hint}" if p.hint else "")
+        lines.append(f"::{p.severity} {where}::{_workflow_escape(text)}")
+    errors = len(project.errors)
+    lines.append(f"kb check: {_count(errors, 'error')}, {_count(len(project.problems) - errors, 'warning')} "
+                 f"in {_count(len(project.articles), 'article')}")
+    return "\n".join(lines)
+
+
+def _workflow_escape(text: str, property_value: bool = False) -> str:
+    """GitHub's escaping of workflow command data (and, for properties, also ':' and ',')."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if property_value else text
+
+
 def report_problems(project: Project, command: str) -> int:
     """Print every problem, then a one-line summary; return the number of errors."""
     for problem in project.problems:
@@ -53,13 +90,20 @@ def report_problems(project: Project, command: str) -> int:
 @click.option("--strict", is_flag=True, help="Also name front-matter keys the schema does not know.")
 @click.option("--translations", is_flag=True,
               help="Also print, per language, how many articles are translated, outdated and missing.")
-def check(config_file: Path, strict: bool, translations: bool) -> None:
+@click.option("--format", "fmt", type=click.Choice(CHECK_FORMATS), default="text", show_default=True,
+              help="text (path:line: lines), github (workflow commands that annotate a pull request) or json.")
+def check(config_file: Path, strict: bool, translations: bool, fmt: str) -> None:
     """Check every article (drafts too) and the golden queries; exit 1 on any error."""
     site = load_site(config_file)
     project = check_site(site, strict=strict)
     if translations:
         print_translations(site)
-    if report_problems(project, "kb check"):
+    if fmt == "text":
+        errors = report_problems(project, "kb check")
+    else:
+        click.echo(format_problems(project, fmt, site.project_dir))
+        errors = len(project.errors)
+    if errors:
         raise SystemExit(1)
 
 
@@ -127,19 +171,29 @@ def new(title: str | None, category: str, article_id: str | None, translate_id: 
 @click.option("--port", "-p", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @click.option("--db", default=None, help="Votes store for the preview (default: sqlite:///.kb/votes.db).")
 def serve(config_file: Path, host: str, port: int, db: str | None) -> None:
-    """Build with drafts and serve the site and the vote collector on one local origin, rebuilding on edits."""
-    from kb.site.preview import serve_preview
+    """Build with drafts and serve the site and the vote collector on one local origin, updating on edits."""
+    from kb.site.preview import port_problem, serve_preview
 
     site = load_site(config_file)
-    project = check_site(site, golden=False)
-    if project.errors:
-        report_problems(project, "kb serve")
-        raise SystemExit(1)
-    preview_dir = site.project_dir / ".kb" / "preview"
-    _build(site, preview_dir, drafts=True, livereload=True)
     db_url = db or f"sqlite:///{(site.project_dir / '.kb' / 'votes.db').as_posix()}"
-    serve_preview(site, preview_dir, host=host, port=port, db_url=db_url,
-                  echo=lambda message: click.echo(message, err=True), collector_options=collector_services())
+    store_problem = store_url_problem(db_url)
+    if store_problem:
+        fail(f"kb serve: --db {redact_url(db_url)}: {store_problem}", 2)
+    require_store(db_url)
+    problem = port_problem(host, port)
+    if problem:
+        fail(f"kb serve: {problem}", 2)
+    try:
+        project = check_site(site, golden=False)
+        if project.errors:
+            report_problems(project, "kb serve")
+            raise SystemExit(1)
+        live = live_site(site, site.project_dir / ".kb" / "preview")
+        _build(site, None, run=live.build)
+        serve_preview(site, live, host=host, port=port, db_url=db_url,
+                      echo=lambda message: click.echo(message, err=True), collector_options=collector_services())
+    except KeyboardInterrupt:
+        raise SystemExit(0) from None
 
 
 @bench.command("build")
@@ -179,8 +233,54 @@ def bench_build_command(counts: tuple[int, ...], corpus: Path, work_dir: Path | 
         raise SystemExit(1)
 
 
-NEW_ARTICLE_BODY = "Answer the question in the first paragraph, then give the steps.\n"
-"""The placeholder body `kb new` writes (kb check names articles that still hold it)."""
+@bench.command("serve")
+@click.option("--articles", "-n", "counts", type=click.IntRange(1), multiple=True, default=(3000, 10000),
+              show_default=True, help="Help-center sizes to preview (repeatable).")
+@click.option("--corpus", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=Path("../shared/corpora/alchemy-pl/articles"), show_default=True,
+              help="Folder of real Markdown articles to make the help centers from.")
+@click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to keep the generated help centers (default: a temporary folder, removed after).")
+@click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the figures here as JSON.")
+@click.option("--timeout", type=click.FloatRange(1), default=600, show_default=True,
+              help="Seconds a server may take to start or an edit to show; past it, mkdocs serve is left out.")
+@click.option("--repeat", type=click.IntRange(1), default=3, show_default=True,
+              help="Rounds of the five edits per size and server.")
+def bench_serve_command(counts: tuple[int, ...], corpus: Path, work_dir: Path | None, json_file: Path | None,
+                        timeout: float, repeat: int) -> None:
+    """Time edit-to-reload under kb serve beside mkdocs serve (Material): body, title, new, deleted, broken."""
+    import json
+    import shutil
+    import tempfile
+
+    from kb.bench.serve import BenchFailed, bench_serve
+
+    work = work_dir or Path(tempfile.mkdtemp(prefix="kb-bench-serve-"))
+    try:
+        figures = bench_serve(corpus, list(counts), work, lambda message: click.echo(message, err=True), timeout,
+                              repeat)
+    except BenchFailed as exc:
+        fail(f"kb bench serve: {exc}", 1)
+    finally:
+        if work_dir is None:
+            shutil.rmtree(work, ignore_errors=True)
+    click.echo(f"{'articles':>8}  {'server':<22} {'p50 s':>7} {'max s':>7}  per kind (worst s)")
+    for count, tools in figures["sizes"].items():
+        for tool, label in (("kb", "kb serve"), ("mkdocs", "mkdocs serve (Material)")):
+            result = tools[tool]
+            if result is None:
+                click.echo(f"{count:>8}  {label:<22} {'-':>7} {'-':>7}  did not finish within --timeout")
+                continue
+            kinds = {}
+            for edit in result["edits"]:
+                kinds[edit["kind"]] = max(kinds.get(edit["kind"], 0), edit["seconds"])
+            click.echo(f"{count:>8}  {label:<22} {result['p50_s']:>7.2f} {result['max_s']:>7.2f}  "
+                       + ", ".join(f"{k} {v:.2f}" for k, v in kinds.items()))
+    if json_file is not None:
+        json_file.write_text(json.dumps(figures, indent=1), encoding="utf-8")
+
+
 _NEW_ARTICLE_COMMENTS = {
     "questions": "how customers ask it, in their own words: [first, second]",
     "draft": "remove when it is ready to publish",
@@ -229,12 +329,17 @@ def slugify(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60].strip("-")
 
 
-def _build(site: SiteConfig, site_dir: Path | None, **options: bool) -> Path:
+def _build(site: SiteConfig, site_dir: Path | None, run: Callable[[], object] | None = None, **options: bool) -> Path:
+    """Build (with `run`, that build instead), printing kb's progress; stop with MkDocs' problems."""
     def progress(record: logging.LogRecord) -> None:
         if record.name == "mkdocs.plugins.kb" and record.levelno == logging.INFO:
             click.echo(record.getMessage(), err=True)
 
     try:
+        if run is not None:
+            with mkdocs_errors(progress):
+                run()
+            return site_dir or site.site_dir
         return build_site(site, site_dir, on_log=progress, **options)
     except BuildFailed as exc:
         for message in exc.messages:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from kb.cli.app import KbError, bench, main
+from kb.cli.app import KbError, bench, main, require_store
 from kb.cli.services import collector_services
 from kb.manifest import NAME as MANIFEST_NAME
 from kb.votes.store import TABLES, Store, StoreError, open_store, redact_url
@@ -18,6 +18,7 @@ DEFAULT_DB = "sqlite:///votes.db"
 
 def _open(db_url: str, *, migrate: bool) -> Store:
     """Open (and migrate) the store, or stop with one line naming the URL."""
+    require_store(db_url)
     try:
         store = open_store(db_url)
         if migrate:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import re
+from array import array
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Protocol
@@ -28,9 +29,8 @@ INDEX_PATH = "search/search_index.json"
 # Field weights for BM25F: a word in the title says more than one in the body.
 FIELD_WEIGHTS = {"title": 4.0, "questions": 2.0, "tags": 2.0, "headings": 1.5, "body": 1.0}
 FIELD_B = {"title": 0.5, "questions": 0.75, "tags": 0.3, "headings": 0.5, "body": 0.9}
-# Field weights add up into one term frequency, so saturation comes late (tuned on both English
-# eval sets; each language's analyzer carries its own, kb.search.text.Analyzer.k1).
-K1 = 5.0
+# Field weights add up into one term frequency, so saturation (BM25's k1) comes late: each
+# language's analyzer carries its own (kb.search.text.Analyzer.k1).
 IMPACT_SCALE = 10  # impacts are stored as round(score * IMPACT_SCALE)
 
 SNIPPET_CHARS = 200
@@ -60,45 +60,56 @@ class ArticleLike(Protocol):
 
 
 def build_index(articles: Iterable[ArticleLike], synonyms: dict[str, list[str]] | None = None,
-                language: str = "en") -> dict:
+                language: str = "en", fields: dict | None = None) -> dict:
     """Build the JSON-able index the browser downloads, analysed as `language` (BCP 47).
 
-    Raises SearchError when it would be empty.
+    Raises SearchError when it would be empty. `fields`, a dict the caller keeps, holds each
+    article's words by (language, id, version) between builds.
     """
     articles = list(articles)
     if not articles:
         raise SearchError("no articles to index: the search index would be empty")
     analyzer = analyzer_for(language)
-    fields_per_doc = [_doc_fields(a, analyzer) for a in articles]
+    if fields is None:
+        fields_per_doc = [_doc_fields(a, analyzer) for a in articles]
+    else:
+        fields_per_doc = [fields.get(key) or fields.setdefault(key, _doc_fields(a, analyzer))
+                          for a in articles for key in [(analyzer.language, a.id, a.version)]]
     n = len(articles)
     avg = {f: (sum(len(d[f]) for d in fields_per_doc) / n) or 1.0 for f in FIELD_WEIGHTS}
 
-    # term -> {doc: weighted, length-normalised term frequency}
-    weighted: dict[str, dict[int, float]] = defaultdict(dict)
-    for doc, fields in enumerate(fields_per_doc):
+    # term -> the docs it occurs in (ascending) and their weighted, length-normalised term frequencies;
+    # arrays, not a dict per term: a 10,000-article site has millions of (term, doc) pairs.
+    docs_of: dict[str, array] = {}
+    tfs_of: dict[str, array] = {}
+    for doc, doc_fields in enumerate(fields_per_doc):
         acc: dict[str, float] = defaultdict(float)
-        for name, tokens in fields.items():
+        for name, tokens in doc_fields.items():
             if not tokens:
                 continue
             norm = 1 - FIELD_B[name] + FIELD_B[name] * len(tokens) / avg[name]
             w = FIELD_WEIGHTS[name] / norm
             for term, tf in Counter(tokens).items():
                 acc[term] += w * tf
+        if fields is None:
+            fields_per_doc[doc] = {}  # its words are counted: let them go
         for term, tf in acc.items():
-            weighted[term][doc] = tf
-    if not weighted:
+            if term not in docs_of:
+                docs_of[term], tfs_of[term] = array("l"), array("d")
+            docs_of[term].append(doc)
+            tfs_of[term].append(tf)
+    if not docs_of:
         raise SearchError(f"{n} articles but not one searchable word: the search index would be empty")
 
-    terms = sorted(weighted)
+    terms = sorted(docs_of)
     k1 = analyzer.k1
     postings = []
     for term in terms:
-        docs = weighted[term]
+        docs = docs_of[term]
         idf = math.log(1 + (n - len(docs) + 0.5) / (len(docs) + 0.5))
         row: list[int] = []
         last = 0
-        for doc in sorted(docs):
-            tf = docs[doc]
+        for doc, tf in zip(docs, tfs_of[term]):
             impact = max(1, round(idf * tf * (k1 + 1) / (tf + k1) * IMPACT_SCALE))
             row += [doc - last, impact]
             last = doc
@@ -109,7 +120,7 @@ def build_index(articles: Iterable[ArticleLike], synonyms: dict[str, list[str]] 
         "docs": [[a.id, a.title, a.url, _snippet(a), section_heads(a)] for a in articles],
         "terms": terms,
         "postings": postings,
-        "synonyms": _expand_synonyms(synonyms or {}, {t: len(weighted[t]) for t in terms}, analyzer),
+        "synonyms": _expand_synonyms(synonyms or {}, {t: len(docs_of[t]) for t in terms}, analyzer),
         "forms": analyzer.find_forms(text for a in articles for text in _texts(a)),
     }
 

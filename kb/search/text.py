@@ -188,7 +188,7 @@ class Analyzer:
     pairs: Callable[..., list[tuple[str, str]]]
     stopwords: frozenset[str]
     find_forms: Callable[[Iterable[str]], dict[str, str]] = lambda texts: {}
-    k1: float = 5.0           # BM25 saturation (see kb.search.index.K1)
+    k1: float = 5.0           # BM25 saturation: 5 tuned on both English eval sets
     family_prefix: int = 0    # >0: a query term also matches terms sharing its first this many letters
 
     def terms(self, text: str) -> list[str]:

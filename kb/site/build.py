@@ -11,7 +11,6 @@ import logging
 import os
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -24,6 +23,8 @@ from kb.search.index import build_index, load_synonyms
 from kb.search.ranker import check_golden
 from kb.search.site_index import GOLDEN, SYNONYMS, separator_of, write_site_index
 from kb.site.languages import Language, LanguageError, combined, load_languages, load_projects, translation_problems
+from kb.site.live import LiveSite, run_build, swap
+from kb.site.unfinished import REQUIRABLE_KEYS, unfinished
 
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")  # MkDocs' banner about its future, printed on import
 
@@ -119,6 +120,10 @@ def read_site_config(config_file: Path) -> SiteConfig:
         search_highlight="search.highlight" in (theme.get("features") or []),
     )
     site.languages  # noqa: B018 - checked now, so a wrong `languages` stops every command with its line
+    require = site.plugin.get("require") or []
+    if not isinstance(require, list) or any(key not in REQUIRABLE_KEYS for key in require):
+        raise SiteError(f"{config_file}: the kb plugin's require: must be a list of any of "
+                        f"{', '.join(REQUIRABLE_KEYS)}; got {require!r}")
     return site
 
 
@@ -128,12 +133,16 @@ def check_site(site: SiteConfig, *, strict: bool = False, golden: bool = True) -
     The golden queries are a quality gate for `kb check` in a writer's CI; a build or a preview
     does not stop for a search miss. With languages, each is checked on its own, then translations.
     """
+    require = site.plugin.get("require") or []
     languages = site.languages
     if languages:
         strict = strict or bool(site.plugin.get("strict"))
         projects = load_projects(site.docs_dir, languages, strict=strict, display_root=site.project_dir)
         for language in languages:
             project = projects[language.code]
+            if project.articles:
+                project.problems.extend(unfinished(project.articles, require, site.project_dir))
+                project.problems.sort(key=lambda p: (p.path, p.line or 0))
             if golden and not project.errors:
                 project.problems.extend(_golden_problems(site.language_site(language.code), project))
         everything = combined(projects, site.docs_dir)
@@ -141,6 +150,9 @@ def check_site(site: SiteConfig, *, strict: bool = False, golden: bool = True) -
         return everything
     project = load_project(site.docs_dir, strict=strict or bool(site.plugin.get("strict")), drafts=True,
                            display_root=site.project_dir)
+    if project.articles:
+        project.problems.extend(unfinished(project.articles, require, site.project_dir))
+        project.problems.sort(key=lambda p: (p.path, p.line or 0))
     if golden and not project.errors:
         project.problems.extend(_golden_problems(site, project))
     return project
@@ -151,45 +163,52 @@ def build_site(
     livereload: bool = False, on_log: Callable[[logging.LogRecord], None] | None = None,
 ) -> Path:
     """Build the site into a folder beside `site_dir`, then swap it in; on failure nothing changes."""
-    from mkdocs.commands.build import build
-    from mkdocs.config import load_config
-    from mkdocs.exceptions import Abort, ConfigurationError, MkDocsException
-
     target = Path(site_dir or site.site_dir).resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
     aside.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; a site is read by the web server's user
-    messages: list[str] = []
     try:
-        with _capture_logs(messages, on_log):
-            try:
-                config = load_config(config_file=str(site.config_file), site_dir=str(aside))
-                if "kb" not in config.plugins:
-                    raise SiteError(f"{site.config_file}: the kb plugin is not enabled; add  - kb  under plugins:")
-                options = config.plugins["kb"].config
-                options["drafts"] = drafts or options["drafts"]
-                options["strict"] = strict or options["strict"]
-                options["livereload"] = livereload
-                build(config)
-            except (Abort, ConfigurationError, MkDocsException) as exc:
-                raise BuildFailed(f"kb build: MkDocs stopped: {exc}", messages) from exc
+        with mkdocs_errors(on_log):
+            run_build(mkdocs_config(site, aside, drafts=drafts, strict=strict, livereload=livereload))
     except BaseException:
         shutil.rmtree(aside, ignore_errors=True)
         raise
     carry_history(target, aside)  # votes from pages cached before this build stay valid
-    _swap(aside, target)
+    swap(aside, target)
     return target
 
 
-def _swap(new: Path, target: Path) -> None:
-    """Put `new` where `target` is, keeping the old site until the new one is in place."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}-{time.monotonic_ns()}")
-        target.rename(old)
-    new.rename(target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def mkdocs_config(site: SiteConfig, site_dir: Path | str, *, drafts: bool = False, strict: bool = False,
+                  livereload: bool = False):  # noqa: ANN201 - MkDocsConfig, imported late
+    """MkDocs' configuration of the site, building into `site_dir`, with the kb plugin's options set."""
+    from mkdocs.config import load_config
+
+    config = load_config(config_file=str(site.config_file), site_dir=str(site_dir))
+    if "kb" not in config.plugins:
+        raise SiteError(f"{site.config_file}: the kb plugin is not enabled; add  - kb  under plugins:")
+    options = config.plugins["kb"].config
+    options["drafts"] = drafts or options["drafts"]
+    options["strict"] = strict or options["strict"]
+    options["livereload"] = livereload
+    return config
+
+
+@contextlib.contextmanager
+def mkdocs_errors(on_log: Callable[[logging.LogRecord], None] | None = None) -> Iterator[None]:
+    """Collect what MkDocs logs; turn its exceptions into BuildFailed carrying those messages."""
+    from mkdocs.exceptions import Abort, ConfigurationError, MkDocsException
+
+    messages: list[str] = []
+    with _capture_logs(messages, on_log):
+        try:
+            yield
+        except (Abort, ConfigurationError, MkDocsException) as exc:
+            raise BuildFailed(f"kb build: MkDocs stopped: {exc}", messages) from exc
+
+
+def live_site(site: SiteConfig, site_dir: Path, *, livereload: bool = True) -> LiveSite:
+    """The preview's site (drafts shown): built once, then updated edit by edit (see kb.site.live)."""
+    return LiveSite(lambda folder: mkdocs_config(site, folder, drafts=True, livereload=livereload), site_dir)
 
 
 def _umask() -> int:

@@ -24,6 +24,7 @@ from kb.search.index import SearchError
 from kb.site import pages
 from kb.site.languages import LanguageError, LanguageSite
 from kb.site.multisite import build_languages, merge_manifests, merge_sitemaps
+from kb.site.unfinished import REQUIRABLE_KEYS
 from kb.votes.widget import configure_widget
 
 log = logging.getLogger("mkdocs.plugins.kb")
@@ -61,6 +62,8 @@ class KbPluginConfig(base.Config):
     """The heading of the contact block under each article."""
     contact = c.ListOfItems(c.SubConfig(ContactChannel), default=[])
     """The contact channels: name, url, hours, description."""
+    require = c.ListOfItems(c.Choice(REQUIRABLE_KEYS), default=[])
+    """Front-matter keys every article must have, e.g. [owner, reviewed]; `kb check` warns about the rest."""
     livereload = c.Type(bool, default=False)
     """Reload open pages when the preview rebuilds (`kb serve` turns this on)."""
     answer_threshold = c.Type(float, default=DEFAULT_THRESHOLD)

@@ -17,6 +17,7 @@ import pytest
 from kb.bench.datasets import load_dataset, sample, with_typos
 from kb.search.index import build_index
 from kb.search.ranker import search
+from support import NODE_HINT, missing_service
 
 ROOT = Path(__file__).resolve().parents[2]
 EVAL = ROOT.parent / "shared" / "eval"
@@ -36,7 +37,7 @@ def test_python_and_javascript_agree_on_the_top_five(name: str, size: int | None
     if not (EVAL / name).is_dir():
         pytest.skip(f"no eval data at {EVAL / name}")
     if shutil.which("node") is None:
-        pytest.skip("node is not installed")
+        missing_service(NODE_HINT)
     ds = load_dataset(EVAL / name)
     synonyms = {"en": {"parcel": ["package", "shipment"], "card": ["debit card"]},
                 "pl": {"paczka": ["przesyłka"], "hasło": ["kod dostępu"]}}[language]

@@ -8,14 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from support import NODE_HINT, missing_service
 
 JS_TESTS = Path(__file__).resolve().parent / "js"
 
 
 def test_node_tests_of_the_search_worker_pass() -> None:
     if shutil.which("node") is None:
-        pytest.skip("node is not installed")
+        missing_service(NODE_HINT)
     done = subprocess.run(["node", "--test", *sorted(str(p) for p in JS_TESTS.glob("*.test.js"))],
                           capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable},
                           cwd=JS_TESTS.parents[2], timeout=120)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import snowballstemmer
+from support import NODE_HINT, missing_service
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
@@ -34,9 +34,7 @@ def node_or_skip() -> str:
     """Return the path of node, or skip (fail when KB_REQUIRE_SERVICES=1) if it is missing."""
     node = shutil.which("node")
     if node is None:
-        if os.environ.get("KB_REQUIRE_SERVICES") == "1":
-            pytest.fail("node is not on PATH and KB_REQUIRE_SERVICES=1")
-        pytest.skip("node is not on PATH")
+        missing_service(NODE_HINT)
     return node
 
 
