@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
+from urllib.parse import unquote
 
 import yaml
 from rapidfuzz import fuzz, process, utils
@@ -479,7 +481,7 @@ def _check_links(articles: list[Article], articles_dir: Path, shown: Path, probl
             target_path = target.split("#", 1)[0].split("?", 1)[0]
             if not target_path:
                 continue
-            resolved = (article.path.parent / _unquote(target_path)).resolve()
+            resolved = (article.path.parent / unquote(target_path)).resolve()
             line = article.body_line + line_no
             where = _show(article.path, shown)
             if is_image:
@@ -582,12 +584,6 @@ def _show(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _unquote(target: str) -> str:
-    from urllib.parse import unquote
-
-    return unquote(target)
-
-
 def _git_toplevel(folder: Path) -> Path | None:
     try:
         out = subprocess.run(["git", "-C", str(folder), "rev-parse", "--show-toplevel"],
@@ -598,6 +594,4 @@ def _git_toplevel(folder: Path) -> Path | None:
 
 
 def _common_parent(paths: list[Path]) -> Path:
-    import os
-
     return Path(os.path.commonpath([str(p.parent) for p in paths]))
