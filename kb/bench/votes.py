@@ -126,17 +126,22 @@ def start_collector(site: Path, db_url: str, port: int) -> subprocess.Popen:
             "serve_for_bench(sys.argv[1], sys.argv[2], int(sys.argv[3]))")
     proc = subprocess.Popen([sys.executable, "-c", code, str(site), db_url, str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return _answering(proc, port, "collector")
+
+
+def _answering(proc: subprocess.Popen, port: int, name: str) -> subprocess.Popen:
+    """`proc` once it accepts connections on `port` (20 s at most); RuntimeError with its stderr else."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"collector exited: {proc.stderr.read().decode(errors='replace')[-2000:]}")
+            raise RuntimeError(f"{name} exited: {proc.stderr.read().decode(errors='replace')[-2000:]}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return proc
         except OSError:
             time.sleep(0.05)
     proc.kill()
-    raise RuntimeError("collector did not start within 20 s")
+    raise RuntimeError(f"{name} did not start within 20 s")
 
 
 NGINX_CONF = Path(__file__).resolve().parent.parent / "assets" / "deploy" / "nginx.conf"
@@ -171,17 +176,7 @@ def start_nginx(conf: Path, run_dir: Path, port: int) -> subprocess.Popen:
         raise RuntimeError("nginx is not installed (Debian: apt-get install nginx-light)")
     proc = subprocess.Popen([nginx, "-c", str(conf), "-p", str(run_dir), "-g", "daemon off;"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"nginx exited: {proc.stderr.read().decode(errors='replace')[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return proc
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("nginx did not start within 20 s")
+    return _answering(proc, port, "nginx")
 
 
 def bench_proxy(db_url: str, *, instances: int, seconds: float, connections: int, kills: int = 3,
