@@ -29,7 +29,8 @@ from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 from kb.channels.llms import ANSWERS_FORMAT, ANSWERS_PATH
 from kb.search.index import INDEX_PATH, SearchError, load_index
 from kb.search.ranker import Hit, search
-from kb.search.sections import Section, best_section, passage, section_stems
+from kb.search.sections import Section, best_section, passage, section_stems, word_spans
+from kb.search.text import analyzer_for
 
 # The confidence model: P(answers) = 1 / (1 + exp(-(intercept + sum(weight * feature)))), one per
 # language, since each language's analyzer ranks differently (Polish stems make longer, looser
@@ -93,15 +94,17 @@ class AnswerSite:
     threshold: float
     contact: list[dict]
     articles: dict[str, dict]
-    sections: dict[str, tuple[list[Section], list]]
+    sections: dict[str, tuple[list[Section], list, list]]
 
-    def sections_of(self, article_id: str) -> tuple[list[Section], list]:
-        """The article's sections and their stems, worked out on first use and kept."""
+    def sections_of(self, article_id: str) -> tuple[list[Section], list, list]:
+        """The article's sections, their terms and their words' spans, worked out on first use and kept."""
         found = self.sections.get(article_id)
         if found is None:
+            analyzer = analyzer_for(self.index.get("language"))
             rows = self.articles.get(article_id, {}).get("sections", [])
             sections = [Section(h, a, 2, t) for h, a, t in rows]
-            found = self.sections[article_id] = (sections, [section_stems(s) for s in sections])
+            found = self.sections[article_id] = (sections, [section_stems(s, analyzer) for s in sections],
+                                                 [word_spans(s.text, analyzer) for s in sections])
         return found
 
 
@@ -194,13 +197,14 @@ def result_of(site: AnswerSite, hits: list[Hit], number: int) -> dict:
     """One result: the article, its best-matching section and a passage around the matched words."""
     hit = hits[number]
     stems = set(hit.terms)
-    sections, stem_sets = site.sections_of(hit.id)
+    sections, stem_sets, spans = site.sections_of(hit.id)
     section: dict | None = None
     text = ""
     url = hit.url
     if sections:
-        best = sections[best_section(sections, stems, stem_sets)]
-        text = passage(best.text, stems)
+        which = best_section(sections, stems, stem_sets)
+        best = sections[which]
+        text = passage(best.text, stems, spans=spans[which])
         if best.anchor:
             section = {"heading": best.heading, "anchor": best.anchor}
             url = f"{hit.url}#{best.anchor}"

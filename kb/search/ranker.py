@@ -180,33 +180,52 @@ def search(index: dict, query: str, limit: int = 10) -> list[Hit]:
     groups = query_terms(index, query)
     n = len(p.docs)
     totals = np.zeros(n, dtype=np.int64)
-    winners: list[np.ndarray] = []  # per query word: the winning term of each article, or -1
+    best = np.zeros(n, dtype=np.int64)
     best_possible = 0
     for variants in groups:
-        best = np.zeros(n, dtype=np.int64)
-        won = np.full(n, -1, dtype=np.int64)
+        best[:] = 0
         for term, factor in variants.items():
             docs, impacts = p.row(term)
-            values = impacts * factor
-            better = values > best[docs]  # the first term to reach a value keeps it, as in the browser
-            best[docs[better]] = values[better]
-            won[docs[better]] = term
+            _raise(best, docs, impacts * factor)
         totals += best
-        winners.append(won)
         # a word the index does not know at all still counts: it raises the bar for the others
         best_possible += int(best.max()) if variants else UNKNOWN_WORD
     candidates = np.flatnonzero((totals > 0) & (totals >= best_possible * MIN_SHARE))
     if not len(candidates):
         return []
+    if len(candidates) > limit:  # the best `limit` (ties included at the edge), then sorted exactly
+        edge = np.partition(totals[candidates], len(candidates) - limit)[len(candidates) - limit]
+        candidates = candidates[totals[candidates] >= edge]
     ranked = candidates[np.lexsort((candidates, -totals[candidates]))][:limit]
     scale = IMPACT_SCALE * FACTOR_EXACT
+    winners = [_winners(p, variants, ranked) for variants in groups]
     hits = []
-    for d in ranked.tolist():
+    for i, d in enumerate(ranked.tolist()):
         total = int(totals[d])
-        matched = tuple(p.terms[int(won[d])] for won in winners if won[d] >= 0)
         hits.append(Hit(p.docs[d][0], p.docs[d][1], p.docs[d][2], total / scale, total / best_possible,
-                        matched, len(groups)))
+                        tuple(p.terms[int(won[i])] for won in winners if won[i] >= 0), len(groups)))
     return hits
+
+
+def _raise(best: np.ndarray, docs: np.ndarray, values: np.ndarray) -> None:
+    """best[docs] = max(best[docs], values); a term's documents are distinct, so plain indexing does."""
+    np.maximum(best[docs], values, out=values)
+    best[docs] = values
+
+
+def _winners(p: _Prepared, variants: dict[int, int], ranked: np.ndarray) -> np.ndarray:
+    """For each ranked document, the term of `variants` that gave it its value for this query word
+    (the first to reach it, as in the sums), or -1."""
+    winner = np.full(len(ranked), -1, dtype=np.int64)
+    value = np.zeros(len(ranked), dtype=np.int64)
+    for term, factor in variants.items():
+        docs, impacts = p.row(term)
+        at = np.minimum(np.searchsorted(docs, ranked), len(docs) - 1)
+        here = docs[at] == ranked
+        gain = np.where(here, impacts[at] * factor, 0)
+        better = gain > value
+        winner[better], value[better] = term, gain[better]
+    return winner
 
 
 def search_site(site_dir: Path, query: str, limit: int = 10) -> list[dict]:

@@ -13,7 +13,7 @@ from typing import Iterable
 
 from markdown.extensions.toc import slugify, unique
 
-from kb.search.text import stem, strip_markdown, words
+from kb.search.text import Analyzer, analyzer_for, strip_markdown
 
 PASSAGE_CHARS = 300  # at most this many characters in a passage, ellipses included
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -77,9 +77,16 @@ def _plain(lines: Iterable[str]) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def section_stems(section: Section) -> tuple[frozenset[str], frozenset[str]]:
-    """The stems of a section's heading and of its text (what best_section compares)."""
-    return (frozenset(stem(w) for w in words(section.heading)), frozenset(stem(w) for w in words(section.text)))
+def section_stems(section: Section, analyzer: Analyzer | None = None) -> tuple[frozenset[str], frozenset[str]]:
+    """The terms of a section's heading and of its text (what best_section compares), by `analyzer`."""
+    analyzer = analyzer or analyzer_for("en")
+    return frozenset(analyzer.terms(section.heading)), frozenset(analyzer.terms(section.text))
+
+
+def word_spans(text: str, analyzer: Analyzer | None = None) -> list[tuple[int, int, frozenset[str]]]:
+    """(start, end, terms) of every word of `text`: what passage() looks through, worked out once."""
+    analyzer = analyzer or analyzer_for("en")
+    return [(m.start(), m.end(), frozenset(analyzer.terms(m.group(0)))) for m in _WORD_SPAN.finditer(text)]
 
 
 def best_section(sections: list[Section], stems: set[str],
@@ -98,19 +105,29 @@ def best_section(sections: list[Section], stems: set[str],
     return best
 
 
-def passage(text: str, stems: set[str], limit: int = PASSAGE_CHARS) -> str:
-    """At most `limit` characters of `text` around the densest run of words whose stem is in `stems`."""
+def passage(text: str, stems: set[str], limit: int = PASSAGE_CHARS,
+            spans: list[tuple[int, int, frozenset[str]]] | None = None) -> str:
+    """At most `limit` characters of `text` around the densest run of words whose term is in `stems`.
+
+    `spans` are the text's word_spans (English analysis when not given).
+    """
     if len(text) <= limit:
         return text
-    spans = [(m.start(), m.end()) for m in _WORD_SPAN.finditer(text)
-             if any(stem(w) in stems for w in words(m.group(0)))]
+    matched = [(start, end) for start, end, terms in (spans if spans is not None else word_spans(text))
+               if terms & stems]
     width = limit - 2  # room for an ellipsis at each end
     start = 0
-    if spans:
+    if matched:
         # the window of `width` characters that starts at a matched word and covers the most others
-        best = max(range(len(spans)),
-                   key=lambda i: (sum(1 for s, e in spans[i:] if e - spans[i][0] <= width), -i))
-        start = max(0, spans[best][0] - width // 6)
+        best, most, last = 0, 0, 0
+        for first in range(len(matched)):
+            last = max(last, first)
+            while last + 1 < len(matched) and matched[last + 1][1] - matched[first][0] <= width:
+                last += 1
+            covered = last - first + 1 if matched[last][1] - matched[first][0] <= width else 0
+            if covered > most:
+                best, most = first, covered
+        start = max(0, matched[best][0] - width // 6)
         start = _word_start(text, start)
     end = min(len(text), start + width)
     if end < len(text):
