@@ -97,15 +97,22 @@ class AnswerSite:
     sections: dict[str, tuple[list[Section], list, list]]
 
     def sections_of(self, article_id: str) -> tuple[list[Section], list, list]:
-        """The article's sections, their terms and their words' spans, worked out on first use and kept."""
+        """The article's sections, their terms, and room for their words' spans (see spans_of); kept."""
         found = self.sections.get(article_id)
         if found is None:
             analyzer = analyzer_for(self.index.get("language"))
             rows = self.articles.get(article_id, {}).get("sections", [])
             sections = [Section(h, a, 2, t) for h, a, t in rows]
             found = self.sections[article_id] = (sections, [section_stems(s, analyzer) for s in sections],
-                                                 [word_spans(s.text, analyzer) for s in sections])
+                                                 [None] * len(sections))
         return found
+
+    def spans_of(self, article_id: str, number: int) -> list:
+        """The word spans of one of the article's sections, worked out when a passage first needs them."""
+        sections, _, spans = self.sections_of(article_id)
+        if spans[number] is None:
+            spans[number] = word_spans(sections[number].text, analyzer_for(self.index.get("language")))
+        return spans[number]
 
 
 def read_site(site_dir: Path) -> AnswerSite:
@@ -197,14 +204,14 @@ def result_of(site: AnswerSite, hits: list[Hit], number: int) -> dict:
     """One result: the article, its best-matching section and a passage around the matched words."""
     hit = hits[number]
     stems = set(hit.terms)
-    sections, stem_sets, spans = site.sections_of(hit.id)
+    sections, stem_sets, _ = site.sections_of(hit.id)
     section: dict | None = None
     text = ""
     url = hit.url
     if sections:
         which = best_section(sections, stems, stem_sets)
         best = sections[which]
-        text = passage(best.text, stems, spans=spans[which])
+        text = passage(best.text, stems, spans=site.spans_of(hit.id, which))
         if best.anchor:
             section = {"heading": best.heading, "anchor": best.anchor}
             url = f"{hit.url}#{best.anchor}"
