@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from kb.manifest import write_manifest
 from kb.votes.store import open_store
 
 ARTICLES = 50
@@ -188,7 +189,7 @@ def bench_proxy(db_url: str, *, instances: int, seconds: float, connections: int
         root.chmod(0o755)  # nginx's workers (www-data) read nothing here but must not be refused
         site = root / "site"
         site.mkdir(mode=0o755)
-        (site / "kb-manifest.json").write_text(json.dumps(bench_manifest()), encoding="utf-8")
+        write_manifest(site, bench_manifest())
         store = open_store(db_url)
         store.migrate()
         ports = [_free_port() for _ in range(instances)]
@@ -274,7 +275,7 @@ def bench_store(db_url: str, *, seconds: float, connections: int, kills: int = 3
     with tempfile.TemporaryDirectory(prefix="kb-bench-votes-") as tmp:
         site = Path(tmp) / "site"
         site.mkdir()
-        (site / "kb-manifest.json").write_text(json.dumps(bench_manifest()), encoding="utf-8")
+        write_manifest(site, bench_manifest())
         if db_url == "sqlite":
             db_url = f"sqlite:///{Path(tmp) / 'votes.db'}"
         store = open_store(db_url)

@@ -64,7 +64,7 @@ def _database_error(exc: BaseException, db_url: str) -> KbError:
               help="The votes store: sqlite:///PATH or postgresql://...")
 @click.option("--site", "site_dir", default=Path("site"), show_default=True,
               type=click.Path(file_okay=False, path_type=Path),
-              help="The built site (its kb-manifest.json names the articles, versions and review dates).")
+              help=f"The built site (its {MANIFEST_NAME} names the articles, versions and review dates).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
               help="text (a table for the terminal), json, csv (one row per article), markdown or html.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,

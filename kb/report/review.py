@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable
 from rapidfuzz import fuzz, process
 
 from kb.articles import parse_duration
+from kb.manifest import NAME as MANIFEST_NAME
 from kb.manifest import ManifestError, validate_manifest
 from kb.report import sql
 from kb.report.channels import add_channel_views
@@ -242,7 +243,8 @@ def _overdue(article: dict, today: date) -> tuple[bool, str | None]:
     try:
         reviewed_on = date.fromisoformat(str(reviewed)[:10])
     except ValueError:
-        raise ReportError(f"kb-manifest.json: article {article.get('id')!r}: 'reviewed' must be an ISO date, got {reviewed!r}") from None
+        raise ReportError(f"{MANIFEST_NAME}: article {article.get('id')!r}: 'reviewed' must be an ISO date, "
+                          f"got {reviewed!r}") from None
     if not every:
         return False, None
     due = reviewed_on + timedelta(days=int(every))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kb.manifest import NAME as MANIFEST_NAME
 from kb.votes.schema import (CHANNEL_PATTERN, LANGUAGE_PATTERN, MAX_BODY, MAX_COMMENT, REASONS, SEARCH_LIMIT,
                              UUID_PATTERN)
 
@@ -13,7 +14,7 @@ def _nullable(schema: dict) -> dict:
 _ID = {"type": "string", "pattern": UUID_PATTERN, "minLength": 36, "maxLength": 36,
        "description": "A random UUID made by the browser; a repeated id is stored once."}
 _ARTICLE = {"type": "string", "minLength": 1, "maxLength": 200,
-            "description": "An article id from the site manifest (SITE/kb-manifest.json)."}
+            "description": f"An article id from the site manifest (SITE/{MANIFEST_NAME})."}
 # Like every optional field, the honeypot may also be null (read as empty).
 _LANGUAGE = {**_nullable({"type": "string", "maxLength": 35, "pattern": LANGUAGE_PATTERN}),
              "description": "The help center's language (BCP 47), as the page says it."}
