@@ -158,3 +158,23 @@ def serve_static(site: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def start_kb_serve(cwd: Path, port: int, timeout: float = 60) -> subprocess.Popen:
+    """`kb serve --port PORT` in `cwd`, once its preview answers /_kb/build; stop it with terminate()."""
+    import urllib.error
+    import urllib.request
+
+    server = subprocess.Popen([sys.executable, "-m", "kb", "serve", "--port", str(port)], cwd=cwd,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_kb/build", timeout=2):
+                return server
+        except (OSError, urllib.error.URLError):
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise AssertionError(f"kb serve did not start:\n{server.stdout.read()}") from None
+            time.sleep(0.2)

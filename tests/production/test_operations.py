@@ -4,14 +4,10 @@ answers only its own host names."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 
 import httpx
 import pytest
-from support import free_port, run_kb
+from support import free_port, run_kb, start_kb_serve
 
 from kb.votes.store import open_store
 
@@ -47,20 +43,9 @@ def test_kb_serve_answers_only_the_hosts_it_serves(kb_project):
         Open Settings.
         """})
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "kb", "serve", "--port", str(port)], cwd=root,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    server = start_kb_serve(root, port)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{base}/_kb/build", timeout=2)
-                break
-            except httpx.HTTPError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"kb serve did not start:\n{server.stdout.read()}")
-                time.sleep(0.2)
         answers = {host: httpx.get(f"{base}/account/reset-password/", headers={"Host": host}, timeout=10)
                    for host in (f"127.0.0.1:{port}", f"localhost:{port}", "evil.example", f"evil.example:{port}")}
         assert {h: r.status_code for h, r in answers.items()} == {

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
-from support import ROOT, free_port, run_kb
+from support import ROOT, free_port, run_kb, start_kb_serve
 
 from kb.votes.schema import MAX_COMMENT, REASONS
 
@@ -231,20 +231,10 @@ def _get(url: str) -> str:
 def test_serve_previews_drafts_and_reloads_on_edit(kb_project):
     root = kb_project(ARTICLES)
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "kb", "serve", "--port", str(port)], cwd=root,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    server = start_kb_serve(root, port)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                build = _get(f"{base}/_kb/build")
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"kb serve did not start:\n{server.stdout.read()}")
-                time.sleep(0.2)
+        build = _get(f"{base}/_kb/build")
         assert "Not ready yet." in _get(f"{base}/shipping/new-policy/")
         assert "assets/kb/livereload.js" in _get(f"{base}/")
         (root / "articles" / "shipping" / "late-parcel.md").write_text(
