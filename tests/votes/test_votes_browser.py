@@ -61,14 +61,16 @@ def page(chromium):
     context.close()
 
 
-def wait_rows(store, n, timeout=8.0):
+def wait_rows(store, n, page, timeout=8.0):
+    """The stored votes once there are n of them (or the timeout passed). It waits through the page,
+    so that Playwright keeps serving the browser meanwhile (routes, events)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         rows = list(store.votes())
         if len(rows) >= n:
-            time.sleep(0.5)  # and nothing more arrives
+            page.wait_for_timeout(500)  # and nothing more arrives
             return list(store.votes())
-        time.sleep(0.1)
+        page.wait_for_timeout(100)
     return list(store.votes())
 
 
@@ -90,7 +92,7 @@ def test_no_with_reason_and_comment_by_keyboard(built_demo_site, votes_db, artic
         page.keyboard.press("Tab")            # Send
         page.keyboard.press("Enter")
         page.wait_for_selector(".kb-feedback__thanks")
-        rows = wait_rows(votes_db, 1)
+        rows = wait_rows(votes_db, 1, page)
         assert [(r["article"], r["version"], r["helpful"], r["reason"], r["comment"]) for r in rows] == [
             (first["id"], first["version"], False, "outdated", "Menu moved ✓")]
         links = page.eval_on_selector_all(".kb-feedback__contact a", "els => els.map(a => a.href)")
@@ -108,7 +110,7 @@ def test_comment_is_capped_at_500_characters(built_demo_site, votes_db, article,
         page.dispatch_event(".kb-feedback textarea", "input")
         assert page.text_content(".kb-feedback__counter") == "500 / 500"
         page.click(".kb-feedback button[type=submit]")
-        rows = wait_rows(votes_db, 1)
+        rows = wait_rows(votes_db, 1, page)
         assert [(r["reason"], r["comment"]) for r in rows] == [(None, "ą" * 500)]
     assert page.problems == []
 
@@ -118,7 +120,7 @@ def test_yes_is_stored_at_once(built_demo_site, votes_db, article, page):
     with LiveServer(site_app(built_demo_site, votes_db)) as server:
         page.goto(f"{server.url}/{first['url']}")
         page.click('form.md-feedback button[data-md-value="1"]')
-        rows = wait_rows(votes_db, 1)
+        rows = wait_rows(votes_db, 1, page)
         assert [(r["article"], r["helpful"], r["reason"]) for r in rows] == [(first["id"], True, None)]
         assert page.locator(".kb-feedback").count() == 0
     assert page.problems == []
@@ -130,13 +132,13 @@ def test_leaving_right_after_the_click_still_stores_the_vote(built_demo_site, vo
         page.goto(f"{server.url}/{first['url']}")
         page.click('form.md-feedback button[data-md-value="0"]')
         page.goto(f"{server.url}/{second['url']}")  # a full navigation: pagehide
-        rows = wait_rows(votes_db, 1)
+        rows = wait_rows(votes_db, 1, page)
         assert [(r["article"], r["helpful"], r["reason"], r["comment"]) for r in rows] == [
             (first["id"], False, None, None)]
         # Instant navigation swaps the page without unloading it; the held vote goes too.
         page.click('form.md-feedback button[data-md-value="0"]')
         page.evaluate("document.querySelector('.md-header__button.md-logo').click()")
-        rows = wait_rows(votes_db, 2)
+        rows = wait_rows(votes_db, 2, page)
         assert [(r["article"], r["helpful"], r["reason"]) for r in rows if r["article"] == second["id"]] == [
             (second["id"], False, None)]
         assert len(rows) == 2
@@ -159,7 +161,7 @@ def test_vote_waits_while_the_collector_is_down(built_demo_site, votes_db, artic
     assert list(votes_db.votes()) == []
     with LiveServer(app, port=port) as server:
         page.goto(f"{server.url}/{first['url']}")  # the next page load sends the queue
-        rows = wait_rows(votes_db, 1)
+        rows = wait_rows(votes_db, 1, page)
         page.reload()
         page.wait_for_timeout(1000)
         rows = list(votes_db.votes())
@@ -203,14 +205,14 @@ def test_failed_search_and_contact_click_are_reported(kb_project, votes_db, page
         page.wait_for_timeout(2200)
         deadline = time.monotonic() + 8
         while not list(votes_db.searches()) and time.monotonic() < deadline:
-            time.sleep(0.1)
+            page.wait_for_timeout(100)
         page.keyboard.press("Escape")
         page.click(".kb-contact a[data-kb-channel]")
         page.wait_for_url("https://chat.example.com/**")
         assert page.url == "https://chat.example.com/start?article=track-order&search=zzqxv"
         deadline = time.monotonic() + 8
         while not list(votes_db.contacts()) and time.monotonic() < deadline:
-            time.sleep(0.1)
+            page.wait_for_timeout(100)
     searches = [(s["query"], s["results"], s["article"]) for s in votes_db.searches()]
     contacts = [(c["channel"], c["article"], c["query"]) for c in votes_db.contacts()]
     assert searches == [("zzqxv", 0, "track-order")]
@@ -259,7 +261,7 @@ def test_a_retry_after_an_outage_is_stored(built_demo_site, votes_db, article, p
         page.click('form.md-feedback button[data-md-value="1"]')
         page.wait_for_function("(JSON.parse(localStorage.getItem('kb:queue') || '[]')[0] || {}).tries === 1")
         page.unroute("**/api/votes")
-        rows = wait_rows(votes_db, 1)  # the backoff timer (about 1-2 s) sends it again on this page
+        rows = wait_rows(votes_db, 1, page)  # the backoff timer (about 1-2 s) sends it again on this page
         assert [(r["article"], r["helpful"]) for r in rows] == [(first["id"], True)]
         page.wait_for_function("localStorage.getItem('kb:queue') === '[]'")
     assert [p for p in page.problems if "502" not in p] == []
@@ -275,7 +277,7 @@ def test_a_comment_too_long_in_bytes_is_cut_not_the_vote(built_demo_site, votes_
         page.fill(".kb-feedback textarea", "😀" * 500)  # 500 characters, 2,000 bytes
         page.dispatch_event(".kb-feedback textarea", "input")
         page.click(".kb-feedback button[type=submit]")
-        rows = wait_rows(votes_db, 1)
+        rows = wait_rows(votes_db, 1, page)
     [body] = bodies
     assert 2048 - 4 < len(body) <= 2048  # as much of the comment as fits, by whole characters
     sent = json.loads(body)
@@ -295,14 +297,14 @@ def test_a_reason_picked_after_the_vote_went_out_is_joined_to_it(built_demo_site
             document.dispatchEvent(new Event('visibilitychange'));
             delete document.visibilityState;
         }""")
-        rows = wait_rows(votes_db, 1)
+        rows = wait_rows(votes_db, 1, page)
         assert [(r["helpful"], r["reason"], r["comment"]) for r in rows] == [(False, None, None)]
         page.wait_for_function("localStorage.getItem('kb:queue') === '[]'")
         page.check(".kb-feedback input[value=unclear]")
         page.fill(".kb-feedback textarea", "Step 3 is missing")
         page.click(".kb-feedback button[type=submit]")
         page.wait_for_function("localStorage.getItem('kb:queue') === '[]'")
-        time.sleep(0.5)
+        page.wait_for_timeout(500)
         rows = list(votes_db.votes())
         assert [(r["helpful"], r["reason"], r["comment"]) for r in rows] == [(False, "unclear", "Step 3 is missing")]
     assert page.problems == []

@@ -140,12 +140,17 @@
   }
 
   function scheduleRetry() {
-    var now = Date.now();
+    // The earliest retry of what is neither held by this page nor on its way already.
     var next = Infinity;
-    load().forEach(function (item) { if (item.retryAt && item.retryAt < next) next = item.retryAt; });
+    load().forEach(function (item) {
+      if ((item.hold && item.hold === pageToken) || inFlight[idOf(item)]) return;
+      if (item.retryAt && item.retryAt < next) next = item.retryAt;
+    });
+    if (retryTimer) { clearTimeout(retryTimer); retryTimer = null; }
     if (next === Infinity) return;
-    if (retryTimer) clearTimeout(retryTimer);
-    retryTimer = setTimeout(function () { retryTimer = null; flush(); }, Math.max(0, next - now));
+    // Timers count whole milliseconds and may fire a little early by the wall clock: wait one
+    // more, and flush() schedules again whatever is still not due.
+    retryTimer = setTimeout(function () { retryTimer = null; flush(); }, Math.max(0, Math.ceil(next - Date.now()) + 1));
   }
 
   function flush() {
@@ -189,6 +194,7 @@
         }, function () { done(false); });
       } catch (e) { done(false); }
     });
+    scheduleRetry();
   }
 
   // --- the widget -----------------------------------------------------------------------
