@@ -9,6 +9,7 @@ vote. PostgreSQL writes go through a psycopg 3 connection pool and commit per ba
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -452,6 +453,15 @@ def _configure_utc(conn: Any) -> None:
     conn.execute("SET TIME ZONE 'UTC'")
 
 
+@functools.lru_cache(maxsize=64)
+def _pg_insert_rows_sql(table: str, n: int) -> str:
+    """INSERT of `n` rows into `table` that skips stored keys and returns the new ones."""
+    t = TABLES[table]
+    row = "(" + ", ".join(["%s"] * len(t.columns)) + ")"
+    return (f"INSERT INTO {t.name} ({', '.join(t.columns)}) VALUES {', '.join([row] * n)} "
+            f"ON CONFLICT ({t.key}) DO NOTHING RETURNING {t.key}")
+
+
 class PostgresStore(Store):
     """PostgreSQL through psycopg 3 and a connection pool; same SQL as SQLite."""
 
@@ -472,23 +482,37 @@ class PostgresStore(Store):
         self._writer = GroupWriter("kb-store-pg-writer", self._commit_batch, redact_url(url))
 
     def _commit_batch(self, work: list[tuple[str, list[dict]]]) -> list[int]:
-        counts = []
+        # The rows of one table, from every request in the batch, go to the server as one
+        # statement: a round trip per table, not per request. RETURNING names the keys that were
+        # new, so each request still learns how many of its own rows were stored.
+        entries: dict[str, list[tuple[int, dict]]] = {}
+        for i, (table, rows) in enumerate(work):
+            entries.setdefault(table, []).extend((i, r) for r in rows)
+        counts = [0] * len(work)
         with self._pool.connection() as conn:
             with conn.transaction():
                 cur = conn.cursor()
-                for table, rows in work:
-                    columns = TABLES[table].columns
-                    params = [tuple(r[c] for c in columns) for r in rows]
-                    if len(params) == 1:
-                        cur.execute(self._statements[table], params[0])
-                        counts.append(cur.rowcount)
-                    else:
-                        cur.executemany(self._statements[table], params)
-                        counts.append(cur.rowcount)
-                    followups = self._followups(rows) if table == "votes" else []
-                    if followups:
-                        cur.executemany(self._followup_sql, followups)
+                for table, items in entries.items():
+                    t = TABLES[table]
+                    followups = []
+                    for start in range(0, len(items), self.ROWS_PER_STATEMENT):
+                        chunk = items[start:start + self.ROWS_PER_STATEMENT]
+                        cur.execute(_pg_insert_rows_sql(table, len(chunk)),
+                                    [r[c] for _, r in chunk for c in t.columns])
+                        new = {key for key, in cur.fetchall()}
+                        for i, r in chunk:
+                            if r[t.key] in new:
+                                new.discard(r[t.key])  # a key twice in the batch: its first row is stored
+                                counts[i] += 1
+                            elif table == "votes":
+                                followups.append(r)  # an id stored before: its reason may follow up
+                    params = self._followups(followups)
+                    if params:
+                        cur.executemany(self._followup_sql, params)
         return counts
+
+    ROWS_PER_STATEMENT = 1000
+    """Rows in one INSERT at most (PostgreSQL takes 65,535 parameters in a statement)."""
 
     def _select(self, table: str, since: datetime | None) -> Iterator[dict]:
         columns = TABLES[table].columns

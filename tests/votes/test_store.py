@@ -75,6 +75,20 @@ def test_repeated_vote_id_is_stored_once(store):
         ("v1", "Menu moved."), ("v2", "Menu moved.")]
 
 
+def test_requests_committed_together_each_learn_their_own_count(store):
+    # submit() does not wait: these reach the writer while it commits, and go in grouped.
+    futures = [store.submit("votes", [_vote(f"g{i % 30}", reason=None, comment=None)]) for i in range(60)]
+    assert [f.result() for f in futures] == [1] * 30 + [0] * 30
+    assert len(list(store.votes())) == 30
+
+
+def test_a_reason_following_its_vote_in_the_same_batch_is_joined(store):
+    no = _vote("f1", reason=None, comment=None, created_at=utc(2026, 11, 23, 9, 30))
+    why = _vote("f1", reason="unclear", comment="Step 3?", created_at=utc(2026, 11, 23, 9, 31))
+    assert store.add_votes([no, why]) == 1
+    assert [(v["vote_id"], v["reason"], v["comment"]) for v in store.votes()] == [("f1", "unclear", "Step 3?")]
+
+
 def test_since_and_order(store):
     store.add_votes([_vote("late", created_at=utc(2026, 11, 23, 12)),
                      _vote("early", created_at=utc(2026, 11, 22, 12))])
