@@ -49,6 +49,7 @@ from kb.votes.store import TABLES, Store
 log = logging.getLogger("kb.votes")
 
 BODY_TIMEOUT = 10.0         # seconds to receive a whole body (the server also bounds headers)
+MANIFEST_RECHECK = 1.0      # seconds the intake trusts the manifest it read (a miss reads it again)
 
 # Crawlers and scripted clients that execute JavaScript or replay forms; their "votes" are noise.
 # A missing user agent counts too: every browser sends one.
@@ -200,6 +201,8 @@ class Collector:
         self.site_dir = Path(site_dir)
         self.store = store
         self.manifest = SiteManifest(self.site_dir)
+        self._known_cache: tuple[dict[str, str] | None, dict[str, frozenset[str]]] = (None, {})
+        self._known_at: float | None = None
         self.origins = {o.rstrip("/") for o in origins}
         self.limiter = RateLimiter(rate_limit)
         # Many user agents from one address are still one sender: 5 visitors' worth by default.
@@ -247,6 +250,32 @@ class Collector:
         return str(max(self.limiter.retry_after(), self.address_limiter.retry_after()))
 
     # -- public writes --------------------------------------------------------------------
+    def _known(self, fresh: bool) -> tuple[dict[str, str] | None, dict[str, frozenset[str]]]:
+        """The manifest's (current versions, published versions): as read at most
+        MANIFEST_RECHECK seconds ago, or read now when `fresh`."""
+        at = time.monotonic()
+        if fresh or self._known_at is None or at - self._known_at >= MANIFEST_RECHECK:
+            self._known_cache = (self.manifest.versions(), self.manifest.published())
+            self._known_at = at
+        return self._known_cache
+
+    def _check_article(self, row: dict, *, required: bool) -> bool:
+        """Raise Invalid for an article or version the site never published; False when there is
+        no manifest. What the cached manifest does not know is looked up again in the file before
+        it is refused: a vote from a page just rebuilt is never turned away."""
+        versions, published = self._known(fresh=False)
+        if versions is not None:
+            try:
+                _check_article(row, versions, published, required=required)
+                return True
+            except Invalid:
+                pass
+        versions, published = self._known(fresh=True)
+        if versions is None:
+            return False
+        _check_article(row, versions, published, required=required)
+        return True
+
     def intake(self, kind: str) -> _Intake:
         """The raw ASGI endpoint of POST /api/{kind}.
 
@@ -296,11 +325,9 @@ class Collector:
             row = PARSERS[kind](body)
             if honeypot_filled(body):
                 return 204, None, cors
-            versions = self.manifest.versions()
-            if versions is None:
+            if not self._check_article(row, required=kind == "votes"):
                 log.error("no site manifest at %s", self.manifest.path)
                 return _refusal(503, "the site has no manifest yet; try again later", None, cors)
-            _check_article(row, versions, self.manifest.published(), required=kind == "votes")
         except Invalid as exc:
             return _refusal(422, exc.message, exc.field, cors)
 
