@@ -490,7 +490,9 @@ class PostgresStore(Store):
             entries.setdefault(table, []).extend((i, r) for r in rows)
         counts = [0] * len(work)
         with self._pool.connection() as conn:
-            with conn.transaction():
+            # Pipeline mode: BEGIN travels with the first INSERT and COMMIT with the follow-ups,
+            # two round trips for the whole group.
+            with conn.pipeline(), conn.transaction():
                 cur = conn.cursor()
                 for table, items in entries.items():
                     t = TABLES[table]
