@@ -8,6 +8,11 @@ schema (version 3: follow-up reasons joined, at most CAP_PER_ADDRESS counted vot
 address, article and day). A test holds both ways to the same report. Unknown stores fall back to row
 by row.
 
+One language's report counts only the votes made in that language (rows stored before languages,
+with none, count as the default language's), as if the other languages' votes were not there: the
+condition applies before the counting rule, in Python and here alike. The languages side by side
+(`language_totals`) are one more count, with the language in the counting rule's keys.
+
 On SQLite the counting is a GROUP BY whose bare columns come from the row holding MAX(created_at)
 (documented SQLite behaviour), sorted by SQLite's multi-threaded sorter (`PRAGMA threads`) while
 the comments are read on a second connection in a thread of ours: SQLite releases the GIL while it
@@ -24,6 +29,7 @@ import os
 import sqlite3
 import threading
 from collections import Counter
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable
 from urllib.parse import quote
@@ -50,7 +56,7 @@ FROM ({counted}) AS counted GROUP BY article, week
 # Every vote with its follow-up (a reason or comment sent after it) joined, as kb.votes.store reads
 # them; {hint} is SQLite's NOT INDEXED for full scans (a sort beats the article index there).
 _JOINED = """SELECT v.vote_id, v.article, v.version, v.helpful, COALESCE(v.reason, f.reason) AS reason,
-       COALESCE(v.comment, f.comment) AS comment, v.visitor, v.created_at, v.address
+       COALESCE(v.comment, f.comment) AS comment, v.visitor, v.created_at, v.address, v.language
 FROM votes AS v {hint} LEFT JOIN vote_followups AS f ON f.vote_id = v.vote_id"""
 # The per-address cap: of the counted votes of one client address on one article in one UTC day,
 # the CAP_PER_ADDRESS latest (rows from before addresses were kept have none and are not capped).
@@ -108,7 +114,8 @@ AND NOT EXISTS (
     WHERE w.article = v.article AND w.visitor = v.visitor
       AND w.created_at >= v.created_at
       AND w.created_at < substr(v.created_at, 1, 10) || 'U'   -- 'T' < 'U': the rest of that day
-      AND (w.created_at > v.created_at OR w.vote_id > v.vote_id))
+      AND (w.created_at > v.created_at OR w.vote_id > v.vote_id){same}
+      )
 """
 _PG_PLAIN_COMMENTS = """
 SELECT v.article, v.vote_id, v.version, v.helpful, v.reason, v.comment, v.created_at FROM votes AS v
@@ -118,7 +125,32 @@ AND NOT EXISTS (
     WHERE w.article = v.article AND w.visitor = v.visitor
       AND w.created_at >= v.created_at
       AND w.created_at < date_trunc('day', v.created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' + INTERVAL '1 day'
-      AND (w.created_at > v.created_at OR w.vote_id COLLATE "C" > v.vote_id COLLATE "C"))
+      AND (w.created_at > v.created_at OR w.vote_id COLLATE "C" > v.vote_id COLLATE "C"){same}
+      )
+"""
+# Counted votes and helpful ones per language, rows without one as the default's (the first
+# parameter): the counting rule as above with the language in its keys, then (on stores with client
+# addresses) the cap, with the language in its keys too.
+_LANGUAGE_SUMS = """
+SELECT lang, COUNT(*), SUM(CASE WHEN helpful THEN 1 ELSE 0 END) FROM ({counted}) AS counted GROUP BY lang
+"""
+_LANGUAGE_CAPPED = """
+SELECT lang, helpful FROM (
+    SELECT deduped.*, ROW_NUMBER() OVER (PARTITION BY address, article, {day}, lang
+                                         ORDER BY created_at DESC, vote_id {collate} DESC) AS nth
+    FROM ({deduped}) AS deduped) AS ranked
+WHERE address IS NULL OR nth <= """ + str(CAP_PER_ADDRESS)
+_SQLITE_LANGUAGE_COUNTED = """
+SELECT COALESCE(language, ?) AS lang, article, helpful, vote_id{address}, MAX(created_at) AS created_at
+FROM votes NOT INDEXED {where}
+GROUP BY visitor, article, substr(created_at, 1, 10), lang
+"""
+_PG_LANGUAGE_COUNTED = """
+SELECT DISTINCT ON (visitor COLLATE "C", article COLLATE "C", (created_at AT TIME ZONE 'UTC')::date, lang)
+       lang, article, helpful, vote_id{address}, created_at
+FROM (SELECT COALESCE(language, %s) AS lang, * FROM votes {where}) AS votes
+ORDER BY visitor COLLATE "C", article COLLATE "C", (created_at AT TIME ZONE 'UTC')::date, lang,
+         created_at DESC, vote_id COLLATE "C" DESC
 """
 # Whether the store has rows that need the join or the cap (any follow-up, any client address).
 _NEEDS_FULL = ("SELECT EXISTS (SELECT 1 FROM vote_followups) "
@@ -137,15 +169,73 @@ def _pg_counted(where: str) -> str:
                           deduped=deduped)
 
 
-def tally(store: Any, since: datetime | None) -> Tallies | None:
-    """The store's counted votes aggregated in SQL, or None when this store's database is not known."""
+@dataclass(frozen=True)
+class Language:
+    """Only the votes made in language `code`; with `default`, rows stored without a language too."""
+
+    code: str
+    default: bool = False
+
+
+def _conditions(since: object, language: Language | None, mark: str, alias: str = "") -> tuple[list[str], list]:
+    """SQL conditions (and their parameters, in order) for the period and the language."""
+    conds: list[str] = []
+    params: list = []
+    if since is not None:
+        conds.append(f"{alias}created_at >= {mark}")
+        params.append(since)
+    if language is not None:
+        column = f"{alias}language"
+        conds.append(f"({column} = {mark} OR {column} IS NULL)" if language.default else f"{column} = {mark}")
+        params.append(language.code)
+    return conds, params
+
+
+def _where(since: object, language: Language | None, mark: str, *conditions: str) -> tuple[str, tuple]:
+    """A WHERE clause: `conditions` (their parameters come first), then the period's and the language's."""
+    conds, params = _conditions(since, language, mark)
+    conds = [*conditions, *conds]
+    return ("WHERE " + " AND ".join(conds)) if conds else "", tuple(params)
+
+
+def _plain_comments(template: str, since: object, language: Language | None, mark: str) -> tuple[str, tuple]:
+    """The plain comments query: the period and the language on the vote, the language on a later one."""
+    outer, params = _conditions(since, language, mark, "v.")
+    same, more = _conditions(None, language, mark, "w.")  # a later vote is later than `since` anyway
+    sql = template.format(where="".join(f" AND {c}" for c in outer), same="".join(f" AND {c}" for c in same))
+    return sql, (*params, *more)
+
+
+def _language_sums(counted: str, where: str, full: bool, day: str, collate: str) -> str:
+    """Counted votes per language (`counted`: a dialect's counting rule), capped on `full` stores."""
+    if not full:  # no client address anywhere: nothing to cap, no window to sort
+        return _LANGUAGE_SUMS.format(counted=counted.format(where=where, address=""))
+    deduped = counted.format(where=where, address=", address")
+    return _LANGUAGE_SUMS.format(counted=_LANGUAGE_CAPPED.format(deduped=deduped, day=day, collate=collate))
+
+
+def _reader(store: Any, since: datetime | None, language: Language | None) -> _SQLite | _Postgres | None:
     dialect = getattr(store, "dialect", None)
     if dialect == "sqlite" and getattr(store, "path", None) is not None:
         uri = f"file:{quote(str(store.path))}?mode=ro"
-        return _SQLite(lambda: sqlite3.connect(uri, uri=True, check_same_thread=False), since).tally()
+        return _SQLite(lambda: sqlite3.connect(uri, uri=True, check_same_thread=False), since, language)
     if dialect == "postgresql" and getattr(store, "url", None):
-        return _Postgres(store.url, since).tally()
+        return _Postgres(store.url, since, language)
     return None
+
+
+def tally(store: Any, since: datetime | None, language: Language | None = None) -> Tallies | None:
+    """The store's counted votes (of `language` only, if given) aggregated in SQL, or None when
+    this store's database is not known."""
+    reader = _reader(store, since, language)
+    return reader.tally() if reader is not None else None
+
+
+def language_totals(store: Any, since: datetime | None, default: str) -> dict[str, Cell] | None:
+    """Counted votes per language ({code: Cell(votes, helpful)}; rows without a language count as
+    `default`'s), or None when this store's database is not known."""
+    reader = _reader(store, since, None)
+    return reader.language_totals(default) if reader is not None else None
 
 
 def _needs_full(query: Callable[[str, tuple], list[tuple]]) -> bool:
@@ -191,10 +281,12 @@ def _sqlite_time(value: str) -> datetime:
 
 
 class _SQLite:
-    def __init__(self, connect: Callable[[], sqlite3.Connection], since: datetime | None) -> None:
+    def __init__(self, connect: Callable[[], sqlite3.Connection], since: datetime | None,
+                 language: Language | None = None) -> None:
         self.connect = connect
         self.full = True
         self.since = since.astimezone(timezone.utc).isoformat(timespec="microseconds") if since else None
+        self.language = language
 
     def _query(self, sql: str, params: tuple) -> list[tuple]:
         conn = self.connect()
@@ -205,11 +297,12 @@ class _SQLite:
             conn.close()
 
     def _where(self, *conditions: str) -> tuple[str, tuple]:
-        conds, params = list(conditions), []
-        if self.since:
-            conds.append("created_at >= ?")
-            params.append(self.since)
-        return ("WHERE " + " AND ".join(conds)) if conds else "", tuple(params)
+        return _where(self.since, self.language, "?", *conditions)
+
+    def language_totals(self, default: str) -> dict[str, Cell]:
+        where, params = self._where()
+        sql = _language_sums(_SQLITE_LANGUAGE_COUNTED, where, _needs_full(self._query), "substr(created_at, 1, 10)", "")
+        return {lang: Cell(n, int(k)) for lang, n, k in self._query(sql, (default, *params))}
 
     def tally(self) -> Tallies:
         where, params = self._where()
@@ -220,8 +313,7 @@ class _SQLite:
                     (_COMMENTS.format(counted=_sqlite_counted(where)), params)]
         else:
             jobs = [(_BY_VERSION.format(counted=_SQLITE_PLAIN.format(week="", where=where)), params),
-                    (_SQLITE_PLAIN_COMMENTS.format(where="AND v.created_at >= ?" if self.since else ""),
-                     (self.since,) if self.since else ())]
+                    _plain_comments(_SQLITE_PLAIN_COMMENTS, self.since, self.language, "?")]
         results: list[list[tuple] | BaseException] = [[] for _ in jobs]
 
         def run(i: int) -> None:
@@ -260,9 +352,10 @@ class _SQLite:
 
 
 class _Postgres:
-    def __init__(self, url: str, since: datetime | None) -> None:
+    def __init__(self, url: str, since: datetime | None, language: Language | None = None) -> None:
         self.url = url
         self.since = since
+        self.language = language
         self.full = True
 
     def _query(self, sql: str, params: tuple) -> list[tuple]:
@@ -274,9 +367,17 @@ class _Postgres:
             conn.execute("SET timezone = 'UTC'")
             return conn.execute(sql, params).fetchall()
 
+    def _where(self, *conditions: str) -> tuple[str, tuple]:
+        return _where(self.since, self.language, "%s", *conditions)
+
+    def language_totals(self, default: str) -> dict[str, Cell]:
+        where, params = self._where()
+        sql = _language_sums(_PG_LANGUAGE_COUNTED, where, _needs_full(self._query),
+                             "(created_at AT TIME ZONE 'UTC')::date", 'COLLATE "C"')
+        return {lang: Cell(n, int(k)) for lang, n, k in self._query(sql, (default, *params))}
+
     def tally(self) -> Tallies:
-        where = "WHERE created_at >= %s" if self.since else ""
-        params = (self.since,) if self.since else ()
+        where, params = self._where()
         raw = self._query(f"SELECT COUNT(*) FROM votes {where}", params)[0][0]
         self.full = _needs_full(self._query)
         if self.full:
@@ -284,16 +385,15 @@ class _Postgres:
             comments = self._query(_COMMENTS.format(counted=_pg_counted(where)), params)
         else:
             by_version = self._query(_BY_VERSION.format(counted=_PG_PLAIN.format(where=where)), params)
-            comments = self._query(_PG_PLAIN_COMMENTS.format(where="AND v.created_at >= %s" if self.since else ""),
-                                   params)
+            comments = self._query(*_plain_comments(_PG_PLAIN_COMMENTS, self.since, self.language, "%s"))
         tallies = _SqlTallies(self._weeks)
         tallies.raw_votes = raw
         _fill(tallies, by_version, comments, lambda v: v.astimezone(timezone.utc))
         return tallies
 
     def _weeks(self, article_ids: list[str]) -> list[tuple]:
-        where = "WHERE article = ANY(%s)" + (" AND created_at >= %s" if self.since else "")
-        params = (article_ids,) + ((self.since,) if self.since else ())
+        where, params = self._where("article = ANY(%s)")
+        params = (article_ids, *params)
         counted = _pg_counted(where) if self.full else _PG_PLAIN.format(where=where)
         rows = self._query(_BY_WEEK.format(counted=counted), params)
         return [(a, w, n, k, f.astimezone(timezone.utc), l.astimezone(timezone.utc)) for a, w, n, k, f, l in rows]

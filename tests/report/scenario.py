@@ -167,3 +167,57 @@ COUNT  QUERY                          NEAREST ARTICLES
     3  gift wrap                      (none)
     1  @SUM(A1)                       (none)
 """
+
+
+def two_language_rows(site_manifest: dict, *, addresses: bool) -> tuple[list[dict], list[dict], list[dict]]:
+    """Votes, failed searches and contacts on a two-language site (the demo's en and pl) until NOW.
+
+    A simulated history per language (its rows carry the language), and by hand on `track-order`
+    (in both languages), on 2026-11-20, versions `edge-en`/`edge-pl`:
+    - en: rows stored before languages (none) count as en's: edge-old's none-language "no" at 9:00
+      is replaced by its "yes" in en at 10:00, and its comment goes with it;
+    - edge-both votes in both languages that day: each counts in its own;
+    - edge-cross comments in pl at 9:00, then votes in en at 10:00: the pl vote and comment still count;
+    - with `addresses`, five pl readers and two en readers behind one client address: 3 (the cap)
+      and 2 count; without, all five.
+    Searches: Polish wordings in pl (one with markup), "loyalty points" stored before languages.
+    """
+    from kb.report.languages import language_manifest
+    from kb.votes.simulate import simulate_history
+
+    votes: list[dict] = []
+    searches: list[dict] = []
+    contacts: list[dict] = []
+    for code, seed in (("en", 3), ("pl", 4)):
+        history = simulate_history(language_manifest(site_manifest, code), days=60, seed=seed, now=NOW)
+        for rows, into in ((history.votes, votes), (history.searches, searches), (history.contacts, contacts)):
+            into += [{**row, "language": code} for row in rows]
+    searches = [s for s in searches if s["language"] == "en"]  # pl gets Polish wordings below
+
+    n = itertools.count(1)
+
+    def vote(language: str | None, visitor: str, helpful: bool, hour: int, *, comment: str | None = None,
+             address: str | None = None) -> dict:
+        return {"vote_id": f"edge-{next(n):03d}", "article": "track-order", "helpful": helpful,
+                "version": f"edge-{language or 'en'}", "reason": None if helpful else "unclear", "comment": comment,
+                "visitor": visitor, "created_at": at(20, hour), "language": language, "address": address}
+
+    votes += [
+        vote(None, "edge-old", False, 9, comment="old comment, replaced the same day"),
+        vote("en", "edge-old", True, 10),
+        vote("en", "edge-both", True, 11),
+        vote("pl", "edge-both", False, 11),
+        vote("pl", "edge-cross", False, 9, comment="Nie działa link do śledzenia."),
+        vote("en", "edge-cross", True, 10),
+    ]
+    votes += [vote("pl", f"edge-shared-{i}", True, 12, address="addr-1" if addresses else None) for i in range(5)]
+    votes += [vote("en", f"edge-shared-en-{i}", True, 12, address="addr-1" if addresses else None) for i in range(2)]
+
+    for i, (query, times) in enumerate((("paczkomat", 6), ("paczkomaty", 2), ("odbiór osobisty", 4),
+                                        ("odbior osobisty", 1), ("raty zero procent", 3),
+                                        ("<script>alert(1)</script> | *faktura*", 1))):
+        searches += [{**search(query, at(10 + k % 10, 9), visitor=f"pl-{i}-{k}"), "language": "pl"}
+                     for k in range(times)]
+    searches.append({**search("loyalty points", at(12), visitor="legacy"), "language": None})
+    contacts.append({**contact("track-order", at(20, 13), visitor="edge-old"), "language": None})
+    return votes, searches, contacts
