@@ -15,7 +15,7 @@ from kb.cli.app import KbError, bench, main, require_store
 from kb.manifest import NAME as MANIFEST_NAME
 from kb.manifest import ManifestError, load_manifest
 from kb.report.formats import FORMATS, render
-from kb.report.languages import build_language_report, format_languages_text, language_codes, languages_side_by_side
+from kb.report.languages import build_language_report, language_codes, languages_side_by_side
 from kb.report.review import ReportError, build_report, flagged, parse_since
 from kb.search.index import SearchError, load_index
 from kb.search.ranker import search
@@ -99,8 +99,15 @@ def report_command(db_url: str, site_dir: Path, fmt: str, output: Path | None, s
         known = ", ".join(codes) or "none: the site has one language"
         raise click.BadParameter(f"the site has no language {language!r} (its languages: {known})",
                                  param_hint="--language")
-    default = language is None or language == codes[0]
-    rank = _site_rank(site_dir if default else site_dir / language)  # that language's own search
+    ranks: dict[str, Callable[[str, int], list[str]] | None] = {}
+
+    def rank_of(code: str | None) -> Callable[[str, int], list[str]] | None:
+        """That language's own search (the default language's at the site's root), loaded once."""
+        if code not in ranks:
+            ranks[code] = _site_rank(site_dir if code is None or code == codes[0] else site_dir / code)
+        return ranks[code]
+
+    rank = rank_of(language)
     store = _open(db_url)
     try:
         if codes:  # one language's report (the default's unless told): votes of other languages apart
@@ -110,7 +117,7 @@ def report_command(db_url: str, site_dir: Path, fmt: str, output: Path | None, s
             report = build_report(store, manifest, since=since_at, category=category, owner=owner,
                                   target=target, now=now, rank=rank)
         if codes and language is None:
-            report["languages"] = languages_side_by_side(store, manifest, since=since_at)
+            report["languages"] = languages_side_by_side(store, manifest, since=since_at, rank_of=rank_of)
     except (ReportError, ManifestError) as exc:
         raise KbError(str(exc)) from None
     except (sqlite3.Error, StoreError) as exc:
@@ -124,8 +131,6 @@ def report_command(db_url: str, site_dir: Path, fmt: str, output: Path | None, s
     if color is None:
         color = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     text = render(report, fmt, color=bool(color) and fmt == "text")
-    if fmt == "text":
-        text += format_languages_text(report.get("languages") or [], report.get("translations"))
     if output is not None:
         try:
             output.write_text(text, encoding="utf-8", newline="")

@@ -186,13 +186,60 @@ def format_text(report: dict, *, color: bool = False) -> str:
         out.append(_paint(f"Searches that found nothing ({report['totals']['failed_searches']} "
                           f"in {len(report['gaps'])} groups)", "bold", color))
         out.append(_paint(f"{'COUNT':>5}  {'QUERY':<30} NEAREST ARTICLES", "bold", color))
-        for gap in report["gaps"][:TEXT_GAPS]:
-            nearest = ", ".join(gap["nearest"]) or "(none)"
-            out.append(_fit(f"{gap['count']:>5}  {_fit(_one_line(gap['query']), 30):<30} {nearest}", 80))
+        out += [_gap_line(gap) for gap in report["gaps"][:TEXT_GAPS]]
         if len(report["gaps"]) > TEXT_GAPS:
             out.append(f"  ... and {len(report['gaps']) - TEXT_GAPS} more (see --format json)")
     out += format_channels_text(report)
+    out += _languages_text(report, color)
     return "\n".join(line.rstrip() for line in out) + "\n"
+
+
+def _gap_line(gap: dict) -> str:
+    nearest = ", ".join(gap["nearest"]) or "(none)"
+    return _fit(f"{gap['count']:>5}  {_fit(_one_line(gap['query']), 30):<30} {nearest}", 80)
+
+
+def _other_languages(report: dict) -> list[dict]:
+    """The side-by-side rows of the languages other than the report's own (its gaps are listed in full)."""
+    return [r for r in report.get("languages") or [] if r["language"] != report.get("language")]
+
+
+def _translation_lines(title: str, status: dict) -> list[str]:
+    out = ["", f"{title}: {status['translated']} current, {len(status['outdated'])} outdated, "
+               f"{len(status['missing'])} missing"]
+    for kind in ("outdated", "missing"):
+        if status[kind]:
+            out += textwrap.wrap(f"{kind}: " + ", ".join(status[kind]), 80, initial_indent="  ",
+                                 subsequent_indent="    ", break_on_hyphens=False, break_long_words=False)
+    return out
+
+
+def _languages_text(report: dict, color: bool) -> list[str]:
+    """Each other language's biggest gaps and translations, then every language side by side, last."""
+    out: list[str] = []
+    for r in _other_languages(report):
+        if r["gaps"]:
+            out += ["", _paint(f"Searches that found nothing in {r['language']} ({r['failed_searches']} in "
+                               f"{r['gap_groups']} groups)", "bold", color),
+                    _paint(f"{'COUNT':>5}  {'QUERY':<30} NEAREST ARTICLES", "bold", color)]
+            out += [_gap_line(gap) for gap in r["gaps"]]
+            if r["gap_groups"] > len(r["gaps"]):
+                out.append(f"  ... and {r['gap_groups'] - len(r['gaps'])} more (see --language {r['language']})")
+        if r["translated"] is not None and (r["outdated"] or r["missing"]):
+            out += _translation_lines(f"Translations into {r['language']}", r)
+    rows = report.get("languages") or []
+    if rows:
+        out += ["", _paint("Languages", "bold", color),
+                _paint(f"{'LANG':<6} {'ARTICLES':>8} {'VOTES':>6} {'RATE':>5} {'CONTACTS':>8} "
+                       f"{'NOT FOUND':>9} {'OUTDATED':>8} {'MISSING':>7}", "bold", color)]
+        for r in rows:
+            outdated = len(r["outdated"]) if r["translated"] is not None else "-"
+            missing = len(r["missing"]) if r["translated"] is not None else "-"
+            out.append(f"{r['language']:<6} {r['articles']:>8} {r['votes']:>6} {pct(r['rate']):>5} {r['contacts']:>8} "
+                       f"{r['failed_searches']:>9} {outdated:>8} {missing:>7}")
+    if report.get("translations"):
+        out += _translation_lines("Translations", report["translations"])
+    return out
 
 
 # --- json -----------------------------------------------------------------------------------
@@ -222,10 +269,17 @@ def safe_cell(value: object) -> object:
 
 
 def format_csv(report: dict) -> str:
-    """One row per article, safe to open in a spreadsheet."""
+    """One row per article, safe to open in a spreadsheet.
+
+    On a site with languages each row also says its language and, per language, the article's
+    translation state there (`translation_pl`: current, outdated or missing; in another language's
+    report, the article's own state: current, outdated, or own when it has no source).
+    """
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    codes = list(dict.fromkeys(code for row in report["articles"] for code in row.get("translations", {})))
+    columns = CSV_COLUMNS + (("language", *(f"translation_{c}" for c in codes)) if "language" in report else ())
+    writer.writerow(columns)
     for row in report["articles"]:
         versions = ";".join(f"{v['version']}:{v['helpful']}/{v['votes']}" for v in row["versions"])
         latest = row["comments"][0]["text"] if row["comments"] else None
@@ -235,8 +289,10 @@ def format_csv(report: dict) -> str:
             **{k: row["reasons"].get(k, 0) for k in REASONS},
             "versions": versions,
             "latest_comment": latest,
+            "language": report.get("language"),
+            **{f"translation_{c}": state for c, state in row.get("translations", {}).items()},
         }
-        writer.writerow([safe_cell(values.get(col)) for col in CSV_COLUMNS])
+        writer.writerow([safe_cell(values.get(col)) for col in columns])
     return buf.getvalue()
 
 
@@ -301,14 +357,55 @@ def format_markdown(report: dict) -> str:
         for row in overdue:
             out.append(f"| `{row['id']}` | {md_escape(row['owner'] or '')} | {row['due'] or 'never reviewed'} |")
     if report["gaps"]:
-        out += ["", "### Searches that found nothing", "", "| Searches | Query | Also typed | Nearest articles |",
-                "| ---: | --- | --- | --- |"]
-        for gap in report["gaps"]:
-            others = "; ".join(md_escape(v) for v in gap["variants"][1:4])
-            nearest = ", ".join(f"`{n}`" for n in gap["nearest"])
-            out.append(f"| {gap['count']} | {md_escape(gap['query'])} | {others} | {nearest} |")
+        out += ["", "### Searches that found nothing", ""] + _gaps_markdown(report["gaps"])
     out += format_channels_markdown(report)
+    out += _languages_markdown(report)
     return "\n".join(out) + "\n"
+
+
+def _gaps_markdown(gaps: list[dict]) -> list[str]:
+    out = ["| Searches | Query | Also typed | Nearest articles |", "| ---: | --- | --- | --- |"]
+    for gap in gaps:
+        others = "; ".join(md_escape(v) for v in gap["variants"][1:4])
+        nearest = ", ".join(f"`{n}`" for n in gap["nearest"])
+        out.append(f"| {gap['count']} | {md_escape(gap['query'])} | {others} | {nearest} |")
+    return out
+
+
+def _translations_markdown(status: dict) -> list[str]:
+    out = [f"- Translations: {status['translated']} current, {len(status['outdated'])} outdated, "
+           f"{len(status['missing'])} missing"]
+    for kind in ("outdated", "missing"):
+        if status[kind]:
+            out.append(f"- {kind.capitalize()}: " + ", ".join(f"`{aid}`" for aid in status[kind]))
+    return out
+
+
+def _languages_markdown(report: dict) -> list[str]:
+    """Every language side by side, then each other language's translations and biggest gaps."""
+    out: list[str] = []
+    rows = report.get("languages") or []
+    if rows:
+        out += ["", "### Languages", "",
+                "| Language | Articles | Votes | Rate | Contacts | Not found | Translated | Outdated | Missing |",
+                "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for r in rows:
+            status = ((r["translated"], len(r["outdated"]), len(r["missing"])) if r["translated"] is not None
+                      else ("-", "-", "-"))
+            out.append(f"| {r['language']} | {r['articles']} | {r['votes']} | {pct(r['rate'])} | {r['contacts']} | "
+                       f"{r['failed_searches']} | {status[0]} | {status[1]} | {status[2]} |")
+    for r in _other_languages(report):
+        out += ["", f"#### {r['language']}", ""]
+        if r["translated"] is not None:
+            out += _translations_markdown(r)
+        out.append(f"- Searches that found nothing: {r['failed_searches']} in {r['gap_groups']} groups"
+                   + (f", the {len(r['gaps'])} biggest below (all: `kb report --language {r['language']}`)"
+                      if r["gap_groups"] > len(r["gaps"]) else ""))
+        if r["gaps"]:
+            out += [""] + _gaps_markdown(r["gaps"])
+    if report.get("translations"):
+        out += ["", "### Translations", ""] + _translations_markdown(report["translations"])
+    return out
 
 
 # --- html -----------------------------------------------------------------------------------
@@ -453,6 +550,8 @@ def format_html(report: dict) -> str:
         title="Help center review" + (f": {report['site_name']}" if report["site_name"] else ""),
         charted=[r for r in report["articles"] if r["weeks"]], articles=report["articles"],
         with_words=[r for r in report["articles"] if r["comments"] or _reasons(r)], gaps=report["gaps"],
+        languages=report.get("languages") or [], other_languages=_other_languages(report),
+        translations=report.get("translations"), language=report.get("language"),
         generated_at=report["generated_at"],
         # helpers whose output is already HTML (escaped inside) come back as Markup
         flags=lambda flags: Markup(_flags_html(flags)), svg_gaps=lambda gaps: Markup(svg_gaps(gaps)),

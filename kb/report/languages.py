@@ -14,8 +14,15 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Iterator
 
 from kb.report import sql
-from kb.report.review import ReportError, assemble_report, group_failed_searches
+from kb.report.review import (ReportError, assemble_report, group_failed_searches, nearest_by_search,
+                              nearest_by_title)
 from kb.report.tally import Cell, Tallies, count_contacts, rounded, tally_votes, utc
+
+LANGUAGE_GAPS = 10
+"""The languages side by side name this many of each language's biggest content gaps (all of one
+language's are in its own report, `--language CODE`)."""
+
+Rank = Callable[[str, int], list[str]]
 
 
 def language_codes(manifest: dict) -> list[str]:
@@ -55,7 +62,7 @@ def tally_language(store: Any, since: datetime | None, code: str, default: str) 
 
 def build_language_report(store: Any, manifest: dict, code: str, *, since: datetime | None = None,
                           category: str | None = None, owner: str | None = None, target: float = 0.6,
-                          now: datetime | None = None, rank: Callable[[str, int], list[str]] | None = None) -> dict:
+                          now: datetime | None = None, rank: Rank | None = None) -> dict:
     """The review of one language: its articles, and only the votes, searches and contacts made in it."""
     now = utc(now or datetime.now(timezone.utc))
     since = utc(since) if since is not None else None
@@ -70,6 +77,9 @@ def build_language_report(store: Any, manifest: dict, code: str, *, since: datet
                              target=target, now=now, rank=rank)
     report["language"] = code
     report["translations"] = _translations(manifest, code)
+    states = translation_states(manifest, code)
+    for row in report["articles"]:
+        row["translations"] = states.get(row["id"], {})
     return report
 
 
@@ -78,8 +88,38 @@ def _translations(manifest: dict, code: str) -> dict | None:
     return other.get("translations") if other else None
 
 
-def languages_side_by_side(store: Any, manifest: dict, *, since: datetime | None = None) -> list[dict]:
-    """Per language: articles, counted votes, helpful rate, contacts, failed searches, translations."""
+def translation_states(manifest: dict, code: str) -> dict[str, dict[str, str]]:
+    """Per article of language `code`: {language: state} from the manifest's translation status.
+
+    In the default language, each other language's state of the article: "current", "outdated" or
+    "missing". In another language, the article's own state there: "outdated", "current" (a source
+    with its id exists and it is not outdated) or "own" (no source in the default language).
+    """
+    codes = language_codes(manifest)
+    if code not in codes:
+        return {}
+    sources = {a["id"] for a in manifest["articles"]}
+    if code != codes[0]:
+        status = _translations(manifest, code) or {}
+        outdated = set(status.get("outdated", []))
+        return {a["id"]: {code: "outdated" if a["id"] in outdated else "current" if a["id"] in sources else "own"}
+                for a in manifest["languages"][code]["articles"]}
+    states: dict[str, dict[str, str]] = {aid: {} for aid in sources}
+    for other in codes[1:]:
+        status = _translations(manifest, other)
+        if status is None:
+            continue
+        outdated, missing = set(status.get("outdated", [])), set(status.get("missing", []))
+        for aid in sources:
+            states[aid][other] = "missing" if aid in missing else "outdated" if aid in outdated else "current"
+    return states
+
+
+def languages_side_by_side(store: Any, manifest: dict, *, since: datetime | None = None,
+                           rank_of: Callable[[str], Rank | None] | None = None) -> list[dict]:
+    """Per language: articles, counted votes, helpful rate, contacts, failed searches, translations,
+    and its biggest content gaps with the nearest articles in that language (`rank_of(code)`: that
+    language's own search, else titles)."""
     codes = language_codes(manifest)
     if not codes:
         return []
@@ -95,15 +135,20 @@ def languages_side_by_side(store: Any, manifest: dict, *, since: datetime | None
     contacts = list(store.contacts(since=since))
     rows = []
     for code in codes:
+        articles = language_manifest(manifest, code)["articles"]
         counted = totals.get(code, Cell())
+        gaps = group_failed_searches(in_language(searches, code, codes[0]))
+        _nearest(gaps[:LANGUAGE_GAPS], articles, rank_of(code) if rank_of else None)
         translations = _translations(manifest, code) or {}
         rows.append({
             "language": code,
-            "articles": len(language_manifest(manifest, code)["articles"]),
+            "articles": len(articles),
             "votes": counted.votes,
             "rate": rounded(counted.helpful / counted.votes) if counted.votes else None,
             "contacts": sum(count_contacts(in_language(contacts, code, codes[0])).values()),
-            "failed_searches": sum(g["count"] for g in group_failed_searches(in_language(searches, code, codes[0]))),
+            "failed_searches": sum(g["count"] for g in gaps),
+            "gap_groups": len(gaps),
+            "gaps": gaps[:LANGUAGE_GAPS],
             "translated": translations.get("translated"),
             "outdated": translations.get("outdated", []),
             "missing": translations.get("missing", []),
@@ -111,24 +156,10 @@ def languages_side_by_side(store: Any, manifest: dict, *, since: datetime | None
     return rows
 
 
-def format_languages_text(rows: list[dict], translations: dict | None = None) -> str:
-    """The languages side by side (and one language's translation status) for the text report."""
-    out: list[str] = []
-    if rows:
-        out += ["", "Languages", f"{'LANG':<6} {'ARTICLES':>8} {'VOTES':>6} {'RATE':>5} {'CONTACTS':>8} "
-                                 f"{'NOT FOUND':>9} {'OUTDATED':>8} {'MISSING':>7}"]
-        for r in rows:
-            rate = f"{round(r['rate'] * 100)}%" if r["rate"] is not None else "-"
-            outdated = len(r["outdated"]) if r["translated"] is not None else "-"
-            missing = len(r["missing"]) if r["translated"] is not None else "-"
-            out.append(f"{r['language']:<6} {r['articles']:>8} {r['votes']:>6} {rate:>5} {r['contacts']:>8} "
-                       f"{r['failed_searches']:>9} {outdated:>8} {missing:>7}")
-    if translations:
-        out += ["", f"Translations: {translations['translated']} current, {len(translations['outdated'])} outdated, "
-                    f"{len(translations['missing'])} missing"]
-        if translations["outdated"]:
-            out.append("  outdated: " + ", ".join(translations["outdated"]))
-        if translations["missing"]:
-            out.append("  missing: " + ", ".join(translations["missing"]))
-    return "\n".join(out) + ("\n" if out else "")
-
+def _nearest(gaps: list[dict], articles: list[dict], rank: Rank | None) -> None:
+    """Give each gap its nearest articles among `articles`, as the report does for its own gaps."""
+    if not gaps:
+        return
+    nearest = nearest_by_search(rank, {a["id"] for a in articles}) if rank is not None else nearest_by_title(articles)
+    for gap in gaps:
+        gap["nearest"] = nearest(gap["query"])

@@ -67,3 +67,31 @@ def test_html_report_of_a_simulated_site(chromium, tmp_path):
         assert len([a for a in report["articles"] if a["weeks"]]) == report["totals"]["weak"] + 1 == 5  # + the edited one
     finally:
         page.close()
+
+
+@pytest.mark.browser
+def test_html_report_with_languages_side_by_side(chromium, built_demo_site, tmp_path):
+    import json
+
+    from kb.report.languages import build_language_report, languages_side_by_side
+    from scenario import two_language_rows
+
+    m = json.loads((built_demo_site / "kb-manifest.json").read_text(encoding="utf-8"))
+    store = sqlite_store(tmp_path / "v.db", *two_language_rows(m, addresses=True))
+    try:
+        report = build_language_report(store, m, "en", now=NOW)
+        report["languages"] = languages_side_by_side(store, m)
+    finally:
+        store.close()
+    path = tmp_path / "report.html"
+    path.write_text(format_html(report), encoding="utf-8")
+    page, errors, requests = _open(chromium, path)
+    try:
+        assert (errors, requests) == ([], [])
+        assert page.locator("h2#languages + table tbody tr").count() == 2
+        # the Polish gaps' wordings are marked Polish, and a customer's markup is text
+        assert page.locator("h3#language-pl ~ table td[lang=pl]", has_text="paczkomat").count() == 2  # query, also typed
+        assert page.locator("script").count() == 0
+        assert page.get_by_text("<script>alert(1)</script> | *faktura*").count() == 1
+    finally:
+        page.close()
