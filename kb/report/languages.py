@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Iterator
 
 from kb.report import sql
+from kb.report.channels import add_channel_views
 from kb.report.review import (ReportError, assemble_report, group_failed_searches, nearest_by_search,
                               nearest_by_title)
 from kb.report.tally import Cell, Tallies, count_contacts, rounded, tally_votes, utc
@@ -72,9 +73,13 @@ def build_language_report(store: Any, manifest: dict, code: str, *, since: datet
     one = language_manifest(manifest, code)
     tallies = tally_language(store, since, code, codes[0])
     contacts = count_contacts(in_language(store.contacts(since=since), code, codes[0]))
-    gaps = group_failed_searches(in_language(store.searches(since=since), code, codes[0]))
+    searches = list(in_language(store.searches(since=since), code, codes[0]))
+    gaps = group_failed_searches(searches)
     report = assemble_report(one, tallies, contacts, gaps, since=since, category=category, owner=owner,
                              target=target, now=now, rank=rank)
+    # votes and contacts are read again only when a bot's search makes a channel view
+    add_channel_views(report, searches, in_language(store.votes(since=since), code, codes[0]),
+                      in_language(store.contacts(since=since), code, codes[0]))
     report["language"] = code
     report["translations"] = _translations(manifest, code)
     states = translation_states(manifest, code)

@@ -17,7 +17,7 @@ from kb.cli import main
 from kb.report import sql as report_sql
 from kb.report.formats import pct
 from kb.report.languages import LANGUAGE_GAPS, build_language_report, languages_side_by_side
-from scenario import NOW, at, sqlite_store, two_language_rows
+from scenario import NOW, at, search, sqlite_store, two_language_rows
 
 
 class RowsOnly:
@@ -89,6 +89,21 @@ def test_sql_counting_per_language_agrees_with_row_by_row(built_demo_site, store
     assert "loyalty points" in [g["query"] for g in en["gaps"]]
     assert "loyalty points" not in [g["query"] for g in pl["gaps"]]
     assert [g["query"] for g in pl["gaps"]][:2] == ["paczkomat", "odbiór osobisty"]
+
+
+def test_a_bot_search_in_one_language_shows_in_that_languages_channels(built_demo_site, tmp_path):
+    m = manifest_of(built_demo_site)
+    answered = {**search("gdzie jest moja paczka", at(20), visitor="b1", results=1), "article": "track-order",
+                "channel": "whatsapp", "language": "pl"}
+    searches = [answered, {**search("gift wrap", at(20), visitor="w1"), "channel": "web", "language": "en"}]
+    store = sqlite_store(tmp_path / "v.db", [], searches, [])
+    try:
+        pl = build_language_report(store, m, "pl", now=NOW)
+        en = build_language_report(store, m, "en", now=NOW)
+    finally:
+        store.close()
+    assert [(c["channel"], c["searched"], c["answered"]) for c in pl["channels"]["by_channel"]] == [("whatsapp", 1, 1)]
+    assert "channels" not in en
 
 
 # --- the languages section in every format --------------------------------------------------------
