@@ -18,7 +18,7 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
-from typing import Iterable
+from typing import Callable, Iterable
 
 WEB = "web"
 
@@ -108,8 +108,11 @@ def add_channel_views(report: dict, searches: list[dict], votes: Iterable[dict],
     gap_channels(report["gaps"], searches)
 
 
-def format_channels_text(report: dict) -> list[str]:
-    """The text report's lines for the channels (none when the report has no channel view)."""
+def format_channels_text(report: dict, one_line: Callable[[str], str]) -> list[str]:
+    """The text report's lines for the channels (none when the report has no channel view).
+
+    `one_line` makes a customer's query safe for a terminal (kb.report.formats hands it in).
+    """
     views = report.get("channels")
     if not views:
         return []
@@ -124,12 +127,15 @@ def format_channels_text(report: dict) -> list[str]:
         out += ["", "Content gaps by channel"]
         for gap in gaps[:10]:
             where = ", ".join(f"{name} {n}" for name, n in gap["channels"].items())
-            out.append(f"  {gap['query'][:40]:<40} {where}")
+            out.append(f"  {one_line(gap['query'])[:40]:<40} {where}")
     return out
 
 
-def format_channels_markdown(report: dict) -> list[str]:
-    """The Markdown report's lines for the channels (none when the report has no channel view)."""
+def format_channels_markdown(report: dict, escape: Callable[[str], str]) -> list[str]:
+    """The Markdown report's lines for the channels (none when the report has no channel view).
+
+    `escape` makes a customer's query inert in Markdown (kb.report.formats hands it in).
+    """
     views = report.get("channels")
     if not views:
         return []
@@ -148,5 +154,5 @@ def format_channels_markdown(report: dict) -> list[str]:
         out += ["", "| Gap | Channels |", "| --- | --- |"]
         for gap in gaps:
             where = ", ".join(f"{name} {n}" for name, n in gap["channels"].items())
-            out.append(f"| {gap['query'].replace('|', '&#124;')} | {where} |")
+            out.append(f"| {escape(gap['query'])} | {where} |")
     return out

@@ -189,7 +189,7 @@ def format_text(report: dict, *, color: bool = False) -> str:
         out += [_gap_line(gap) for gap in report["gaps"][:TEXT_GAPS]]
         if len(report["gaps"]) > TEXT_GAPS:
             out.append(f"  ... and {len(report['gaps']) - TEXT_GAPS} more (see --format json)")
-    out += format_channels_text(report)
+    out += format_channels_text(report, _one_line)
     out += _languages_text(report, color)
     return "\n".join(line.rstrip() for line in out) + "\n"
 
@@ -358,7 +358,7 @@ def format_markdown(report: dict) -> str:
             out.append(f"| `{row['id']}` | {md_escape(row['owner'] or '')} | {row['due'] or 'never reviewed'} |")
     if report["gaps"]:
         out += ["", "### Searches that found nothing", ""] + _gaps_markdown(report["gaps"])
-    out += format_channels_markdown(report)
+    out += format_channels_markdown(report, md_escape)
     out += _languages_markdown(report)
     return "\n".join(out) + "\n"
 

@@ -72,3 +72,22 @@ def test_a_site_without_bots_keeps_its_report_as_it_was(tmp_path):
     finally:
         store.close()
     assert "channels" not in report and "channels" not in report["gaps"][0]
+
+
+def test_a_bots_customers_words_are_inert_in_the_text_and_markdown_channels(tmp_path):
+    m = manifest(article("track-order"))
+    words = "\x1b[2J<img src=x onerror=alert(1)> [win](http://evil.example) @team"  # ESC [2J clears a terminal
+    store = sqlite_store(tmp_path / "v.db", [], [bot(words, at(6), channel="whatsapp", visitor="b1", article_id=None)], [])
+    try:
+        report = build_report(store, m, now=NOW)
+    finally:
+        store.close()
+    assert report["gaps"][0]["channels"] == {"whatsapp": 1}
+    text = format_text(report)
+    assert "\x1b" not in text
+    assert text.endswith("Content gaps by channel\n  [2J<img src=x onerror=alert(1)> [win](ht whatsapp 1\n")
+    markdown = format_markdown(report)
+    assert markdown.endswith("| Gap | Channels |\n| --- | --- |\n"
+                             "| \\[2J&lt;img src=x onerror=alert(1)&gt; \\[win\\](http://evil.example) @\u200dteam | "
+                             "whatsapp 1 |\n")
+    assert "<img" not in markdown
