@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 import sys
@@ -15,7 +16,7 @@ from kb.cli.app import KbError, bench, main, require_store
 from kb.manifest import NAME as MANIFEST_NAME
 from kb.manifest import ManifestError, load_manifest
 from kb.report.formats import FORMATS, render
-from kb.report.languages import build_language_report, language_codes, languages_side_by_side
+from kb.report.languages import build_language_report, language_codes, language_manifest, languages_side_by_side
 from kb.report.review import ReportError, build_report, flagged, parse_since
 from kb.search.index import SearchError, load_index
 from kb.search.ranker import search
@@ -171,13 +172,21 @@ def simulate_command(db_url: str, site_dir: Path, days: int, seed: int) -> None:
         raise KbError(str(exc)) from None
     if not manifest["articles"]:
         raise KbError(f"{Path(site_dir) / MANIFEST_NAME}: the site has no articles to simulate votes for")
-    history = simulate_history(manifest, days=days, seed=seed, now=_now())
+    codes = language_codes(manifest)
+    if len(codes) < 2:
+        history = simulate_history(manifest, days=days, seed=seed, now=_now())
+        histories = [history]
+    else:  # a history per language, each its own help center's, its rows carrying the language
+        histories = [simulate_history(language_manifest(manifest, code), days=days, now=_now(), language=code,
+                                      seed=seed if i == 0 else _language_seed(seed, code))
+                     for i, code in enumerate(codes)]
+        history = histories[0]
     store = _open(db_url, must_exist=False)
     try:
         store.migrate()
-        votes = store.add_votes(history.votes)
-        searches = store.add_searches(history.searches)
-        contacts = store.add_contacts(history.contacts)
+        votes = sum(store.add_votes(h.votes) for h in histories)
+        searches = sum(store.add_searches(h.searches) for h in histories)
+        contacts = sum(store.add_contacts(h.contacts) for h in histories)
     except (sqlite3.Error, StoreError) as exc:
         raise _database_error(exc, db_url) from None
     finally:
@@ -186,10 +195,17 @@ def simulate_command(db_url: str, site_dir: Path, days: int, seed: int) -> None:
     weak = sorted(a for a, p in history.profiles.items() if p == "weak")
     click.echo(f"kb votes simulate: stored {votes} votes, {searches} failed searches and {contacts} contacts "
                f"over {days} days (simulated: visitor ids start with {SIM_PREFIX!r})", err=True)
+    if len(histories) > 1:
+        click.echo(f"  languages: {', '.join(codes)} (the weak and improved articles below are {codes[0]}'s)", err=True)
     click.echo(f"  weak by design: {', '.join(weak)}", err=True)
     if improved:
         click.echo(f"  improved by an edit: {improved} (old version {history.old_versions[improved]})", err=True)
     click.echo(f"  next: kb report --db {redact_url(db_url)} --site {site_dir}", err=True)
+
+
+def _language_seed(seed: int, code: str) -> int:
+    """Another language's seed: its own ids, never another seed's in another language."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{code}".encode()).digest()[:8], "big")
 
 
 def _register_simulate() -> None:

@@ -79,6 +79,15 @@ FAILED_SEARCHES = [
     (4, ["odbiór osobisty", "odbior osobisty"]),
     (3, ["klarna"]),
 ]
+FAILED_SEARCHES_BY_LANGUAGE = {
+    # A help center per language hears its own customers' words (the list above: one site for all).
+    "en": FAILED_SEARCHES[:7] + [(3, ["klarna"])],
+    "pl": [(14, ["anulowanie subskrypcji", "anulowac subskrypcje", "jak anulować subskrypcję"]),
+           (9, ["odbiór osobisty", "odbior osobisty", "odbiór w sklepie"]),
+           (6, ["pakowanie na prezent", "pakowanie prezentu"]),
+           (5, ["gwarancja", "naprawa gwarancyjna", "gwarancja naprawa"]),
+           (3, ["klarna"])],
+}
 CHANNELS = ("chat", "email", "phone")
 
 
@@ -128,8 +137,13 @@ def _visitor(rng: random.Random) -> str:
     return f"{SIM_PREFIX}{rng.getrandbits(48):012x}"
 
 
-def simulate_history(manifest: dict, *, days: int = 90, seed: int = 1, now: datetime | None = None) -> History:
-    """A believable `days`-long history for the site in `manifest`, ending at `now`."""
+def simulate_history(manifest: dict, *, days: int = 90, seed: int = 1, now: datetime | None = None,
+                     language: str | None = None) -> History:
+    """A believable `days`-long history for the site in `manifest`, ending at `now`.
+
+    With `language`, the manifest is that language's help center: every row carries the language,
+    and comments and failed searches are in it where there are some.
+    """
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     start = now - timedelta(days=days)
     rng = random.Random(seed)
@@ -143,7 +157,10 @@ def simulate_history(manifest: dict, *, days: int = 90, seed: int = 1, now: date
     for article in articles:
         aid = article["id"]
         profile = history.profiles[aid]
-        lang = "pl" if (article.get("category") or "").split("/")[0] == "pl" else "en"
+        if language is not None:
+            lang = language if language in COMMENTS else "en"
+        else:
+            lang = "pl" if (article.get("category") or "").split("/")[0] == "pl" else "en"
         per_month = {GOOD: rng.randint(8, 30), WEAK: rng.randint(12, 30), IMPROVED: 40, FEW: 0, QUIET: 0}[profile]
         plan: list[tuple[str, float, datetime]] = []  # (version, chance of "yes", when)
         if profile == IMPROVED:
@@ -177,7 +194,8 @@ def simulate_history(manifest: dict, *, days: int = 90, seed: int = 1, now: date
                     "query": None, "visitor": visitor, "created_at": at + timedelta(seconds=rng.randint(20, 300)),
                 })
 
-    for weight, wordings in FAILED_SEARCHES:
+    failed = FAILED_SEARCHES if language is None else FAILED_SEARCHES_BY_LANGUAGE.get(language, [])
+    for weight, wordings in failed:
         for _ in range(weight):
             query = wordings[0] if rng.random() < 0.5 else rng.choice(wordings)
             history.searches.append({
@@ -193,6 +211,8 @@ def simulate_history(manifest: dict, *, days: int = 90, seed: int = 1, now: date
         rows.sort(key=lambda r: (r["created_at"], r.get("vote_id") or r.get("event_id")))
         for row in rows:
             row["created_at"] = min(row["created_at"], now)
+            if language is not None:
+                row["language"] = language
     return history
 
 

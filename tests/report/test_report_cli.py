@@ -11,6 +11,7 @@ from click.testing import CliRunner
 import kb.cli.report as report_cli
 from kb.cli import main
 from kb.report.formats import format_json
+from kb.votes.store import open_store
 from scenario import NOW, article, manifest, review_scenario, sqlite_store
 from scenario import TEXT
 
@@ -185,6 +186,27 @@ def test_simulate_then_report_shows_every_finding(tmp_path, monkeypatch):
     assert report["gaps"][0]["query"] == "cancel subscription"
     assert any(len(a["versions"]) == 2 for a in report["articles"])
     assert report["totals"]["contacts"] > 0
+
+
+def test_simulate_on_a_site_with_languages_gives_each_its_own_history(built_demo_site, tmp_path, monkeypatch):
+    monkeypatch.setattr(report_cli, "_now", lambda: NOW)
+    db = f"sqlite:///{tmp_path / 'sim.db'}"
+    result = kb("votes", "simulate", "--db", db, "--site", str(built_demo_site), "--days", "30")
+    assert result.exit_code == 0
+    assert result.stderr.splitlines()[1] == "  languages: en, pl (the weak and improved articles below are en's)"
+    store = open_store(db)
+    try:
+        votes, searches = list(store.votes()), list(store.searches())
+    finally:
+        store.close()
+    pl_ids = {a["id"] for a in json.loads((built_demo_site / "kb-manifest.json").read_text())["languages"]["pl"]["articles"]}
+    assert {v["language"] for v in votes} == {"en", "pl"}
+    assert {v["article"] for v in votes if v["language"] == "pl"} <= pl_ids
+    assert "anulowanie subskrypcji" in {s["query"] for s in searches if s["language"] == "pl"}
+    assert "anulowanie subskrypcji" not in {s["query"] for s in searches if s["language"] == "en"}
+    result = kb("report", "--db", db, "--site", str(built_demo_site), "--language", "pl", "--format", "json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["totals"]["votes"] > 0
 
 
 def test_simulate_needs_a_built_site(tmp_path):
