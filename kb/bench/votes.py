@@ -67,35 +67,49 @@ def _request(port: int, n: int) -> tuple[str, bytes]:
 
 
 async def _client(port: int, stop_at: float, result: LoadResult, offset: int) -> None:
-    try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    except OSError:
-        result.errors += 1
-        return
+    """One client sending votes one after another on a keep-alive connection, until `stop_at`.
+
+    Like a browser, it opens a new connection when the server closes its own (nginx does after
+    `keepalive_requests`, 1,000 by default, saying "Connection: close"). A vote whose answer never
+    came is not acknowledged; the client then connects again while time is left, and stops when
+    nothing accepts its connection (the collector it talks to was killed).
+    """
     n = offset
-    try:
-        while time.perf_counter() < stop_at:
-            vote_id, request = _request(port, n)
-            n += 1
-            started = time.perf_counter()
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = head[9:12]
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-            if length:
-                await reader.readexactly(length)
-            if status == b"204":
-                result.latencies.append(time.perf_counter() - started)
-                result.acknowledged.append(vote_id)
-            else:
-                result.errors += 1
-    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-        result.errors += 1  # the collector went away mid-request: this vote was never acknowledged
-    finally:
-        writer.close()
+    while time.perf_counter() < stop_at:
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            result.errors += 1
+            return
+        try:
+            while time.perf_counter() < stop_at:
+                vote_id, request = _request(port, n)
+                n += 1
+                started = time.perf_counter()
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = head[9:12]
+                length = 0
+                closing = False
+                for line in head.split(b"\r\n"):
+                    lower = line.lower()
+                    if lower[:15] == b"content-length:":
+                        length = int(line[15:])
+                    elif lower[:11] == b"connection:" and b"close" in lower:
+                        closing = True
+                if length:
+                    await reader.readexactly(length)
+                if status == b"204":
+                    result.latencies.append(time.perf_counter() - started)
+                    result.acknowledged.append(vote_id)
+                else:
+                    result.errors += 1
+                if closing:
+                    break
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            result.errors += 1  # the connection went away mid-request: this vote was never acknowledged
+        finally:
+            writer.close()
 
 
 async def _load(port: int, seconds: float, connections: int, on_start: Callable[[], None] | None = None) -> LoadResult:
