@@ -19,9 +19,11 @@ The parsed index and answers file are cached per site folder and reused until th
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
@@ -29,7 +31,8 @@ from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 from kb.channels.llms import ANSWERS_FORMAT, ANSWERS_PATH
 from kb.search.index import INDEX_PATH, SearchError, load_index
 from kb.search.ranker import Hit, search
-from kb.search.sections import Section, best_section, passage, section_stems, word_spans
+from kb.search.ranker import prepare as prepare_ranker
+from kb.search.sections import ArticleSections, Section, SectionAnalysis
 from kb.search.text import analyzer_for
 
 # The confidence model: P(answers) = 1 / (1 + exp(-(intercept + sum(weight * feature)))), one per
@@ -49,6 +52,8 @@ COEFFICIENTS = {
 DEFAULT_THRESHOLD = 0.8
 DEFAULT_LIMIT = 5
 MAX_LIMIT = 50
+
+log = logging.getLogger("kb.channels")
 
 
 class UnknownLanguage(ValueError):
@@ -86,7 +91,11 @@ def confidence(hits: list[Hit], number: int, language: str | None = "en") -> flo
 
 @dataclass
 class AnswerSite:
-    """One language's built help center, parsed once: index, articles' sections, contact channels."""
+    """One language's built help center, parsed once: index, articles' sections, contact channels.
+
+    Each article's sections are analysed the first time a query needs them, or all at once by
+    `prepare` (which the collector runs in the background from its start: see `prepare_site`).
+    """
 
     index: dict
     name: str
@@ -94,25 +103,34 @@ class AnswerSite:
     threshold: float
     contact: list[dict]
     articles: dict[str, dict]
-    sections: dict[str, tuple[list[Section], list, list]]
+    analysis: SectionAnalysis = field(default_factory=lambda: SectionAnalysis(analyzer_for("en")))
+    prepared: dict[str, ArticleSections] = field(default_factory=dict)
+    ready: threading.Event = field(default_factory=threading.Event)  # set once `prepare` has finished
+    stopped: threading.Event = field(default_factory=threading.Event)  # set when a newer build replaced it
 
-    def sections_of(self, article_id: str) -> tuple[list[Section], list, list]:
-        """The article's sections, their terms, and room for their words' spans (see spans_of); kept."""
-        found = self.sections.get(article_id)
+    def sections_of(self, article_id: str) -> ArticleSections:
+        """The article's sections with their terms and words, analysed once."""
+        found = self.prepared.get(article_id)
         if found is None:
-            analyzer = analyzer_for(self.index.get("language"))
             rows = self.articles.get(article_id, {}).get("sections", [])
-            sections = [Section(h, a, 2, t) for h, a, t in rows]
-            found = self.sections[article_id] = (sections, [section_stems(s, analyzer) for s in sections],
-                                                 [None] * len(sections))
+            found = self.prepared[article_id] = self.analysis.article(Section(h, a, 2, t) for h, a, t in rows)
         return found
 
-    def spans_of(self, article_id: str, number: int) -> list:
-        """The word spans of one of the article's sections, worked out when a passage first needs them."""
-        sections, _, spans = self.sections_of(article_id)
-        if spans[number] is None:
-            spans[number] = word_spans(sections[number].text, analyzer_for(self.index.get("language")))
-        return spans[number]
+    def prepare(self) -> dict[str, float]:
+        """Do now what queries would otherwise do on first touch: decode every term's postings and
+        analyse every article's sections. Yields to other threads between articles, so queries
+        answered meanwhile wait little; stops early when the site was replaced. Returns figures."""
+        start = time.perf_counter()
+        prepare_ranker(self.index)
+        for article_id in list(self.articles):
+            if self.stopped.is_set():
+                break
+            self.sections_of(article_id)
+            time.sleep(0)
+        else:
+            self.ready.set()
+        return {"articles": len(self.prepared), "seconds": round(time.perf_counter() - start, 3),
+                "section_bytes": sum(a.nbytes() for a in self.prepared.values())}
 
 
 def read_site(site_dir: Path) -> AnswerSite:
@@ -130,15 +148,21 @@ def read_site(site_dir: Path) -> AnswerSite:
     site = data.get("site", {})
     return AnswerSite(index=index, name=site.get("name", ""), language=site.get("language", "en"),
                       threshold=float(site.get("answer_threshold", DEFAULT_THRESHOLD)),
-                      contact=list(site.get("contact", [])), articles=data.get("articles", {}), sections={})
+                      contact=list(site.get("contact", [])), articles=data.get("articles", {}),
+                      analysis=SectionAnalysis(analyzer_for(index.get("language"))))
 
 
 class SiteCache:
-    """Parsed sites by folder, reused until their index or answers file changes (mtime and size)."""
+    """Parsed sites by folder, reused until their index or answers file changes (mtime and size).
 
-    def __init__(self) -> None:
+    A site (re)parsed is prepared in a background thread (`AnswerSite.prepare`) unless `background`
+    is False; queries answered before it finishes are the same, only slower.
+    """
+
+    def __init__(self, background: bool = True) -> None:
         self._sites: dict[Path, tuple[tuple, AnswerSite]] = {}
         self._lock = threading.Lock()
+        self.background = background
 
     def get(self, site_dir: Path) -> AnswerSite:
         """The parsed site in `site_dir`, parsed again only when its files changed."""
@@ -150,9 +174,23 @@ class SiteCache:
         with self._lock:
             cached = self._sites.get(site_dir)
             if cached is None or cached[0] != key:
+                if cached is not None:
+                    cached[1].stopped.set()
                 cached = (key, read_site(site_dir))
                 self._sites[site_dir] = cached
+                if self.background:
+                    threading.Thread(target=_prepare_quietly, args=(cached[1], site_dir), daemon=True,
+                                     name="kb-answers-prepare").start()
         return cached[1]
+
+
+def _prepare_quietly(site: AnswerSite, site_dir: Path) -> None:
+    try:
+        figures = site.prepare()
+    except Exception as exc:  # noqa: BLE001 - queries still prepare what they need themselves
+        log.warning("%s: preparing the answers failed: %s", site_dir, exc)
+    else:
+        log.info("%s: answers prepared: %s", site_dir, figures)
 
 
 def _stamp(site_dir: Path) -> tuple:
@@ -167,6 +205,21 @@ def _stamp(site_dir: Path) -> tuple:
 
 
 _CACHE = SiteCache()
+
+
+def prepare_site(site_dir: Path, cache: SiteCache = _CACHE) -> threading.Thread:
+    """Parse and prepare the site in `site_dir` in a background thread, now rather than at the first
+    query (the collector calls it at start). A site not built yet is left to the first query."""
+
+    def load() -> None:
+        try:
+            cache.get(site_dir)
+        except SearchError as exc:
+            log.info("%s: not prepared: %s", site_dir, exc)
+
+    thread = threading.Thread(target=load, daemon=True, name="kb-answers-load")
+    thread.start()
+    return thread
 
 
 def site_for_language(site_dir: Path, language: str | None, cache: SiteCache = _CACHE) -> AnswerSite:
@@ -191,6 +244,11 @@ def answer(site_dir: Path, query: str, *, lang: str | None = None, limit: int = 
     return answer_from(site, query, limit)
 
 
+# Whoever serves `answer` (the collector) calls this at start, so the site is parsed and prepared
+# before the first query rather than by it.
+answer.prepare = prepare_site  # type: ignore[attr-defined]
+
+
 def answer_from(site: AnswerSite, query: str, limit: int = DEFAULT_LIMIT) -> dict:
     """The answer JSON for `query` on an already parsed site."""
     hits = search(site.index, query, limit=max(2, min(limit, MAX_LIMIT)))
@@ -203,15 +261,13 @@ def answer_from(site: AnswerSite, query: str, limit: int = DEFAULT_LIMIT) -> dic
 def result_of(site: AnswerSite, hits: list[Hit], number: int) -> dict:
     """One result: the article, its best-matching section and a passage around the matched words."""
     hit = hits[number]
-    stems = set(hit.terms)
-    sections, stem_sets, _ = site.sections_of(hit.id)
+    article = site.sections_of(hit.id)
     section: dict | None = None
     text = ""
     url = hit.url
-    if sections:
-        which = best_section(sections, stems, stem_sets)
-        best = sections[which]
-        text = passage(best.text, stems, spans=site.spans_of(hit.id, which))
+    if article.sections:
+        which, text = site.analysis.best(article, hit.terms)
+        best = article.sections[which]
         if best.anchor:
             section = {"heading": best.heading, "anchor": best.anchor}
             url = f"{hit.url}#{best.anchor}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -73,9 +74,29 @@ class _Prepared:
             decoded = self._rows[term] = (np.cumsum(flat[0::2]), flat[1::2])
         return decoded
 
+    def decode_all(self) -> None:
+        """Decode every term's postings at once (what a server does at start, not at its first queries)."""
+        lengths = np.fromiter(map(len, self.postings), dtype=np.int64, count=len(self.postings)) // 2
+        flat = np.fromiter(chain.from_iterable(self.postings), dtype=np.int64, count=int(2 * lengths.sum()))
+        docs = np.cumsum(flat[0::2])
+        impacts = flat[1::2].copy()
+        del flat
+        ends = np.cumsum(lengths)
+        starts = ends - lengths
+        # each row's document numbers restart from its own first delta
+        docs -= np.repeat(np.concatenate(([0], docs))[starts], lengths)
+        for term, (start, end) in enumerate(zip(starts.tolist(), ends.tolist())):
+            if term not in self._rows:
+                self._rows[term] = (docs[start:end], impacts[start:end])
+
 
 _prepared: dict[int, tuple[dict, _Prepared]] = {}
 PREPARED_KEPT = 8  # indexes kept prepared at once: a server answers for every language's site
+
+
+def prepare(index: dict) -> None:
+    """Make every lookup structure of `index` now, so no query pays for its first touch of a term."""
+    _prepare(index).decode_all()
 
 
 def _prepare(index: dict) -> _Prepared:
