@@ -204,6 +204,13 @@ def search(index: dict, query: str, limit: int = 10) -> list[Hit]:
     best = np.zeros(n, dtype=np.int64)
     best_possible = 0
     for variants in groups:
+        if len(variants) == 1:  # most words match one term: its values go straight into the sums
+            [(term, factor)] = variants.items()
+            docs, impacts = p.row(term)
+            values = impacts * factor
+            totals[docs] += values  # a term's documents are distinct
+            best_possible += int(values.max()) if len(values) else 0
+            continue
         best[:] = 0
         for term, factor in variants.items():
             docs, impacts = p.row(term)
@@ -219,12 +226,12 @@ def search(index: dict, query: str, limit: int = 10) -> list[Hit]:
         candidates = candidates[totals[candidates] >= edge]
     ranked = candidates[np.lexsort((candidates, -totals[candidates]))][:limit]
     scale = IMPACT_SCALE * FACTOR_EXACT
-    winners = [_winners(p, variants, ranked) for variants in groups]
+    winners = np.array([_winners(p, variants, ranked) for variants in groups]).T.tolist() if groups \
+        else [[] for _ in ranked]
     hits = []
-    for i, d in enumerate(ranked.tolist()):
-        total = int(totals[d])
+    for d, total, won in zip(ranked.tolist(), totals[ranked].tolist(), winners):
         hits.append(Hit(p.docs[d][0], p.docs[d][1], p.docs[d][2], total / scale, total / best_possible,
-                        tuple(p.terms[int(won[i])] for won in winners if won[i] >= 0), len(groups)))
+                        tuple(p.terms[w] for w in won if w >= 0), len(groups)))
     return hits
 
 
@@ -237,6 +244,11 @@ def _raise(best: np.ndarray, docs: np.ndarray, values: np.ndarray) -> None:
 def _winners(p: _Prepared, variants: dict[int, int], ranked: np.ndarray) -> np.ndarray:
     """For each ranked document, the term of `variants` that gave it its value for this query word
     (the first to reach it, as in the sums), or -1."""
+    if len(variants) == 1:
+        [term] = variants
+        docs, _ = p.row(term)
+        at = np.minimum(np.searchsorted(docs, ranked), len(docs) - 1)
+        return np.where(docs[at] == ranked, term, -1)
     winner = np.full(len(ranked), -1, dtype=np.int64)
     value = np.zeros(len(ranked), dtype=np.int64)
     for term, factor in variants.items():
