@@ -185,6 +185,12 @@ class SiteCache:
         return cached[1]
 
 
+    def loaded(self, site_dir: Path) -> AnswerSite | None:
+        """The site in `site_dir` if it was parsed already (whether or not its files changed since)."""
+        cached = self._sites.get(Path(site_dir))
+        return cached[1] if cached is not None else None
+
+
 def _prepare_quietly(site: AnswerSite, site_dir: Path) -> None:
     try:
         figures = site.prepare()
