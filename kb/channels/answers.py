@@ -18,6 +18,7 @@ The parsed index and answers file are cached per site folder and reused until th
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import logging
@@ -36,17 +37,17 @@ from kb.search.ranker import prepare as prepare_ranker
 from kb.search.sections import ArticleSections, Section, SectionAnalysis
 from kb.search.text import analyzer_for
 
-# The confidence model: P(answers) = 1 / (1 + exp(-(intercept + sum(weight * feature)))), one per
-# language, since each language's analyzer ranks differently (Polish stems make longer, looser
-# queries score lower shares for the same quality of answer).
-# Fitted by `kb bench calibrate ../shared/eval/stackfaq ../shared/eval/banking77 ../shared/eval/plhelp
-# --language plhelp=pl` (logistic regression by Newton's method, L2 1e-3, on the sets of each
-# language with banking77 sampled to 1,500 so no set outweighs the others; label: the top result is
-# one of the query's relevant articles). Features do not depend on the size of the help center: see
-# `features`. Languages without a model of their own use English's.
+# The confidence model: P(answers) = 1 / (1 + exp(-(intercept + sum(weight * feature)))). One set of
+# weights for every language, fitted on the public sets of all languages together, with an
+# intercept per language (each language's analyzer ranks differently: Polish stems make longer,
+# looser matches); a language without one of its own uses English's. Fitted by `kb bench calibrate
+# ../shared/eval/stackfaq ../shared/eval/banking77 ../shared/eval/plhelp --language plhelp=pl`
+# (logistic regression by Newton's method, L2 1e-3, banking77 sampled to 1,500 queries so no set
+# outweighs the others; label: the top result is one of the query's relevant articles). Features do
+# not depend on the size of the help center: see `features`.
 COEFFICIENTS = {
-    "en": {"intercept": -6.6971, "share": 6.6787, "margin": 6.9288, "coverage": -1.1431, "log_words": 1.4006},
-    "pl": {"intercept": -6.7435, "share": 6.1063, "margin": 7.4564, "coverage": 1.7375, "log_words": 1.2691},
+    "en": {"intercept": -6.7012, "share": 4.1147, "margin": 7.5507, "log_words": 1.3022, "title_words": 3.7432},
+    "pl": {"intercept": -6.1553, "share": 4.1147, "margin": 7.5507, "log_words": 1.3022, "title_words": 3.7432},
 }
 # The default answer threshold: the lowest confidence at which the top result was right at least
 # 90% of the time on both English public sets (`kb bench calibrate` prints the table).
@@ -61,20 +62,27 @@ class UnknownLanguage(ValueError):
     """The site has no help center in the language asked for."""
 
 
-def features(hits: list[Hit], number: int) -> dict[str, float]:
-    """The confidence model's inputs for result `number` of `hits`.
+def features(hits: list[Hit], number: int, language: str | None = "en") -> dict[str, float]:
+    """The confidence model's inputs for result `number` of `hits` (ranked in `language`).
 
     share: its score over the query's best possible score; margin: how far it leads the best
-    other result, relative to its own score (negative below the top); coverage: the share of
-    query words it matched; log_words: log of the number of query words.
+    other result, relative to its own score (negative below the top); log_words: log of the
+    number of query words; title_words: the share of query words it matched in its title.
     """
     hit = hits[number]
     others = [h.score for i, h in enumerate(hits) if i != number]
     runner_up = max(others) if others else 0.0
     margin = (hit.score - runner_up) / hit.score if hit.score > 0 else 0.0
     words = max(1, hit.words)
-    return {"share": min(1.0, hit.share), "margin": max(-1.0, margin),
-            "coverage": len(hit.terms) / words, "log_words": math.log(words)}
+    title = title_terms(hit.title, language)
+    return {"share": min(1.0, hit.share), "margin": max(-1.0, margin), "log_words": math.log(words),
+            "title_words": sum(1 for term in hit.terms if term in title) / words}
+
+
+@functools.lru_cache(maxsize=100_000)
+def title_terms(title: str, language: str | None) -> frozenset[str]:
+    """The index terms of an article's title, in `language` (kept: the same articles come up often)."""
+    return frozenset(analyzer_for(language).terms(title))
 
 
 def coefficients_for(language: str | None) -> dict[str, float]:
@@ -84,7 +92,7 @@ def coefficients_for(language: str | None) -> dict[str, float]:
 
 def confidence(hits: list[Hit], number: int, language: str | None = "en") -> float:
     """The estimated probability that result `number` of `hits` answers the query."""
-    x = features(hits, number)
+    x = features(hits, number, language)
     weights = coefficients_for(language)
     z = weights["intercept"] + sum(weights[name] * value for name, value in x.items())
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
