@@ -1,9 +1,14 @@
 """Calibrating the answers' confidence on evaluation sets, and measuring how well it is calibrated.
 
 `kb bench calibrate DATASET...` fits the logistic model of kb/channels/answers.py (COEFFICIENTS)
-on the sets given, prints cross-validated figures per set and per threshold, and the coefficients
-to paste. `kb bench search` reports, for kb, `answered_rate`, `answered_hit@1` and `ece` with the
-shipped coefficients through `answer_metrics`. Pure Python: no numpy at run time or here.
+on the sets given, all languages together with an intercept per language, prints cross-validated
+figures per set and per threshold, and the coefficients to paste. `kb bench search` reports, for
+kb, `answered_rate`, `answered_hit@1` and `ece` with the shipped coefficients through
+`answer_metrics`.
+
+`ece` measured on a few hundred queries is mostly noise: `ece_floor` is the ECE a perfectly
+calibrated model with the same confidences would show on average (its labels drawn from its own
+probabilities), the level below which a set cannot tell calibration errors apart.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from kb.channels.answers import COEFFICIENTS, DEFAULT_THRESHOLD, confidence, fea
 from kb.search.index import build_index
 from kb.search.ranker import search
 
-FEATURES = ("share", "margin", "coverage", "log_words")
+FEATURES = ("share", "margin", "log_words", "title_words")
+BASE_LANGUAGE = "en"  # the intercept the others are offsets from (and the model of languages without data)
+FLOOR_DRAWS = 200
 BINS = 10
 L2 = 1e-3
 FOLDS = 5
@@ -32,6 +39,7 @@ class Row:
 
     features: dict[str, float] | None  # None when the query found nothing
     right: bool
+    language: str = BASE_LANGUAGE
 
 
 def calibration_rows(ds: Dataset, index: dict | None = None, language: str = "en") -> list[Row]:
@@ -40,7 +48,8 @@ def calibration_rows(ds: Dataset, index: dict | None = None, language: str = "en
     rows = []
     for q in ds.queries:
         hits = search(index, q.query, limit=2)
-        rows.append(Row(features(hits, 0) if hits else None, bool(hits) and hits[0].id in q.relevant))
+        rows.append(Row(features(hits, 0, language) if hits else None, bool(hits) and hits[0].id in q.relevant,
+                        language))
     return rows
 
 
@@ -52,10 +61,16 @@ def predict(weights: dict[str, float], x: dict[str, float] | None) -> float:
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
-def fit_logistic(rows: list[Row], l2: float = L2, iterations: int = 30) -> dict[str, float]:
-    """Logistic regression on rows with results, by Newton's method with a small L2 penalty."""
-    data = [([1.0] + [r.features[n] for n in FEATURES], 1.0 if r.right else 0.0) for r in rows if r.features]
-    k = len(FEATURES) + 1
+def fit_logistic(rows: list[Row], l2: float = L2, iterations: int = 30,
+                 languages: tuple[str, ...] = ()) -> dict[str, float]:
+    """Logistic regression on rows with results, by Newton's method with a small L2 penalty.
+
+    `languages`: those (other than the base language) that get an intercept offset of their own,
+    returned as `offset:<code>`.
+    """
+    data = [([1.0] + [r.features[n] for n in FEATURES] + [1.0 if r.language == code else 0.0 for code in languages],
+             1.0 if r.right else 0.0) for r in rows if r.features]
+    k = len(FEATURES) + 1 + len(languages)
     w = [0.0] * k
     for _ in range(iterations):
         grad = [l2 * wi for wi in w]
@@ -71,7 +86,17 @@ def fit_logistic(rows: list[Row], l2: float = L2, iterations: int = 30) -> dict[
         w = [a - b for a, b in zip(w, step)]
         if max(abs(s) for s in step) < 1e-9:
             break
-    return {"intercept": w[0], **{name: w[i + 1] for i, name in enumerate(FEATURES)}}
+    return {"intercept": w[0], **{name: w[i + 1] for i, name in enumerate(FEATURES)},
+            **{f"offset:{code}": w[len(FEATURES) + 1 + i] for i, code in enumerate(languages)}}
+
+
+def per_language(fitted: dict[str, float], languages: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """One model per language from a fit with offsets: the shared weights, each language's intercept."""
+    shared = {name: fitted[name] for name in FEATURES}
+    models = {BASE_LANGUAGE: {"intercept": fitted["intercept"], **shared}}
+    for code in languages:
+        models[code] = {"intercept": fitted["intercept"] + fitted[f"offset:{code}"], **shared}
+    return models
 
 
 def _solve(a: list[list[float]], b: list[float]) -> list[float]:
@@ -92,70 +117,93 @@ def answer_metrics(probabilities: list[float], right: list[bool], threshold: flo
     """answered_rate, answered_hit@1 (top right when answered) and ece (10 bins) of top-result confidences."""
     n = len(probabilities) or 1
     answered = [r for p, r in zip(probabilities, right) if p >= threshold]
-    ece = 0.0
-    for b in range(BINS):
-        members = [(p, r) for p, r in zip(probabilities, right)
-                   if b / BINS <= p < (b + 1) / BINS or (b == BINS - 1 and p >= 1.0)]
-        if members:
-            mean_p = sum(p for p, _ in members) / len(members)
-            accuracy = sum(1 for _, r in members if r) / len(members)
-            ece += len(members) / n * abs(mean_p - accuracy)
     return {"answered_rate": round(len(answered) / n, 4),
             "answered_hit@1": round(sum(answered) / len(answered), 4) if answered else 0.0,
-            "ece": round(ece, 4)}
+            "ece": round(ece(probabilities, right), 4)}
+
+
+def ece(probabilities: list[float], right: list[bool]) -> float:
+    """Expected calibration error in BINS equal-width bins: sum over bins of share x |mean p - accuracy|."""
+    n = len(probabilities) or 1
+    sums = [[0, 0.0, 0] for _ in range(BINS)]  # members, sum of p, right
+    for p, r in zip(probabilities, right):
+        at = min(BINS - 1, max(0, int(p * BINS)))
+        while at > 0 and p < at / BINS:  # the bin whose [b/BINS, (b+1)/BINS) holds p, exactly
+            at -= 1
+        while at < BINS - 1 and p >= (at + 1) / BINS:
+            at += 1
+        b = sums[at]
+        b[0] += 1
+        b[1] += p
+        b[2] += bool(r)
+    return sum(abs(total - hits) / n for members, total, hits in sums if members)
+
+
+def ece_floor(probabilities: list[float], draws: int = FLOOR_DRAWS, seed: int = 0) -> float:
+    """The mean ECE of a perfectly calibrated model with these confidences: labels drawn from them."""
+    rng = random.Random(seed)
+    return round(sum(ece(probabilities, [rng.random() < p for p in probabilities]) for _ in range(draws)) / draws, 4)
 
 
 def shipped_metrics(index: dict, queries: list[Query]) -> dict[str, float]:
-    """answer_metrics of the shipped model and default threshold on `queries` over `index`."""
+    """answer_metrics of the shipped model and default threshold on `queries` over `index`, and the
+    `ece_floor` of those confidences."""
     probabilities, right = [], []
     for q in queries:
         hits = search(index, q.query, limit=2)
         probabilities.append(confidence(hits, 0, index.get("language")) if hits else 0.0)
         right.append(bool(hits) and hits[0].id in q.relevant)
-    return answer_metrics(probabilities, right, DEFAULT_THRESHOLD)
+    return {**answer_metrics(probabilities, right, DEFAULT_THRESHOLD), "ece_floor": ece_floor(probabilities)}
 
 
 def calibrate(datasets: list[Dataset], log: Callable[[str], None], seed: int = 0,
               languages: dict[str, str] | None = None) -> dict:
-    """Fit one model per language on its sets; cross-validated figures per set and threshold.
+    """Fit one model on all sets, with an intercept per language; cross-validated figures per set
+    and threshold.
 
-    `languages` maps a set's name to its language (default en). Returns {coefficients: {language:
-    weights}, shipped, cross_validated: {set: {threshold: metrics}}}.
+    `languages` maps a set's name to its language (default en). Every language shares the
+    features' weights, which the larger sets determine, and a set of a hundred queries only moves
+    its language's intercept. Returns {coefficients: {language: weights}, shipped,
+    cross_validated: {set: {threshold: metrics}}, ece_floor: {set: value}}.
     """
-    language_of = {ds.name: (languages or {}).get(ds.name, "en") for ds in datasets}
+    language_of = {ds.name: (languages or {}).get(ds.name, BASE_LANGUAGE) for ds in datasets}
+    others = tuple(sorted(set(language_of.values()) - {BASE_LANGUAGE}))
     rows = {}
     for ds in datasets:
         log(f"{ds.name}: ranking {len(ds.queries)} queries ({language_of[ds.name]})")
         rows[ds.name] = calibration_rows(ds, language=language_of[ds.name])
     rng = random.Random(seed)
     training = {name: (rng.sample(r, PER_SET) if len(r) > PER_SET else r) for name, r in rows.items()}
-    coefficients: dict[str, dict[str, float]] = {}
-    table = {}
-    for language in sorted(set(language_of.values())):
-        names = [name for name in rows if language_of[name] == language]
-        # cross-validation: each fold's model never saw the queries it predicts
-        predicted: dict[str, list[float]] = {name: [0.0] * len(rows[name]) for name in names}
-        fold_of = {id(row): i % FOLDS for name in names for i, row in enumerate(rows[name])}
-        for fold in range(FOLDS):
-            weights = fit_logistic([row for name in names for row in training[name] if fold_of[id(row)] != fold])
-            for name in names:
-                for i, row in enumerate(rows[name]):
-                    if i % FOLDS == fold:
-                        predicted[name][i] = predict(weights, row.features)
-        for name in names:
-            right = [row.right for row in rows[name]]
-            table[name] = {f"{t:.2f}": answer_metrics(predicted[name], right, t) for t in THRESHOLDS}
-        fitted = fit_logistic([row for name in names for row in training[name]])
-        coefficients[language] = {k: round(v, 4) for k, v in fitted.items()}
-    return {"coefficients": coefficients, "shipped": COEFFICIENTS, "cross_validated": table}
+    # cross-validation: each fold's model never saw the queries it predicts
+    predicted: dict[str, list[float]] = {name: [0.0] * len(r) for name, r in rows.items()}
+    fold_of = {id(row): i % FOLDS for r in rows.values() for i, row in enumerate(r)}
+    for fold in range(FOLDS):
+        fitted = fit_logistic([row for r in training.values() for row in r if fold_of[id(row)] != fold],
+                              languages=others)
+        models = per_language(fitted, others)
+        for name, r in rows.items():
+            for i, row in enumerate(r):
+                if i % FOLDS == fold:
+                    predicted[name][i] = predict(models[row.language], row.features)
+    table, floors = {}, {}
+    for name, r in rows.items():
+        right = [row.right for row in r]
+        table[name] = {f"{t:.2f}": answer_metrics(predicted[name], right, t) for t in THRESHOLDS}
+        floors[name] = ece_floor(predicted[name])
+    fitted = fit_logistic([row for r in training.values() for row in r], languages=others)
+    coefficients = {code: {k: round(v, 4) for k, v in model.items()}
+                    for code, model in per_language(fitted, others).items()}
+    return {"coefficients": coefficients, "shipped": COEFFICIENTS, "cross_validated": table, "ece_floor": floors}
 
 
 def format_calibration(result: dict) -> str:
     """The cross-validated table (Markdown) and the coefficients."""
-    lines = ["| set | threshold | answered_rate | answered_hit@1 | ece |", "|---|---|---|---|---|"]
+    lines = ["| set | threshold | answered_rate | answered_hit@1 | ece | ece floor |", "|---|---|---|---|---|---|"]
     for name, by_threshold in result["cross_validated"].items():
         for t, m in by_threshold.items():
-            lines.append(f"| {name} | {t} | {m['answered_rate']:.3f} | {m['answered_hit@1']:.3f} | {m['ece']:.3f} |")
-    lines.append("")
+            lines.append(f"| {name} | {t} | {m['answered_rate']:.3f} | {m['answered_hit@1']:.3f} | {m['ece']:.3f} "
+                         f"| {result['ece_floor'][name]:.3f} |")
+    lines += ["", "ece floor: the ECE a perfectly calibrated model with the same confidences shows on average "
+                  "on that many queries (below it, a set cannot measure calibration).", ""]
     lines.append("COEFFICIENTS = " + repr(result["coefficients"]))
     return "\n".join(lines)

@@ -13,15 +13,21 @@ is not, `contact` lists the site's contact channels with the query carried, so t
 the customer over to a person.
 
 The parsed index and answers file are cached per site folder and reused until the files change
-(their modification time and size), so a collector answers from memory.
+(their modification time and size), so a collector answers from memory. A server prepares the site
+when it starts (`prepare_site`): in a background thread it decodes the index and analyses every
+article's sections, which a query would otherwise do for its articles the first time it meets them.
 """
 
 from __future__ import annotations
 
+import functools
+import gc
 import json
+import logging
 import math
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
@@ -29,46 +35,57 @@ from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 from kb.channels.llms import ANSWERS_FORMAT, ANSWERS_PATH
 from kb.search.index import INDEX_PATH, SearchError, load_index
 from kb.search.ranker import Hit, search
-from kb.search.sections import Section, best_section, passage, section_stems, word_spans
+from kb.search.ranker import prepare as prepare_ranker
+from kb.search.sections import ArticleSections, Section, SectionAnalysis
 from kb.search.text import analyzer_for
 
-# The confidence model: P(answers) = 1 / (1 + exp(-(intercept + sum(weight * feature)))), one per
-# language, since each language's analyzer ranks differently (Polish stems make longer, looser
-# queries score lower shares for the same quality of answer).
-# Fitted by `kb bench calibrate ../shared/eval/stackfaq ../shared/eval/banking77 ../shared/eval/plhelp
-# --language plhelp=pl` (logistic regression by Newton's method, L2 1e-3, on the sets of each
-# language with banking77 sampled to 1,500 so no set outweighs the others; label: the top result is
-# one of the query's relevant articles). Features do not depend on the size of the help center: see
-# `features`. Languages without a model of their own use English's.
+# The confidence model: P(answers) = 1 / (1 + exp(-(intercept + sum(weight * feature)))). One set of
+# weights for every language, fitted on the public sets of all languages together, with an
+# intercept per language (each language's analyzer ranks differently: Polish stems make longer,
+# looser matches); a language without one of its own uses English's. Fitted by `kb bench calibrate
+# ../shared/eval/stackfaq ../shared/eval/banking77 ../shared/eval/plhelp --language plhelp=pl`
+# (logistic regression by Newton's method, L2 1e-3, banking77 sampled to 1,500 queries so no set
+# outweighs the others; label: the top result is one of the query's relevant articles). Features do
+# not depend on the size of the help center: see `features`.
 COEFFICIENTS = {
-    "en": {"intercept": -6.6971, "share": 6.6787, "margin": 6.9288, "coverage": -1.1431, "log_words": 1.4006},
-    "pl": {"intercept": -6.7435, "share": 6.1063, "margin": 7.4564, "coverage": 1.7375, "log_words": 1.2691},
+    "en": {"intercept": -6.7012, "share": 4.1147, "margin": 7.5507, "log_words": 1.3022, "title_words": 3.7432},
+    "pl": {"intercept": -6.1553, "share": 4.1147, "margin": 7.5507, "log_words": 1.3022, "title_words": 3.7432},
 }
-# The default answer threshold: the lowest confidence at which the top result was right at least
-# 90% of the time on both English public sets (`kb bench calibrate` prints the table).
+# The default answer threshold, for 90% precision: cross-validated, the top result was right at least
+# 90% of the time on both English public sets from 0.70 up; 0.8 keeps a margin (`kb bench calibrate`
+# prints the table).
 DEFAULT_THRESHOLD = 0.8
 DEFAULT_LIMIT = 5
 MAX_LIMIT = 50
+
+log = logging.getLogger("kb.channels")
 
 
 class UnknownLanguage(ValueError):
     """The site has no help center in the language asked for."""
 
 
-def features(hits: list[Hit], number: int) -> dict[str, float]:
-    """The confidence model's inputs for result `number` of `hits`.
+def features(hits: list[Hit], number: int, language: str | None = "en") -> dict[str, float]:
+    """The confidence model's inputs for result `number` of `hits` (ranked in `language`).
 
     share: its score over the query's best possible score; margin: how far it leads the best
-    other result, relative to its own score (negative below the top); coverage: the share of
-    query words it matched; log_words: log of the number of query words.
+    other result, relative to its own score (negative below the top); log_words: log of the
+    number of query words; title_words: the share of query words it matched in its title.
     """
     hit = hits[number]
     others = [h.score for i, h in enumerate(hits) if i != number]
     runner_up = max(others) if others else 0.0
     margin = (hit.score - runner_up) / hit.score if hit.score > 0 else 0.0
     words = max(1, hit.words)
-    return {"share": min(1.0, hit.share), "margin": max(-1.0, margin),
-            "coverage": len(hit.terms) / words, "log_words": math.log(words)}
+    title = title_terms(hit.title, language)
+    return {"share": min(1.0, hit.share), "margin": max(-1.0, margin), "log_words": math.log(words),
+            "title_words": sum(1 for term in hit.terms if term in title) / words}
+
+
+@functools.lru_cache(maxsize=100_000)
+def title_terms(title: str, language: str | None) -> frozenset[str]:
+    """The index terms of an article's title, in `language` (kept: the same articles come up often)."""
+    return frozenset(analyzer_for(language).terms(title))
 
 
 def coefficients_for(language: str | None) -> dict[str, float]:
@@ -78,7 +95,7 @@ def coefficients_for(language: str | None) -> dict[str, float]:
 
 def confidence(hits: list[Hit], number: int, language: str | None = "en") -> float:
     """The estimated probability that result `number` of `hits` answers the query."""
-    x = features(hits, number)
+    x = features(hits, number, language)
     weights = coefficients_for(language)
     z = weights["intercept"] + sum(weights[name] * value for name, value in x.items())
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
@@ -86,7 +103,11 @@ def confidence(hits: list[Hit], number: int, language: str | None = "en") -> flo
 
 @dataclass
 class AnswerSite:
-    """One language's built help center, parsed once: index, articles' sections, contact channels."""
+    """One language's built help center, parsed once: index, articles' sections, contact channels.
+
+    Each article's sections are analysed the first time a query needs them, or all at once by
+    `prepare` (which the collector runs in the background from its start: see `prepare_site`).
+    """
 
     index: dict
     name: str
@@ -94,25 +115,34 @@ class AnswerSite:
     threshold: float
     contact: list[dict]
     articles: dict[str, dict]
-    sections: dict[str, tuple[list[Section], list, list]]
+    analysis: SectionAnalysis = field(default_factory=lambda: SectionAnalysis(analyzer_for("en")))
+    prepared: dict[str, ArticleSections] = field(default_factory=dict)
+    ready: threading.Event = field(default_factory=threading.Event)  # set once `prepare` has finished
+    stopped: threading.Event = field(default_factory=threading.Event)  # set when a newer build replaced it
 
-    def sections_of(self, article_id: str) -> tuple[list[Section], list, list]:
-        """The article's sections, their terms, and room for their words' spans (see spans_of); kept."""
-        found = self.sections.get(article_id)
+    def sections_of(self, article_id: str) -> ArticleSections:
+        """The article's sections with their terms and words, analysed once."""
+        found = self.prepared.get(article_id)
         if found is None:
-            analyzer = analyzer_for(self.index.get("language"))
             rows = self.articles.get(article_id, {}).get("sections", [])
-            sections = [Section(h, a, 2, t) for h, a, t in rows]
-            found = self.sections[article_id] = (sections, [section_stems(s, analyzer) for s in sections],
-                                                 [None] * len(sections))
+            found = self.prepared[article_id] = self.analysis.article(Section(h, a, 2, t) for h, a, t in rows)
         return found
 
-    def spans_of(self, article_id: str, number: int) -> list:
-        """The word spans of one of the article's sections, worked out when a passage first needs them."""
-        sections, _, spans = self.sections_of(article_id)
-        if spans[number] is None:
-            spans[number] = word_spans(sections[number].text, analyzer_for(self.index.get("language")))
-        return spans[number]
+    def prepare(self) -> dict[str, float]:
+        """Do now what queries would otherwise do on first touch: decode every term's postings and
+        analyse every article's sections. Yields to other threads between articles, so queries
+        answered meanwhile wait little; stops early when the site was replaced. Returns figures."""
+        start = time.perf_counter()
+        prepare_ranker(self.index)
+        for article_id in list(self.articles):
+            if self.stopped.is_set():
+                break
+            self.sections_of(article_id)
+            time.sleep(0)
+        else:
+            self.ready.set()
+        return {"articles": len(self.prepared), "seconds": round(time.perf_counter() - start, 3),
+                "section_bytes": sum(a.nbytes() for a in self.prepared.values())}
 
 
 def read_site(site_dir: Path) -> AnswerSite:
@@ -130,15 +160,21 @@ def read_site(site_dir: Path) -> AnswerSite:
     site = data.get("site", {})
     return AnswerSite(index=index, name=site.get("name", ""), language=site.get("language", "en"),
                       threshold=float(site.get("answer_threshold", DEFAULT_THRESHOLD)),
-                      contact=list(site.get("contact", [])), articles=data.get("articles", {}), sections={})
+                      contact=list(site.get("contact", [])), articles=data.get("articles", {}),
+                      analysis=SectionAnalysis(analyzer_for(index.get("language"))))
 
 
 class SiteCache:
-    """Parsed sites by folder, reused until their index or answers file changes (mtime and size)."""
+    """Parsed sites by folder, reused until their index or answers file changes (mtime and size).
 
-    def __init__(self) -> None:
+    A site (re)parsed is prepared in a background thread (`AnswerSite.prepare`) unless `background`
+    is False; queries answered before it finishes are the same, only slower.
+    """
+
+    def __init__(self, background: bool = True) -> None:
         self._sites: dict[Path, tuple[tuple, AnswerSite]] = {}
         self._lock = threading.Lock()
+        self.background = background
 
     def get(self, site_dir: Path) -> AnswerSite:
         """The parsed site in `site_dir`, parsed again only when its files changed."""
@@ -150,9 +186,32 @@ class SiteCache:
         with self._lock:
             cached = self._sites.get(site_dir)
             if cached is None or cached[0] != key:
+                if cached is not None:
+                    cached[1].stopped.set()
                 cached = (key, read_site(site_dir))
                 self._sites[site_dir] = cached
+                if self.background:
+                    threading.Thread(target=_prepare_quietly, args=(cached[1], site_dir), daemon=True,
+                                     name="kb-answers-prepare").start()
         return cached[1]
+
+    def loaded(self, site_dir: Path) -> AnswerSite | None:
+        """The site in `site_dir` if it was parsed already (whether or not its files changed since)."""
+        cached = self._sites.get(Path(site_dir))
+        return cached[1] if cached is not None else None
+
+
+def _prepare_quietly(site: AnswerSite, site_dir: Path) -> None:
+    try:
+        figures = site.prepare()
+    except Exception as exc:  # noqa: BLE001 - queries still prepare what they need themselves
+        log.warning("%s: preparing the answers failed: %s", site_dir, exc)
+    else:
+        log.info("%s: answers prepared: %s", site_dir, figures)
+        # The site is read-only from now on: keep the cyclic garbage collector from walking its
+        # hundreds of thousands of objects (a full pass takes a third of a second at 10,000
+        # articles, and would stall whichever query triggered it).
+        gc.freeze()
 
 
 def _stamp(site_dir: Path) -> tuple:
@@ -167,6 +226,21 @@ def _stamp(site_dir: Path) -> tuple:
 
 
 _CACHE = SiteCache()
+
+
+def prepare_site(site_dir: Path, cache: SiteCache = _CACHE) -> threading.Thread:
+    """Parse and prepare the site in `site_dir` in a background thread, now rather than at the first
+    query (the collector calls it at start). A site not built yet is left to the first query."""
+
+    def load() -> None:
+        try:
+            cache.get(site_dir)
+        except SearchError as exc:
+            log.info("%s: not prepared: %s", site_dir, exc)
+
+    thread = threading.Thread(target=load, daemon=True, name="kb-answers-load")
+    thread.start()
+    return thread
 
 
 def site_for_language(site_dir: Path, language: str | None, cache: SiteCache = _CACHE) -> AnswerSite:
@@ -191,6 +265,11 @@ def answer(site_dir: Path, query: str, *, lang: str | None = None, limit: int = 
     return answer_from(site, query, limit)
 
 
+# Whoever serves `answer` (the collector) calls this at start, so the site is parsed and prepared
+# before the first query rather than by it.
+answer.prepare = prepare_site  # type: ignore[attr-defined]
+
+
 def answer_from(site: AnswerSite, query: str, limit: int = DEFAULT_LIMIT) -> dict:
     """The answer JSON for `query` on an already parsed site."""
     hits = search(site.index, query, limit=max(2, min(limit, MAX_LIMIT)))
@@ -203,15 +282,13 @@ def answer_from(site: AnswerSite, query: str, limit: int = DEFAULT_LIMIT) -> dic
 def result_of(site: AnswerSite, hits: list[Hit], number: int) -> dict:
     """One result: the article, its best-matching section and a passage around the matched words."""
     hit = hits[number]
-    stems = set(hit.terms)
-    sections, stem_sets, _ = site.sections_of(hit.id)
+    article = site.sections_of(hit.id)
     section: dict | None = None
     text = ""
     url = hit.url
-    if sections:
-        which = best_section(sections, stems, stem_sets)
-        best = sections[which]
-        text = passage(best.text, stems, spans=site.spans_of(hit.id, which))
+    if article.sections:
+        which, text = site.analysis.best(article, hit.terms)
+        best = article.sections[which]
         if best.anchor:
             section = {"heading": best.heading, "anchor": best.anchor}
             url = f"{hit.url}#{best.anchor}"

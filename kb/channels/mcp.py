@@ -19,7 +19,8 @@ from typing import Any, Callable
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
-from kb.channels.answers import DEFAULT_LIMIT, MAX_LIMIT, SiteCache, UnknownLanguage, answer, get_article
+from kb.channels.answers import (DEFAULT_LIMIT, MAX_LIMIT, SiteCache, UnknownLanguage, answer, get_article,
+                                 prepare_site)
 from kb.search.index import SearchError
 
 CHANNEL = "mcp"
@@ -38,6 +39,7 @@ def make_server(site_dir: Path, record: Record | None = None, name: str = "kb he
     """The MCP server over the built site in `site_dir`; `record` receives each search's row."""
     site_dir = Path(site_dir)
     cache = SiteCache()
+    prepare_site(site_dir, cache)  # parsed and prepared in the background from the start
     server = MCPServer(name=name, instructions=(
         "Answer customers from this help center. Call search_help_center with the customer's words; "
         "when `answered` is true, answer from the top result's passage and link its url; when it is "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -73,9 +74,29 @@ class _Prepared:
             decoded = self._rows[term] = (np.cumsum(flat[0::2]), flat[1::2])
         return decoded
 
+    def decode_all(self) -> None:
+        """Decode every term's postings at once (what a server does at start, not at its first queries)."""
+        lengths = np.fromiter(map(len, self.postings), dtype=np.int64, count=len(self.postings)) // 2
+        flat = np.fromiter(chain.from_iterable(self.postings), dtype=np.int64, count=int(2 * lengths.sum()))
+        docs = np.cumsum(flat[0::2])
+        impacts = flat[1::2].copy()
+        del flat
+        ends = np.cumsum(lengths)
+        starts = ends - lengths
+        # each row's document numbers restart from its own first delta
+        docs -= np.repeat(np.concatenate(([0], docs))[starts], lengths)
+        for term, (start, end) in enumerate(zip(starts.tolist(), ends.tolist())):
+            if term not in self._rows:
+                self._rows[term] = (docs[start:end], impacts[start:end])
+
 
 _prepared: dict[int, tuple[dict, _Prepared]] = {}
 PREPARED_KEPT = 8  # indexes kept prepared at once: a server answers for every language's site
+
+
+def prepare(index: dict) -> None:
+    """Make every lookup structure of `index` now, so no query pays for its first touch of a term."""
+    _prepare(index).decode_all()
 
 
 def _prepare(index: dict) -> _Prepared:
@@ -183,6 +204,13 @@ def search(index: dict, query: str, limit: int = 10) -> list[Hit]:
     best = np.zeros(n, dtype=np.int64)
     best_possible = 0
     for variants in groups:
+        if len(variants) == 1:  # most words match one term: its values go straight into the sums
+            [(term, factor)] = variants.items()
+            docs, impacts = p.row(term)
+            values = impacts * factor
+            totals[docs] += values  # a term's documents are distinct
+            best_possible += int(values.max()) if len(values) else 0
+            continue
         best[:] = 0
         for term, factor in variants.items():
             docs, impacts = p.row(term)
@@ -198,12 +226,12 @@ def search(index: dict, query: str, limit: int = 10) -> list[Hit]:
         candidates = candidates[totals[candidates] >= edge]
     ranked = candidates[np.lexsort((candidates, -totals[candidates]))][:limit]
     scale = IMPACT_SCALE * FACTOR_EXACT
-    winners = [_winners(p, variants, ranked) for variants in groups]
+    winners = np.array([_winners(p, variants, ranked) for variants in groups]).T.tolist() if groups \
+        else [[] for _ in ranked]
     hits = []
-    for i, d in enumerate(ranked.tolist()):
-        total = int(totals[d])
+    for d, total, won in zip(ranked.tolist(), totals[ranked].tolist(), winners):
         hits.append(Hit(p.docs[d][0], p.docs[d][1], p.docs[d][2], total / scale, total / best_possible,
-                        tuple(p.terms[int(won[i])] for won in winners if won[i] >= 0), len(groups)))
+                        tuple(p.terms[w] for w in won if w >= 0), len(groups)))
     return hits
 
 
@@ -216,6 +244,11 @@ def _raise(best: np.ndarray, docs: np.ndarray, values: np.ndarray) -> None:
 def _winners(p: _Prepared, variants: dict[int, int], ranked: np.ndarray) -> np.ndarray:
     """For each ranked document, the term of `variants` that gave it its value for this query word
     (the first to reach it, as in the sums), or -1."""
+    if len(variants) == 1:
+        [term] = variants
+        docs, _ = p.row(term)
+        at = np.minimum(np.searchsorted(docs, ranked), len(docs) - 1)
+        return np.where(docs[at] == ranked, term, -1)
     winner = np.full(len(ranked), -1, dtype=np.int64)
     value = np.zeros(len(ranked), dtype=np.int64)
     for term, factor in variants.items():

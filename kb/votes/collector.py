@@ -214,6 +214,8 @@ class Collector:
         self.admin_token = admin_token or None
         self.report = report
         self.search = search
+        if hasattr(search, "prepare"):  # the answers: parse and prepare the site now, not at the first query
+            search.prepare(self.site_dir)
         self.proxies = Proxies(forwarded_allow_ips)
         self.visitors = Visitors(lambda: now(), visitor_secret)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from support import SHARED
 
-from kb.bench.calibrate import calibrate, shipped_metrics
+from kb.bench.calibrate import calibrate, ece, ece_floor, shipped_metrics
 from kb.bench.datasets import load_dataset
 from kb.channels.answers import COEFFICIENTS
 from kb.search.index import build_index
@@ -36,3 +38,34 @@ def test_kb_bench_calibrate_reproduces_the_shipped_coefficients(sets):
     assert result["coefficients"] == COEFFICIENTS
     for name in ENGLISH:
         assert result["cross_validated"][name]["0.80"]["answered_hit@1"] >= 0.90
+
+
+def test_every_language_shares_the_weights_and_has_its_own_intercept():
+    english, polish = COEFFICIENTS["en"], COEFFICIENTS["pl"]
+    assert {k: v for k, v in english.items() if k != "intercept"} == {k: v for k, v in polish.items() if k != "intercept"}
+    assert english["intercept"] != polish["intercept"]
+    assert english["margin"] > 0 and english["share"] > 0 and english["title_words"] > 0
+
+
+def reference_ece(probabilities, right, bins=10):
+    """The textbook definition, bin by bin."""
+    total = 0.0
+    for b in range(bins):
+        members = [(p, r) for p, r in zip(probabilities, right)
+                   if b / bins <= p < (b + 1) / bins or (b == bins - 1 and p >= 1.0)]
+        if members:
+            total += len(members) / len(probabilities) * abs(
+                sum(p for p, _ in members) / len(members) - sum(1 for _, r in members if r) / len(members))
+    return total
+
+
+def test_ece_is_the_textbook_one_and_its_floor_is_what_a_calibrated_model_shows_on_so_few_queries():
+    rng = random.Random(3)
+    probabilities = [rng.choice([0.0, 0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0, rng.random()]) for _ in range(500)]
+    right = [rng.random() < 0.6 for _ in probabilities]
+    assert ece(probabilities, right) == pytest.approx(reference_ece(probabilities, right), abs=1e-12)
+    # labels drawn from the confidences themselves: calibrated, yet 100 queries show an ECE far above 0.05
+    hundred = [rng.uniform(0.05, 0.95) for _ in range(100)]
+    assert 0.06 < ece_floor(hundred) < 0.15
+    assert ece_floor(hundred * 100) < 0.02  # 10,000 queries measure calibration to a percent
+    assert ece_floor([0.0] * 50 + [1.0] * 50) == 0.0
