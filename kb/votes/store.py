@@ -453,12 +453,18 @@ def _configure_utc(conn: Any) -> None:
     conn.execute("SET TIME ZONE 'UTC'")
 
 
-@functools.lru_cache(maxsize=64)
-def _pg_insert_rows_sql(table: str, n: int) -> str:
-    """INSERT of `n` rows into `table` that skips stored keys and returns the new ones."""
+_PG_ARRAYS = {"helpful": "boolean[]", "results": "integer[]", "created_at": "timestamptz[]"}
+"""Array types of the columns that are not TEXT, for _pg_insert_rows_sql."""
+
+
+@functools.lru_cache(maxsize=None)
+def _pg_insert_rows_sql(table: str) -> str:
+    """INSERT of any number of rows into `table`, a column an array parameter, that skips stored
+    keys and returns the new ones. The text is the same for one row or a thousand, so psycopg
+    parses it once and the server prepares it once."""
     t = TABLES[table]
-    row = "(" + ", ".join(["%s"] * len(t.columns)) + ")"
-    return (f"INSERT INTO {t.name} ({', '.join(t.columns)}) VALUES {', '.join([row] * n)} "
+    arrays = ", ".join(f"%s::{_PG_ARRAYS.get(c, 'text[]')}" for c in t.columns)
+    return (f"INSERT INTO {t.name} ({', '.join(t.columns)}) SELECT * FROM unnest({arrays}) "
             f"ON CONFLICT ({t.key}) DO NOTHING RETURNING {t.key}")
 
 
@@ -499,8 +505,8 @@ class PostgresStore(Store):
                     followups = []
                     for start in range(0, len(items), self.ROWS_PER_STATEMENT):
                         chunk = items[start:start + self.ROWS_PER_STATEMENT]
-                        cur.execute(_pg_insert_rows_sql(table, len(chunk)),
-                                    [r[c] for _, r in chunk for c in t.columns])
+                        cur.execute(_pg_insert_rows_sql(table),
+                                    [[r[c] for _, r in chunk] for c in t.columns])
                         new = {key for key, in cur.fetchall()}
                         for i, r in chunk:
                             if r[t.key] in new:
@@ -514,7 +520,7 @@ class PostgresStore(Store):
         return counts
 
     ROWS_PER_STATEMENT = 1000
-    """Rows in one INSERT at most (PostgreSQL takes 65,535 parameters in a statement)."""
+    """Rows in one INSERT at most (an import's transaction sends several)."""
 
     def _select(self, table: str, since: datetime | None) -> Iterator[dict]:
         columns = TABLES[table].columns
