@@ -485,38 +485,57 @@ class PostgresStore(Store):
         self._statements = {name: self._insert_sql(name) for name in TABLES}
         self._followup_sql = FOLLOWUP_SQL.format(p="%s")
         # Group commit here too: one commit (one WAL flush on the server) for many votes.
-        self._writer = GroupWriter("kb-store-pg-writer", self._commit_batch, redact_url(url))
+        self._writer = GroupWriter("kb-store-pg-writer", self._commit_group, redact_url(url),
+                                   commit_unit=self._commit_batch)
 
     def _commit_batch(self, work: list[tuple[str, list[dict]]]) -> list[int]:
-        # The rows of one table, from every request in the batch, go to the server as one
-        # statement: a round trip per table, not per request. RETURNING names the keys that were
-        # new, so each request still learns how many of its own rows were stored.
+        """All of `work` in one transaction: a unit (an import), or a group of several tables."""
+        entries = self._by_table(work)
+        with self._pool.connection() as conn:
+            # Pipeline mode: BEGIN travels with the first INSERT and COMMIT with the follow-ups.
+            with conn.pipeline(), conn.transaction():
+                return self._insert(conn.cursor(), entries, len(work))
+
+    def _commit_group(self, work: list[tuple[str, list[dict]]]) -> list[int]:
+        """The requests the writer grouped. Each request is one table's rows, and one INSERT of
+        a table's rows is atomic on its own: a group of one table (nearly every group) needs no
+        transaction around it, so it costs one round trip and no BEGIN or COMMIT."""
+        entries = self._by_table(work)
+        if len(entries) > 1 or any(len(items) > self.ROWS_PER_STATEMENT for items in entries.values()):
+            return self._commit_batch(work)
+        with self._pool.connection() as conn:
+            return self._insert(conn.cursor(), entries, len(work))
+
+    @staticmethod
+    def _by_table(work: list[tuple[str, list[dict]]]) -> dict[str, list[tuple[int, dict]]]:
         entries: dict[str, list[tuple[int, dict]]] = {}
         for i, (table, rows) in enumerate(work):
             entries.setdefault(table, []).extend((i, r) for r in rows)
-        counts = [0] * len(work)
-        with self._pool.connection() as conn:
-            # Pipeline mode: BEGIN travels with the first INSERT and COMMIT with the follow-ups,
-            # two round trips for the whole group.
-            with conn.pipeline(), conn.transaction():
-                cur = conn.cursor()
-                for table, items in entries.items():
-                    t = TABLES[table]
-                    followups = []
-                    for start in range(0, len(items), self.ROWS_PER_STATEMENT):
-                        chunk = items[start:start + self.ROWS_PER_STATEMENT]
-                        cur.execute(_pg_insert_rows_sql(table),
-                                    [[r[c] for _, r in chunk] for c in t.columns])
-                        new = {key for key, in cur.fetchall()}
-                        for i, r in chunk:
-                            if r[t.key] in new:
-                                new.discard(r[t.key])  # a key twice in the batch: its first row is stored
-                                counts[i] += 1
-                            elif table == "votes":
-                                followups.append(r)  # an id stored before: its reason may follow up
-                    params = self._followups(followups)
-                    if params:
-                        cur.executemany(self._followup_sql, params)
+        return entries
+
+    def _insert(self, cur: Any, entries: dict[str, list[tuple[int, dict]]], n: int) -> list[int]:
+        # The rows of one table, from every request, go to the server as one statement: a round
+        # trip per table, not per request. RETURNING names the keys that were new, so each
+        # request still learns how many of its own rows were stored.
+        counts = [0] * n
+        for table, items in entries.items():
+            t = TABLES[table]
+            followups = []
+            for start in range(0, len(items), self.ROWS_PER_STATEMENT):
+                chunk = items[start:start + self.ROWS_PER_STATEMENT]
+                cur.execute(_pg_insert_rows_sql(table), [[r[c] for _, r in chunk] for c in t.columns])
+                new = {key for key, in cur.fetchall()}
+                for i, r in chunk:
+                    if r[t.key] in new:
+                        new.discard(r[t.key])  # a key twice in the batch: its first row is stored
+                        counts[i] += 1
+                    elif table == "votes":
+                        followups.append(r)  # an id stored before: its reason may follow up
+            params = self._followups(followups)
+            if params:
+                # After its own INSERT: a failure here fails the requests, whose retries are
+                # no-ops for the votes and bring the follow-ups again.
+                cur.executemany(self._followup_sql, params)
         return counts
 
     ROWS_PER_STATEMENT = 1000

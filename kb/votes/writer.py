@@ -25,8 +25,11 @@ class GroupWriter:
     """
 
     def __init__(self, name: str, commit: Callable[[list[tuple[str, list[dict]]]], list[int]],
-                 describe: str) -> None:
+                 describe: str, commit_unit: Callable[[list[tuple[str, list[dict]]]], list[int]] | None = None) -> None:
+        # `commit` takes the grouped requests (each must be stored whole, the group need not be);
+        # `commit_unit` a unit that must be stored whole (by default `commit` does both).
         self._commit = commit
+        self._commit_unit = commit_unit or commit
         self._describe = describe
         self._name = name
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -81,7 +84,7 @@ class GroupWriter:
                 self._run(grouped)
             for _, unit, future in (item for item in work if item[0] is None):
                 try:
-                    counts = self._commit(unit)
+                    counts = self._commit_unit(unit)
                 except Exception as exc:  # noqa: BLE001 - handed to the caller
                     self.last_error = str(exc)
                     future.set_exception(StoreError(f"{self._describe}: write failed: {exc}"))
