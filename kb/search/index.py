@@ -222,7 +222,7 @@ def write_index(index: dict, site_dir: Path, separator: str = DEFAULT_SEPARATOR,
         raise SearchError("refusing to write an empty search index")
     path = Path(site_dir) / INDEX_PATH
     path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob("kb-*.json"):
+    for stale in path.parent.glob("kb-[pd][0-9]*.json"):  # the shards of an earlier index, not other kb files
         stale.unlink()
     text = _dumps(index)
     if len(gzip.compress(text.encode("utf-8"))) > split_at:
