@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import posixpath
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -98,17 +99,36 @@ def render_home(
         items.append({
             "category": category,
             "url": relative_url(category_url(category.id, use_directory_urls), ""),
-            "articles": [Link(a.title, relative_url(url_of[a.id], "")) for a in members],
+            "articles": _HomeLinks(members, url_of),
         })
     loose = groups.get("", [])
     if loose:
         items.append({
             "category": Category("", texts["more_answers"]), "url": "./",
-            "articles": [Link(a.title, relative_url(url_of[a.id], "")) for a in loose],
+            "articles": _HomeLinks(loose, url_of),
         })
     return _env.get_template("home.html").render(
         heading=heading, search_prompt=search_prompt, categories=items, limit=limit, texts=texts,
     )
+
+
+class _HomeLinks(Sequence):
+    """A category's articles as links from the home page, each made when the page shows it: the
+    home page shows the first few of each category and counts the rest."""
+
+    def __init__(self, articles: list[Article], url_of: Mapping[str, str]) -> None:
+        self.articles, self.url_of = articles, url_of
+
+    def __len__(self) -> int:
+        return len(self.articles)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self._link(a) for a in self.articles[index]]
+        return self._link(self.articles[index])
+
+    def _link(self, article: Article) -> Link:
+        return Link(article.title, relative_url(self.url_of[article.id], ""))
 
 
 def render_category(
