@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import re
 import subprocess
 from dataclasses import dataclass, field
@@ -127,7 +126,7 @@ def load_project(
 
     `drafts=False` leaves draft articles out (a published build); `strict` turns unknown
     front-matter keys into errors. Paths in problems are shown relative to `display_root`
-    (default: the folder above `articles_dir`, the project). `cache` and `quick`: see kb.site.live.
+    (default: the folder above `articles_dir`, the project). `cache` and `quick`: see kb.site.reload.
     """
     articles_dir = Path(articles_dir).resolve()
     shown = (display_root or articles_dir.parent).resolve()
@@ -137,10 +136,13 @@ def load_project(
                                 "create it, or run kb from the project's root"))
         return Project(articles_dir, [], {}, problems)
 
-    categories = _load_categories(articles_dir, shown, problems)
+    def scan(found: list[Problem]) -> tuple[list[Path], dict[str, Category]]:
+        return sorted(articles_dir.rglob("*.md")), _load_categories(articles_dir, shown, found)
+
+    paths, categories = scan(problems) if cache is None else cache.listing(articles_dir, scan, problems)
     articles: list[Article] = []
     fresh: list[Article] = cache.fresh if cache is not None else []
-    for path in sorted(articles_dir.rglob("*.md")):
+    for path in paths:
         rel = path.as_posix()[len(articles_dir.as_posix()) + 1:]  # as relative_to(), at a tenth of its cost
         if any(part.startswith((".", "_")) for part in rel.split("/")) or _is_index(rel):
             continue
@@ -149,7 +151,8 @@ def load_project(
         if article is not None:
             articles.append(article)
             for ancestor in _ancestors(article.category):
-                categories.setdefault(ancestor, Category(ancestor, _title_from_slug(ancestor)))
+                if ancestor not in categories:
+                    categories[ancestor] = Category(ancestor, _title_from_slug(ancestor))
 
     _check_ids(articles, shown, problems)
     _check_titles(articles, shown, problems, near=not (quick and cache is not None))
@@ -164,35 +167,11 @@ def load_project(
     return Project(articles_dir, articles, categories, problems)
 
 
-def last_updated(paths: Iterable[Path]) -> dict[Path, dt.date]:
-    """Date of the last commit touching each file, from one `git log`; file time where git has none."""
-    paths = [Path(p).resolve() for p in paths]
-    dates: dict[Path, dt.date] = {}
-    if paths:
-        top = _git_toplevel(paths[0].parent)
-        if top is not None:
-            log = subprocess.run(
-                ["git", "-C", str(top), "log", "--format=%x00%ct", "--name-only", "--no-renames", "--",
-                 str(paths[0].parent if len(paths) == 1 else _common_parent(paths))],
-                capture_output=True, text=True, check=False,
-            )
-            when: dt.date | None = None
-            for line in log.stdout.splitlines():
-                if line.startswith("\x00"):
-                    when = dt.datetime.fromtimestamp(int(line[1:]), dt.timezone.utc).date()
-                elif line and when is not None:
-                    dates.setdefault((top / line).resolve(), when)
-    return {
-        p: dates.get(p) or dt.datetime.fromtimestamp(p.stat().st_mtime, dt.timezone.utc).date()
-        for p in paths if p.exists()
-    }
-
-
 def first_added(paths: Iterable[Path]) -> dict[Path, tuple[int, float, str]]:
     """A sort key per file, oldest first: when git first saw it, else (uncommitted) its file time."""
     paths = [Path(p).resolve() for p in paths]
     seen: dict[Path, int] = {}
-    top = _git_toplevel(paths[0].parent) if paths else None
+    top = git_toplevel(paths[0].parent) if paths else None
     if top is not None:
         log = subprocess.run(
             ["git", "-C", str(top), "log", "--reverse", "--format=%x00%ct", "--name-only", "--no-renames",
@@ -584,14 +563,11 @@ def _show(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _git_toplevel(folder: Path) -> Path | None:
+def git_toplevel(folder: Path) -> Path | None:
+    """The top folder of the git work tree holding `folder`, or None."""
     try:
         out = subprocess.run(["git", "-C", str(folder), "rev-parse", "--show-toplevel"],
                              capture_output=True, text=True, check=False)
     except OSError:
         return None
     return Path(out.stdout.strip()).resolve() if out.returncode == 0 and out.stdout.strip() else None
-
-
-def _common_parent(paths: list[Path]) -> Path:
-    return Path(os.path.commonpath([str(p.parent) for p in paths]))

@@ -23,7 +23,8 @@ from kb.search.index import build_index, load_synonyms
 from kb.search.ranker import check_golden
 from kb.search.site_index import GOLDEN, SYNONYMS, separator_of, write_site_index
 from kb.site.languages import Language, LanguageError, combined, load_languages, load_projects, translation_problems
-from kb.site.live import LiveSite, run_build, swap
+from kb.site.live import LiveSite, swap
+from kb.site.render import run_build
 from kb.site.unfinished import REQUIRABLE_KEYS, unfinished
 
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")  # MkDocs' banner about its future, printed on import

@@ -13,19 +13,20 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from kb.site.languages import Language
+from kb.site.render import BuildState, run_build
 
 
 def build_languages(parent: Any, languages: list[Language], options: Mapping[str, Any], docs_root: Path,
-                    log: Any) -> dict[str, dict]:
+                    log: Any) -> dict[str, BuildState]:
     """Build each non-default language into `<site_dir>/<code>/` with a config derived from `parent`.
 
     `parent` is the default language's loaded MkDocs config; `options` the kb plugin's options to
-    carry over (drafts, livereload...). Returns each language's manifest, for the default site's.
+    carry over (drafts, livereload...). Returns each language's build (its plugin holds its
+    manifest, for the default site's; `kb serve` updates the build edit by edit).
     """
-    from mkdocs.commands.build import build
     from mkdocs.config import load_config
 
-    manifests: dict[str, dict] = {}
+    states: dict[str, BuildState] = {}
     root = Path(parent.config_file_path).parent
     for language in languages[1:]:
         site_dir = Path(parent.site_dir) / language.code
@@ -39,9 +40,8 @@ def build_languages(parent: Any, languages: list[Language], options: Mapping[str
         if parent.site_url:
             config.site_url = parent.site_url.rstrip("/") + f"/{language.code}/"
         log.info(f"kb: building {language.name} ({language.code}) into {_shown(site_dir, root)}")
-        build(config)
-        manifests[language.code] = plugin.manifest
-    return manifests
+        states[language.code] = run_build(config)
+    return states
 
 
 def merge_sitemaps(site_dir: Path, languages: list[Language], urls: Mapping[str, Mapping[str, str]] | None = None,

@@ -17,11 +17,12 @@ from mkdocs.structure.pages import Page
 
 from kb.channels.answers import DEFAULT_THRESHOLD
 from kb.channels.llms import write_site_bot_files
-from kb.articles import RESERVED_FILES, Article, Project, last_updated, load_project
+from kb.articles import RESERVED_FILES, Article, Project, load_project
 from kb.manifest import build_manifest, write_manifest
 from kb.search import site_index as search_site
 from kb.search.index import SearchError
 from kb.site import pages
+from kb.site.dates import last_updated
 from kb.site.languages import LanguageError, LanguageSite
 from kb.site.multisite import build_languages, merge_manifests, merge_sitemaps
 from kb.site.unfinished import REQUIRABLE_KEYS
@@ -89,6 +90,8 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         self.langs: LanguageSite | None = None
         self.texts: dict[str, Any] = {}
         self.manifest: dict | None = None
+        self.keep_builds = False  # keep the other languages' builds in language_states (kb serve updates them)
+        self.language_states: dict[str, Any] = {}  # code -> kb.site.render.BuildState
 
     def on_config(self, config: Any) -> Any:
         load = lambda folder: load_project(folder, drafts=self.config.drafts)  # noqa: E731
@@ -152,17 +155,13 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
                 self.url_of[article.id] = file.url
         if self.langs:
             self.langs.urls[self.langs.language.code] = dict(self.url_of)
-        use_dir = config.use_directory_urls
         if files.get_file_from_path("index.md") is None:
             files.append(File.generated(config, "index.md", content=self._home_markdown(config)))
         groups = pages.articles_by_category(self.project.articles)
         for category in self.project.categories.values():
             src = f"{category.id}/index.md"
             if category.id and files.get_file_from_path(src) is None and pages.in_tree(groups, category.id):
-                body = pages.render_category(category, self.project.categories, self.project.articles,
-                                             self.url_of, use_directory_urls=use_dir, texts=self.texts,
-                                             home_title=self.texts["home"])
-                files.append(File.generated(config, src, content=_markdown_page(category.title, body)))
+                files.append(File.generated(config, src, content=self.generated_markdown(src, config)))
         return files
 
     def on_nav(self, nav: Navigation, *, config: Any, files: Files) -> Navigation:
@@ -241,9 +240,12 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         except SearchError as exc:
             raise PluginError(f"kb: search index: {exc}") from exc
         log.info(f"kb: search index: {len(index['docs'])} articles, {len(index['terms'])} terms")
+        del index  # let it go before the bot files are made: a 10,000-article index is tens of MB
         self.manifest = manifest
         if self.langs and not self.building:  # `mkdocs build` alone builds every language
-            others = build_languages(config, self.langs.languages, dict(self.config), self.langs.docs_root, log)
+            states = build_languages(config, self.langs.languages, dict(self.config), self.langs.docs_root, log)
+            others = {code: state.plugin.manifest for code, state in states.items()}
+            self.language_states = states if self.keep_builds else {}
             merge_manifests(manifest, others, self.langs.language.code, self.langs.status(self.project))
             merge_sitemaps(Path(config.site_dir), self.langs.languages, self.langs.urls, config.site_url)
         write_site_bot_files(config, self.project, self.url_of, self.config.answer_threshold)
@@ -252,6 +254,17 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
     def search_language(self, config: Any) -> str:
         """The language this build's search analyses text as: the language being built, else the theme's."""
         return self.langs.language.code if self.langs else str(config.theme.get("language") or "en")
+
+    def generated_markdown(self, src_uri: str, config: Any) -> str:
+        """The Markdown of a page kb writes: the home page (index.md) or a category's (<id>/index.md)."""
+        assert self.project is not None
+        if src_uri == "index.md":
+            return self._home_markdown(config)
+        category = self.project.categories[src_uri.rsplit("/", 1)[0]]
+        body = pages.render_category(category, self.project.categories, self.project.articles, self.url_of,
+                                     use_directory_urls=config.use_directory_urls, texts=self.texts,
+                                     home_title=self.texts["home"])
+        return _markdown_page(category.title, body)
 
     def _home_markdown(self, config: Any) -> str:
         assert self.project is not None

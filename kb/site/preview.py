@@ -74,7 +74,7 @@ class Rebuilder:
             self.echo(f"{exc}; still showing the last good build")
             return False
         except Exception as exc:  # noqa: BLE001 - a page that fails to render must not end the preview
-            self.live.state = None  # half-applied: the next change builds everything afresh
+            self.live.forget()  # half-applied: the next change builds everything afresh
             self.echo(f"kb serve: {type(exc).__name__}: {exc}; still showing the last good build")
             return False
         errors = [p for p in update.problems if p.severity == "error"]
@@ -99,18 +99,23 @@ class Rebuilder:
             if not self._settle_wanted.wait(timeout=0.5):
                 continue
             with self._lock:
-                project, self._to_settle = self._to_settle, None
+                update, self._to_settle = self._to_settle, None
                 self._settle_wanted.clear()
-            if project is None or self.live.state is None:
+            if update is None or self.live.state is None:
                 continue
             try:
-                problems = self.live.settle(project)
+                problems = self.live.settle(update)
             except Exception as exc:  # noqa: BLE001 - e.g. an index with no words: say so, keep serving
                 self.echo(f"kb serve: search index and manifest not updated: {exc}")
                 continue
+            if problems is None:
+                continue  # a later update's settle follows
             self._print_new(problems, [])
             self.live.known_problems = {p.format() for p in problems}
             self.settled += 1
+            missed, self.live.missed = self.live.missed, set()
+            for path in missed:  # changed without the watcher saying so: update them like any edit
+                self.changed(path)
 
     def _print_new(self, problems: list, always: list) -> None:
         for problem in problems:

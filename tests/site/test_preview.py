@@ -11,7 +11,7 @@ from bs4 import BeautifulSoup
 
 from kb.search.index import load_index
 from kb.site.build import live_site, mkdocs_config, read_site_config
-from kb.site.live import run_build
+from kb.site.render import run_build
 
 ARTICLES = {
     "articles/shipping/_category.yml": "title: Shipping\norder: 1\n",
