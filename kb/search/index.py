@@ -224,9 +224,10 @@ def write_index(index: dict, site_dir: Path, separator: str = DEFAULT_SEPARATOR,
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob("kb-[pd][0-9]*.json"):  # the shards of an earlier index, not other kb files
         stale.unlink()
-    text = _dumps(index)
-    if len(gzip.compress(text.encode("utf-8"))) > split_at:
-        index = _split(index, path.parent, hashlib.sha1(text.encode("utf-8")).hexdigest()[:10])
+    data = _dumps(index).encode("utf-8")  # one copy: at 10,000 articles each is over 10 MB
+    if len(gzip.compress(data)) > split_at:
+        index = _split(index, path.parent, hashlib.sha1(data).hexdigest()[:10])
+    del data
     # Material's bundle fetches this file and hands {config, docs} to the worker.
     wrapper = {"config": {"lang": [index.get("language", "en")], "separator": separator, "pipeline": [],
                           "fields": {}, "highlight": highlight},
