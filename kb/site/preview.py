@@ -1,7 +1,8 @@
 """The preview behind `kb serve`: the built site and the vote collector on one local origin.
 
-Article edits are picked up by a file watcher, the site is rebuilt aside and swapped in, and
-open pages reload themselves (they poll `/_kb/build`, which changes with every rebuild).
+Article edits are picked up by a file watcher and update only what they affect (kb.site.live;
+anything else is built in full aside and swapped in), and open pages reload themselves (they
+poll `/_kb/build`, which changes with every update).
 """
 
 from __future__ import annotations
