@@ -230,9 +230,6 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
     @event_priority(-50)
     def on_post_build(self, *, config: Any) -> None:
         assert self.project is not None
-        manifest = build_manifest(self.project.articles, config.site_name)
-        for entry in manifest["articles"]:
-            entry["url"] = self.url_of.get(entry["id"], entry["url"])
         try:
             index = search_site.write_site_index(self.project.articles, Path(config.docs_dir), Path(config.site_dir),
                                                  self.search_separator, language=self.search_language(config),
@@ -241,14 +238,19 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
             raise PluginError(f"kb: search index: {exc}") from exc
         log.info(f"kb: search index: {len(index['docs'])} articles, {len(index['terms'])} terms")
         del index  # let it go before the bot files are made: a 10,000-article index is tens of MB
-        self.manifest = manifest
+        others = {}
         if self.langs and not self.building:  # `mkdocs build` alone builds every language
             states = build_languages(config, self.langs.languages, dict(self.config), self.langs.docs_root, log)
             others = {code: state.plugin.manifest for code, state in states.items()}
             self.language_states = states if self.keep_builds else {}
+        write_site_bot_files(config, self.project, self.url_of, self.config.answer_threshold)
+        manifest = build_manifest(self.project.articles, config.site_name)  # after the bot files: their peak
+        for entry in manifest["articles"]:
+            entry["url"] = self.url_of.get(entry["id"], entry["url"])
+        self.manifest = manifest
+        if self.langs and not self.building:
             merge_manifests(manifest, others, self.langs.language.code, self.langs.status(self.project))
             merge_sitemaps(Path(config.site_dir), self.langs.languages, self.langs.urls, config.site_url)
-        write_site_bot_files(config, self.project, self.url_of, self.config.answer_threshold)
         write_manifest(Path(config.site_dir), manifest)
 
     def search_language(self, config: Any) -> str:

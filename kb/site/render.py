@@ -93,6 +93,8 @@ def run_build(config: Any) -> BuildState:
             release(file.page)  # later pages need a navigation page's title only, which stays
         for file in docs:
             file.page.validate_anchor_links(files=files, log_level=config.validation.links.anchors)
+        for file in docs:  # checked: the anchors are of no more use (an update checks none)
+            file.page.present_anchor_ids = file.page.links_to_anchors = None
         config.plugins.on_post_build(config=config)
         if counts := counter.get_counts():
             raise Abort(f"Aborted with {', '.join(f'{v} {k.lower()}s' for k, v in counts)} in strict mode!")
