@@ -64,7 +64,8 @@ def build_index(articles: Iterable[ArticleLike], synonyms: dict[str, list[str]] 
     """Build the JSON-able index the browser downloads, analysed as `language` (BCP 47).
 
     Raises SearchError when it would be empty. `fields`, a dict the caller keeps, holds each
-    article's words by (language, id, version) between builds.
+    article's words by (language, id, version) between builds, and its snippet and sections by
+    (language, id, version, "details").
     """
     articles = list(articles)
     if not articles:
@@ -117,12 +118,23 @@ def build_index(articles: Iterable[ArticleLike], synonyms: dict[str, list[str]] 
     return {
         "format": FORMAT,
         "language": analyzer.language,
-        "docs": [[a.id, a.title, a.url, _snippet(a), section_heads(a)] for a in articles],
+        "docs": [[a.id, a.title, a.url, *_details(a, analyzer, fields)] for a in articles],
         "terms": terms,
         "postings": postings,
         "synonyms": _expand_synonyms(synonyms or {}, {t: len(docs_of[t]) for t in terms}, analyzer),
         "forms": analyzer.find_forms(text for a in articles for text in _texts(a)),
     }
+
+
+def _details(a: ArticleLike, analyzer: Analyzer, cache: dict | None) -> tuple[str, list[list[str]]]:
+    """The snippet and section heads of an article's entry, from `cache` when it has them."""
+    if cache is None:
+        return _snippet(a), section_heads(a)
+    key = (analyzer.language, a.id, a.version, "details")
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = (_snippet(a), section_heads(a))
+    return found
 
 
 def _texts(a: ArticleLike) -> list[str]:

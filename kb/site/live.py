@@ -59,7 +59,7 @@ class LiveSite:
         self.known_problems: set[str] = set()  # problems already printed, as formatted
         self.missed: set[Path] = set()  # changes the watcher did not report, found by a full check
         self._cache = ArticleCache()
-        self._fields: dict[tuple[str, str, str], dict] = {}
+        self._fields: dict[tuple, Any] = {}
         self._checked: dict[str, list[Problem]] = {}  # each language's problems at its last full check
         self._unsettled: set[str] = set()
         self._updates = 0
@@ -315,7 +315,7 @@ class LiveSite:
         language = plugin.search_language(state.config)
         analysed = analyzer_for(language).language
         known = {(analysed, a.id, a.version) for a in articles}
-        for key in [k for k in list(self._fields) if k[0] == analysed and k not in known]:
+        for key in [k for k in list(self._fields) if k[0] == analysed and k[:3] not in known]:
             del self._fields[key]
         index = build_index(articles, load_synonyms(Path(state.config.docs_dir) / SYNONYMS), language=language,
                             fields=self._fields)
