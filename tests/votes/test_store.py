@@ -44,7 +44,7 @@ def test_votes_round_trip_exactly(store):
 def test_a_version_1_store_gains_the_language_and_channel_columns(tmp_path):
     import sqlite3
 
-    from kb.votes.store import MIGRATIONS, SCHEMA_VERSION_DDL
+    from kb.votes.tables import MIGRATIONS, SCHEMA_VERSION_DDL
 
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)
