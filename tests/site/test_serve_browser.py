@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from support import ROOT, free_port, run_kb
+from support import ROOT, free_port, run_kb, start_kb_serve
 
 pytestmark = pytest.mark.browser
 
@@ -21,20 +18,9 @@ def test_a_vote_in_the_preview_is_stored_and_exported(tmp_path: Path, chromium):
     shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
     shutil.copytree(ROOT / "articles", tmp_path / "articles")
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "kb", "serve", "--port", str(port)], cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    server = start_kb_serve(tmp_path, port, timeout=90)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=2).read()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"kb serve did not start:\n{server.stdout.read()}")
-                time.sleep(0.3)
         manifest = json.loads(urllib.request.urlopen(f"{base}/kb-manifest.json", timeout=5).read())
         article = next(a for a in manifest["articles"] if a["id"] == "exchange-size")
 
