@@ -265,7 +265,7 @@ class Collector:
             self._known_at = at
         return self._known_cache
 
-    def _check_article(self, row: dict, *, required: bool) -> bool:
+    def _check_known(self, row: dict, *, required: bool) -> bool:
         """Raise Invalid for an article or version the site never published; False when there is
         no manifest. What the cached manifest does not know is looked up again in the file before
         it is refused: a vote from a page just rebuilt is never turned away."""
@@ -331,7 +331,7 @@ class Collector:
             row = PARSERS[kind](body)
             if honeypot_filled(body):
                 return 204, None, cors
-            if not self._check_article(row, required=kind == "votes"):
+            if not self._check_known(row, required=kind == "votes"):
                 log.error("no site manifest at %s", self.manifest.path)
                 return _refusal(503, "the site has no manifest yet; try again later", None, cors)
         except Invalid as exc:

@@ -388,19 +388,20 @@ class PostgresStore(Store):
             url, min_size=1, max_size=pool_size, open=True,
             kwargs={"autocommit": True}, configure=_configure_utc,
         )
-        self._statements = {name: self._insert_sql(name) for name in TABLES}
         self._followup_sql = FOLLOWUP_SQL.format(p="%s")
         # Group commit here too: one commit (one WAL flush on the server) for many votes.
         self._writer = GroupWriter("kb-store-pg-writer", self._commit_group, redact_url(url),
                                    commit_unit=self._commit_batch)
 
     def _commit_batch(self, work: list[tuple[str, list[dict]]]) -> list[int]:
-        """All of `work` in one transaction: a unit (an import), or a group of several tables."""
-        entries = self._by_table(work)
+        """All of `work` in one transaction: a unit (an import)."""
+        return self._in_transaction(self._by_table(work), len(work))
+
+    def _in_transaction(self, entries: dict[str, list[tuple[int, dict]]], n: int) -> list[int]:
         with self._pool.connection() as conn:
             # Pipeline mode: BEGIN travels with the first INSERT and COMMIT with the follow-ups.
             with conn.pipeline(), conn.transaction():
-                return self._insert(conn.cursor(), entries, len(work))
+                return self._insert(conn.cursor(), entries, n)
 
     def _commit_group(self, work: list[tuple[str, list[dict]]]) -> list[int]:
         """The requests the writer grouped. Each request is one table's rows, and one INSERT of
@@ -408,7 +409,7 @@ class PostgresStore(Store):
         transaction around it, so it costs one round trip and no BEGIN or COMMIT."""
         entries = self._by_table(work)
         if len(entries) > 1 or any(len(items) > self.ROWS_PER_STATEMENT for items in entries.values()):
-            return self._commit_batch(work)
+            return self._in_transaction(entries, len(work))
         with self._pool.connection() as conn:
             return self._insert(conn.cursor(), entries, len(work))
 
