@@ -436,9 +436,13 @@ code{font-size:.9em}
 """
 
 
+_HTML_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # not allowed in an HTML page's text
+
+
 def _e(text: object) -> str:
-    """HTML-escape anything (quotes too), so it is safe in text and attributes alike."""
-    return html.escape("" if text is None else str(text), quote=True)
+    """HTML-escape anything (quotes too), so it is safe in text and attributes alike; control
+    characters (a terminal's escapes in a customer's words) are dropped."""
+    return html.escape(_HTML_CONTROLS.sub("", "" if text is None else str(text)), quote=True)
 
 
 def _csp_hash(css: str) -> str:
@@ -552,6 +556,7 @@ def format_html(report: dict) -> str:
         with_words=[r for r in report["articles"] if r["comments"] or _reasons(r)], gaps=report["gaps"],
         languages=report.get("languages") or [], other_languages=_other_languages(report),
         translations=report.get("translations"), language=report.get("language"),
+        channels=report.get("channels"),
         generated_at=report["generated_at"],
         # helpers whose output is already HTML (escaped inside) come back as Markup
         flags=lambda flags: Markup(_flags_html(flags)), svg_gaps=lambda gaps: Markup(svg_gaps(gaps)),

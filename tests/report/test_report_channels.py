@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from scenario import NOW, Votes, article, at, contact, manifest, search, sqlite_store
 
-from kb.report.formats import format_markdown, format_text
+from kb.report.formats import format_html, format_markdown, format_text
 from kb.report.review import build_report
 
 
@@ -62,6 +62,15 @@ def test_searches_by_channel_answered_rate_funnel_and_gap_channels(tmp_path):
     assert "| whatsapp | 3 | 2 (67%) | 2 | 0 | 1 |" in markdown
     assert "| `refunds` | whatsapp | 1 | 0 | 1 |" in markdown
     assert "| gift wrap | mcp 1, web 1, whatsapp 1 |" in markdown
+    page = format_html(report)
+    assert '<h2 id="channels">Searches by channel</h2>' in page
+    assert ('<tr><td>whatsapp</td><td class="n">3</td><td class="n">2 (67%)</td><td class="n">2</td>'
+            '<td class="n">0</td><td class="n">1</td></tr>') in page
+    assert ('<tr><td>web</td><td class="n">2</td><td class="n">-</td><td class="n">1</td>'
+            '<td class="n">1</td><td class="n">0</td></tr>') in page
+    assert ('<tr><td><code>refunds</code></td><td>whatsapp</td><td class="n">1</td><td class="n">0</td>'
+            '<td class="n">1</td></tr>') in page
+    assert "<th>Channels</th>" in page and "<td>mcp 1, web 1, whatsapp 1</td></tr>" in page
 
 
 def test_a_site_without_bots_keeps_its_report_as_it_was(tmp_path):
@@ -72,9 +81,11 @@ def test_a_site_without_bots_keeps_its_report_as_it_was(tmp_path):
     finally:
         store.close()
     assert "channels" not in report and "channels" not in report["gaps"][0]
+    page = format_html(report)
+    assert 'id="channels"' not in page and "<th>Channels</th>" not in page
 
 
-def test_a_bots_customers_words_are_inert_in_the_text_and_markdown_channels(tmp_path):
+def test_a_bots_customers_words_are_inert_in_every_formats_channels(tmp_path):
     m = manifest(article("track-order"))
     words = "\x1b[2J<img src=x onerror=alert(1)> [win](http://evil.example) @team"  # ESC [2J clears a terminal
     store = sqlite_store(tmp_path / "v.db", [], [bot(words, at(6), channel="whatsapp", visitor="b1", article_id=None)], [])
@@ -91,3 +102,6 @@ def test_a_bots_customers_words_are_inert_in_the_text_and_markdown_channels(tmp_
                              "| \\[2J&lt;img src=x onerror=alert(1)&gt; \\[win\\](http://evil.example) @\u200dteam | "
                              "whatsapp 1 |\n")
     assert "<img" not in markdown
+    page = format_html(report)
+    assert "<img" not in page and "\x1b" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page and "<td>whatsapp 1</td>" in page
