@@ -16,8 +16,8 @@ from kb.cli.app import KbError, bench, main, require_store
 from kb.manifest import NAME as MANIFEST_NAME
 from kb.manifest import ManifestError, load_manifest
 from kb.report.formats import FORMATS, render
-from kb.report.languages import build_language_report, language_codes, language_manifest, languages_side_by_side
-from kb.report.review import ReportError, build_report, flagged, parse_since
+from kb.report.languages import check_language, language_codes, language_manifest, site_report
+from kb.report.review import ReportError, flagged, parse_since
 from kb.search.index import SearchError, load_index
 from kb.search.ranker import search
 from kb.votes.simulate import SIM_PREFIX, simulate_history
@@ -95,11 +95,10 @@ def report_command(db_url: str, site_dir: Path, fmt: str, output: Path | None, s
         manifest = load_manifest(site_dir)
     except ManifestError as exc:
         raise KbError(str(exc)) from None
-    codes = language_codes(manifest)
-    if language is not None and language not in codes:
-        known = ", ".join(codes) or "none: the site has one language"
-        raise click.BadParameter(f"the site has no language {language!r} (its languages: {known})",
-                                 param_hint="--language")
+    try:
+        codes = check_language(manifest, language)
+    except ReportError as exc:
+        raise click.BadParameter(str(exc), param_hint="--language") from None
     ranks: dict[str, Callable[[str, int], list[str]] | None] = {}
 
     def rank_of(code: str | None) -> Callable[[str, int], list[str]] | None:
@@ -108,17 +107,10 @@ def report_command(db_url: str, site_dir: Path, fmt: str, output: Path | None, s
             ranks[code] = _site_rank(site_dir if code is None or code == codes[0] else site_dir / code)
         return ranks[code]
 
-    rank = rank_of(language)
     store = _open(db_url)
     try:
-        if codes:  # one language's report (the default's unless told): votes of other languages apart
-            report = build_language_report(store, manifest, language or codes[0], since=since_at, category=category,
-                                           owner=owner, target=target, now=now, rank=rank)
-        else:
-            report = build_report(store, manifest, since=since_at, category=category, owner=owner,
-                                  target=target, now=now, rank=rank)
-        if codes and language is None:
-            report["languages"] = languages_side_by_side(store, manifest, since=since_at, rank_of=rank_of)
+        report = site_report(store, manifest, language, since=since_at, category=category, owner=owner,
+                             target=target, now=now, rank_of=rank_of)
     except (ReportError, ManifestError) as exc:
         raise KbError(str(exc)) from None
     except (sqlite3.Error, StoreError) as exc:

@@ -6,12 +6,14 @@ from datetime import datetime
 from typing import Any
 
 from kb.channels.answers import answer
-from kb.report.review import build_report
+from kb.report.languages import site_report
 
 
-def report_for_collector(store: Any, manifest: dict, since: datetime | None) -> dict:
-    """`GET /api/report`: the review report of the store against the site's manifest."""
-    return build_report(store, manifest, since=since)
+def report_for_collector(store: Any, manifest: dict, since: datetime | None, language: str | None = None) -> dict:
+    """`GET /api/report`: the review report of the store against the site's manifest, as `kb report
+    --format json` gives it: on a site with languages, one language's (the default's unless
+    `language` says) with every language side by side."""
+    return site_report(store, manifest, language, since=since)
 
 
 def collector_services() -> dict[str, Any]:

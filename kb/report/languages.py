@@ -15,8 +15,8 @@ from typing import Any, Callable, Iterable, Iterator
 
 from kb.report import sql
 from kb.report.channels import add_channel_views
-from kb.report.review import (ReportError, assemble_report, group_failed_searches, nearest_by_search,
-                              nearest_by_title)
+from kb.report.review import (ReportError, assemble_report, build_report, group_failed_searches,
+                              nearest_by_search, nearest_by_title)
 from kb.report.tally import Cell, Tallies, count_contacts, rounded, tally_votes, utc
 
 LANGUAGE_GAPS = 10
@@ -159,6 +159,36 @@ def languages_side_by_side(store: Any, manifest: dict, *, since: datetime | None
             "missing": translations.get("missing", []),
         })
     return rows
+
+
+def check_language(manifest: dict, language: str | None) -> list[str]:
+    """The site's languages (see language_codes), or ReportError when `language` is not one of them."""
+    codes = language_codes(manifest)
+    if language is not None and language not in codes:
+        known = ", ".join(codes) or "none: the site has one language"
+        raise ReportError(f"the site has no language {language!r} (its languages: {known})")
+    return codes
+
+
+def site_report(store: Any, manifest: dict, language: str | None = None, *, since: datetime | None = None,
+                category: str | None = None, owner: str | None = None, target: float = 0.6,
+                now: datetime | None = None, rank_of: Callable[[str | None], Rank | None] | None = None) -> dict:
+    """The review of a whole site, as `kb report` and `GET /api/report` give it.
+
+    A one-language site's report is `build_report`'s. On a site with languages it is one language's
+    (`language`, the default's unless told: other languages' votes apart) and, unless a language was
+    asked for, every language side by side. `rank_of(code)`: that language's own search, for the gaps'
+    nearest articles (titles otherwise). Raises ReportError for a language the site does not have.
+    """
+    rank_of = rank_of or (lambda code: None)
+    codes = check_language(manifest, language)
+    options = dict(since=since, category=category, owner=owner, target=target, now=now, rank=rank_of(language))
+    if not codes:
+        return build_report(store, manifest, **options)
+    report = build_language_report(store, manifest, language or codes[0], **options)
+    if language is None:
+        report["languages"] = languages_side_by_side(store, manifest, since=since, rank_of=rank_of)
+    return report
 
 
 def _nearest(gaps: list[dict], articles: list[dict], rank: Rank | None) -> None:

@@ -61,9 +61,10 @@ _BOTS = re.compile(
 )
 
 
-# What the app's maker hands in: the review report of (store, manifest, since), and the site's
-# search of (site_dir, query) -> results as JSON objects.
-ReportFn = Callable[[Store, dict, "datetime | None"], dict]
+# What the app's maker hands in: the review report of (store, manifest, since, language) (ValueError
+# for a language the site does not have), and the site's search of (site_dir, query) -> results as
+# JSON objects.
+ReportFn = Callable[[Store, dict, "datetime | None", "str | None"], dict]
 SearchFn = Callable[..., "list | dict"]  # (site_dir, query, *, lang, limit, channel) -> answer JSON
 
 
@@ -433,7 +434,7 @@ class Collector:
         refused = self._admin(request)
         if refused is not None:
             return refused
-        unknown = _unknown_params(request, {"since"})
+        unknown = _unknown_params(request, {"since", "language"})
         if unknown:
             return unknown
         since = None
@@ -449,7 +450,11 @@ class Collector:
             return _error(503, "the site has no manifest yet; try again later", None, {})
         if self.report is None:
             return _error(501, "the report is not configured on this collector", None, {})
-        report = await run_in_threadpool(self.report, self.store, manifest, since)
+        language = request.query_params.get("language")
+        try:
+            report = await run_in_threadpool(self.report, self.store, manifest, since, language)
+        except ValueError as exc:  # the site has no such language
+            return _error(422, str(exc), "language", {})
         return JSONResponse(report, headers={"Cache-Control": "no-store"})
 
     async def get_export(self, request: Request) -> Response:

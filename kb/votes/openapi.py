@@ -95,6 +95,11 @@ def openapi_schema() -> dict:
                 "security": [{"bearer": []}],
                 "parameters": [{"name": "since", "in": "query", "required": False,
                                 "description": "ISO 8601 date or time (UTC when no zone is given).",
+                                "schema": {"type": "string"}},
+                               {"name": "language", "in": "query", "required": False,
+                                "description": "On a site with languages: only this language's report "
+                                               "(default: the default language's, with every language "
+                                               "side by side).",
                                 "schema": {"type": "string"}}],
                 "responses": {
                     "200": {"description": "The report.", "content": {"application/json": {
@@ -102,7 +107,7 @@ def openapi_schema() -> dict:
                     "401": _err("No bearer token sent."),
                     "403": _err("Wrong token."),
                     "404": _err("No admin token is configured, so admin routes are off."),
-                    "422": _err("`since` is not an ISO 8601 date or time."),
+                    "422": _err("`since` is not an ISO 8601 date or time, or the site has no such language."),
                     "501": _err("This install has no report."),
                     "503": _err("The site has no manifest."),
                 },

@@ -85,3 +85,33 @@ def test_no_admin_route_without_a_configured_token(tmp_path, serve_app):
             assert response.json() == {"error": "admin routes are off (no admin token configured)", "field": None}
     finally:
         store.close()
+
+
+def test_report_of_a_site_with_languages_counts_each_language_apart(built_demo_site, tmp_path, serve_app):
+    from kb.report.languages import site_report
+    from scenario import two_language_rows
+
+    m = json.loads((built_demo_site / "kb-manifest.json").read_text(encoding="utf-8"))
+    store = sqlite_store(tmp_path / "v.db", *two_language_rows(m, addresses=True))
+    try:
+        base = serve_app(create_app(built_demo_site, store, admin_token=TOKEN, **collector_services()))
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        whole = httpx.get(f"{base}/api/report", headers=auth)
+        assert whole.status_code == 200
+        assert whole.json()["language"] == "en"
+        assert [row["language"] for row in whole.json()["languages"]] == ["en", "pl"]
+        assert _without_clock(whole.json()) == _without_clock(site_report(store, m, now=datetime.now(timezone.utc)))
+        polish = httpx.get(f"{base}/api/report", params={"language": "pl"}, headers=auth)
+        assert polish.status_code == 200
+        assert polish.json()["language"] == "pl" and "languages" not in polish.json()
+        assert _without_clock(polish.json()) == _without_clock(site_report(store, m, "pl", now=datetime.now(timezone.utc)))
+        # the Polish votes on track-order are not counted against the English article
+        en_votes = next(r for r in whole.json()["articles"] if r["id"] == "track-order")["votes"]
+        pl_votes = next(r for r in polish.json()["articles"] if r["id"] == "track-order")["votes"]
+        every_language = next(r for r in build_report(store, m)["articles"] if r["id"] == "track-order")["votes"]
+        assert pl_votes > 0 and en_votes < every_language
+        unknown = httpx.get(f"{base}/api/report", params={"language": "de"}, headers=auth)
+        assert unknown.status_code == 422
+        assert unknown.json()["field"] == "language" and "'de'" in unknown.json()["error"]
+    finally:
+        store.close()
