@@ -2,28 +2,19 @@
  *
  * The search worker puts the matched index terms (folded stems) into the result's link as
  * ?h=term+term. Here a word is marked when its folded form starts with one of them: whole words
- * only, never letters inside a word, never words or terms under three letters. `fold` is the
- * twin of kb.search.text.fold (tests/search/js/highlight.test.js holds them equal).
+ * only, never letters inside a word, never words or terms under three letters. Words are folded
+ * as the search folds them (kb/assets/search/fold.js, the twin of kb.search.text.fold).
  */
 (function (root) {
   "use strict";
 
-  var FOLD_EXTRA = {
-    "ł": "l", "đ": "d", "ø": "o", "ħ": "h", "ŧ": "t", "ı": "i",
-    "ß": "ss", "æ": "ae", "œ": "oe", "þ": "th", "ð": "d"
-  };
-  var FOLD_EXTRA_RE = /[łđøħŧıßæœþð]/g;
-  var MARKS = /\p{M}/gu;
-  var APOSTROPHES = /['\u2019\u02bc]/g;
+  // The search's own folding (kb/assets/search/fold.js): beside it in node, a page script before it.
+  var fold = typeof module !== "undefined" && module.exports
+    ? require("./search/fold.js").fold
+    : root.kbFold.fold;
   var WORD = /[\p{L}\p{N}]+/gu;
   var MIN_LETTERS = 3;
   var SKIP = { SCRIPT: 1, STYLE: 1, TEXTAREA: 1, MARK: 1, BUTTON: 1, INPUT: 1 };
-
-  function fold(text) {
-    return text.toLowerCase().normalize("NFKD").replace(MARKS, "")
-      .replace(FOLD_EXTRA_RE, function (ch) { return FOLD_EXTRA[ch]; })
-      .replace(APOSTROPHES, "");
-  }
 
   /* The terms of an ?h= value worth marking by. */
   function termsOf(value) {

@@ -17,8 +17,10 @@ from kb.search.index import DEFAULT_SEPARATOR, build_index, load_synonyms, write
 
 ASSETS = Path(__file__).parent.parent / "assets" / "search"
 WORKER = ASSETS / "worker.js"
+FOLD = ASSETS / "fold.js"  # served in front of the worker, and to pages before highlight.js
 STEMMERS = (ASSETS / "stem_pl.js",)  # served in front of the worker, which uses them
 WORKER_URL = "assets/kb/search/worker.js"
+FOLD_URL = "assets/kb/search/fold.js"
 TEMPLATES = ASSETS / "templates"
 SYNONYMS = "synonyms.yml"
 GOLDEN = "golden-queries.yml"
@@ -44,8 +46,9 @@ def quiet_material_search(plugins: Any) -> str:
 
 
 def worker_source() -> str:
-    """The search worker as the site serves it: the stemmers it needs, then the engine, one script."""
-    return "\n".join(path.read_text(encoding="utf-8") for path in (*STEMMERS, WORKER))
+    """The search worker as the site serves it: the folding and stemmers it needs, then the engine,
+    one script."""
+    return "\n".join(path.read_text(encoding="utf-8") for path in (FOLD, *STEMMERS, WORKER))
 
 
 def take_over_highlighting(theme: Any) -> bool:

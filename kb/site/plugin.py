@@ -122,7 +122,7 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         self.highlight = False
         if search_site.take_over_highlighting(config.theme):
             self.highlight = True
-            config.extra_javascript.append("assets/kb/highlight.js")
+            config.extra_javascript += [search_site.FOLD_URL, "assets/kb/highlight.js"]
         if self.config.livereload:
             config.extra_javascript.append("assets/kb/livereload.js")
         config.extra["kb_contact"] = [dict(channel) for channel in self.config.contact]
@@ -147,6 +147,7 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         for name in ("kb.css", "kb.js", "livereload.js", "highlight.js"):
             files.append(File.generated(config, f"assets/kb/{name}", abs_src_path=str(ASSETS / name)))
         files.append(File.generated(config, search_site.WORKER_URL, content=search_site.worker_source()))
+        files.append(File.generated(config, search_site.FOLD_URL, abs_src_path=str(search_site.FOLD)))
 
         self.url_of = {a.id: a.url for a in self.project.articles}
         for article in self.project.articles:

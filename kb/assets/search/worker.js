@@ -10,23 +10,14 @@
 
   /* ---- text analysis (twin of kb/search/text.py) ---------------------------------------- */
 
-  var FOLD_EXTRA = {
-    "ł": "l", "đ": "d", "ø": "o", "ħ": "h", "ŧ": "t", "ı": "i",
-    "ß": "ss", "æ": "ae", "œ": "oe", "þ": "th", "ð": "d"
-  };
-  var FOLD_EXTRA_RE = /[łđøħŧıßæœþð]/g;
-  var MARKS = /\p{M}/gu;
-  var APOSTROPHES = /['\u2019\u02bc]/g;
+  // Folding: beside this file in node; in the browser the site serves it first in the same script
+  // (kb.search.site_index.worker_source), as it does the stemmers.
+  var folding = typeof module !== "undefined" && module.exports ? require("./fold.js") : root.kbFold;
+  var fold = folding.fold;
   var WORD = /[\p{L}\p{N}]+/gu;
   var ALPHA = /^\p{L}+$/u;
   var ALNUM = /^[\p{L}\p{N}]+$/u;
   var VOWELS = "aeiouy";
-
-  function fold(text) {
-    return text.toLowerCase().normalize("NFKD").replace(MARKS, "")
-      .replace(FOLD_EXTRA_RE, function (ch) { return FOLD_EXTRA[ch]; })
-      .replace(APOSTROPHES, "");
-  }
 
   function words(text) {
     return fold(text).match(WORD) || [];
@@ -92,7 +83,7 @@
   }
 
   function polishWords(text) {
-    return text.toLowerCase().replace(APOSTROPHES, "").normalize("NFC").match(WORD) || [];
+    return folding.dropApostrophes(text.toLowerCase()).normalize("NFC").match(WORD) || [];
   }
 
   function polishTerm(raw) {
