@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from kb.report import sql
 from kb.report.channels import add_channel_views
-from kb.report.review import (ReportError, assemble_report, build_report, group_failed_searches,
+from kb.report.review import (ReportError, assemble_report, build_report, group_failed_searches, manifest_language,
                               nearest_by_search, nearest_by_title)
 from kb.report.tally import Cell, Tallies, count_contacts, rounded, tally_votes, utc
 
@@ -31,8 +31,7 @@ def language_codes(manifest: dict) -> list[str]:
     languages = manifest.get("languages") or {}
     if not languages:
         return []
-    default = next((a.get("language") for a in manifest["articles"] if a.get("language")), None) or "en"
-    return [default, *languages]
+    return [manifest_language(manifest), *languages]
 
 
 def language_manifest(manifest: dict, code: str) -> dict:
@@ -74,7 +73,7 @@ def build_language_report(store: Any, manifest: dict, code: str, *, since: datet
     tallies = tally_language(store, since, code, codes[0])
     contacts = count_contacts(in_language(store.contacts(since=since), code, codes[0]))
     searches = list(in_language(store.searches(since=since), code, codes[0]))
-    gaps = group_failed_searches(searches)
+    gaps = group_failed_searches(searches, code)
     report = assemble_report(one, tallies, contacts, gaps, since=since, category=category, owner=owner,
                              target=target, now=now, rank=rank)
     # votes and contacts are read again only when a bot's search makes a channel view
@@ -142,7 +141,7 @@ def languages_side_by_side(store: Any, manifest: dict, *, since: datetime | None
     for code in codes:
         articles = language_manifest(manifest, code)["articles"]
         counted = totals.get(code, Cell())
-        gaps = group_failed_searches(in_language(searches, code, codes[0]))
+        gaps = group_failed_searches(in_language(searches, code, codes[0]), code)
         _nearest(gaps[:LANGUAGE_GAPS], articles, rank_of(code) if rank_of else None)
         translations = _translations(manifest, code) or {}
         rows.append({

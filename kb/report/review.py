@@ -28,6 +28,7 @@ from kb.report import sql
 from kb.report.channels import add_channel_views
 from kb.report.tally import (COUNTING_RULE, PRIOR_FALLBACK, PRIOR_STRENGTH, Z, Cell, Tallies, bayesian_mean,
                              count_contacts, iso, rounded, tally_votes, utc, wilson_interval)
+from kb.search.text import Analyzer, analyzer_for
 from kb.votes.schema import REASONS
 
 GAP_SIMILARITY = 80
@@ -63,11 +64,18 @@ def _fold(text: str) -> str:
     return re.sub(r"\s+", " ", text.casefold()).strip()
 
 
-def group_failed_searches(searches: Iterable[dict]) -> list[dict]:
+def manifest_language(manifest: dict) -> str:
+    """The language of the manifest's articles (its default language's on a site with languages)."""
+    return next((a.get("language") for a in manifest.get("articles") or [] if a.get("language")), None) or "en"
+
+
+def group_failed_searches(searches: Iterable[dict], language: str | None = None) -> list[dict]:
     """Failed searches (no results) grouped by similarity: [{query, count, variants}], biggest first.
 
     One per visitor per query per UTC day, like votes. Each group is named by its most frequent
     wording; a query joins the first bigger group whose name it matches at GAP_SIMILARITY or more.
+    Wordings are compared as the search of `language` sees them: its terms (stems), function
+    words aside, so "jak anulować subskrypcję" and "anulowanie subskrypcji" are one gap.
     """
     seen: set[tuple] = set()
     counts: Counter = Counter()
@@ -86,13 +94,15 @@ def group_failed_searches(searches: Iterable[dict]) -> list[dict]:
         counts[key] += 1
         wording[key][re.sub(r"\s+", " ", query)] += 1
 
+    as_searched = _AsSearched(analyzer_for(language))
+    compared = {key: as_searched(key, wording[key]) for key in counts}
     groups: list[dict] = []
     names: list[str] = []
     blocks = _GapBlocks(counts)
     for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
         candidates = blocks.candidates(key)
         match = process.extractOne(
-            key, [names[i] for i in candidates], scorer=fuzz.token_set_ratio, processor=None,
+            compared[key], [names[i] for i in candidates], scorer=fuzz.token_set_ratio, processor=None,
             score_cutoff=GAP_SIMILARITY
         ) if candidates else None
         if match is not None:
@@ -101,7 +111,7 @@ def group_failed_searches(searches: Iterable[dict]) -> list[dict]:
             group["_keys"].append(key)
         else:
             blocks.add(key, len(names))
-            names.append(key)
+            names.append(compared[key])
             groups.append({"count": n, "_keys": [key]})
     def wording_of(key: str) -> str:
         # The way most people typed it; on a tie, lower case before capitals, then A-Z.
@@ -114,6 +124,27 @@ def group_failed_searches(searches: Iterable[dict]) -> list[dict]:
         out.append({"query": variants[0], "count": group["count"], "variants": variants})
     out.sort(key=lambda g: (-g["count"], _fold(g["query"])))
     return out
+
+
+class _AsSearched:
+    """A failed search as its language's search sees it: the terms of its most frequent wording
+    (stems need the letters the customer typed), without function words; the folded key when
+    nothing else is left. Each distinct word is analysed once (searches share most of theirs)."""
+
+    def __init__(self, analyzer: Analyzer) -> None:
+        self.analyzer = analyzer
+        self.terms_of: dict[str, list[str]] = {}
+
+    def __call__(self, key: str, wordings: Counter) -> str:
+        wording = max(wordings.items(), key=lambda kv: (kv[1], kv[0]))[0]
+        terms: list[str] = []
+        for chunk in wording.split():
+            found = self.terms_of.get(chunk)
+            if found is None:
+                stopwords = self.analyzer.stopwords
+                found = self.terms_of[chunk] = [t for w, t in self.analyzer.pairs(chunk) if w not in stopwords]
+            terms += found
+        return " ".join(terms) or key
 
 
 BLOCK_LIMIT = 32
@@ -290,7 +321,7 @@ def build_report(
     tallies = tally_store(store, since)
     contacts = count_contacts(store.contacts(since=since))
     searches = list(store.searches(since=since))
-    gaps = group_failed_searches(searches)
+    gaps = group_failed_searches(searches, manifest_language(manifest))
     report = assemble_report(
         manifest, tallies, contacts, gaps,
         since=since, category=category, owner=owner, target=target, now=now, rank=rank,

@@ -246,6 +246,21 @@ def test_failed_searches_grouped_by_similarity():
     ]
 
 
+def test_polish_failed_searches_are_grouped_by_their_words_stems():
+    rows = [search(q, at(1), visitor=str(i)) for i, q in enumerate([
+        "zmiana hasła", "zmiana hasła", "jak zmienić hasło", "nie pamiętam hasła",
+        "anulowanie subskrypcji", "jak anulować subskrypcję", "anulować zamówienie"])]
+    polish = group_failed_searches(rows, "pl")
+    assert [(g["query"], g["count"], g["variants"]) for g in polish] == [
+        ("zmiana hasła", 3, ["zmiana hasła", "jak zmienić hasło"]),
+        ("anulowanie subskrypcji", 2, ["anulowanie subskrypcji", "jak anulować subskrypcję"]),
+        ("anulować zamówienie", 1, ["anulować zamówienie"]),   # another need: its own gap
+        ("nie pamiętam hasła", 1, ["nie pamiętam hasła"]),     # forgot, not changed: its own
+    ]
+    # spelled letter by letter, the noun and the verb of "change" stay two gaps
+    assert ["zmiana hasła", "jak zmienić hasło"] not in [g["variants"] for g in group_failed_searches(rows, "en")]
+
+
 def test_gaps_name_the_nearest_articles_by_title(store_of):
     m = manifest(
         article("gift-cards", title="Gift cards and vouchers"),
