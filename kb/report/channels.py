@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from typing import Callable, Iterable
 
 WEB = "web"
+TEXT_ARTICLES = 10  # the text report's per-article funnel shows the most opened; the other formats show all
 
 
 def _fold(text: str) -> str:
@@ -122,6 +123,16 @@ def format_channels_text(report: dict, one_line: Callable[[str], str]) -> list[s
         answered = "-" if c["answered_rate"] is None else f"{round(100 * c['answered_rate'])}%"
         out.append(f"{c['channel'][:16]:<16} {c['searched']:>8} {answered:>8} {c['opened']:>6} {c['helpful']:>7} "
                    f"{c['contacted']:>9}")
+    if views["by_article"]:
+        shown = views["by_article"][:TEXT_ARTICLES]
+        more = len(views["by_article"]) - len(shown)
+        out += ["", "By article (opened -> helpful -> contacted)" + (f", the {len(shown)} most opened" if more else ""),
+                f"{'ARTICLE':<28} {'CHANNEL':<16} {'OPENED':>6} {'HELPFUL':>7} {'CONTACTED':>9}"]
+        for a in shown:
+            out.append(f"{a['article'][:28]:<28} {a['channel'][:16]:<16} {a['opened']:>6} {a['helpful']:>7} "
+                       f"{a['contacted']:>9}")
+        if more:
+            out.append(f"  ... {more} more in --format json, markdown or html")
     gaps = [g for g in report["gaps"] if g.get("channels")]
     if gaps:
         out += ["", "Content gaps by channel"]

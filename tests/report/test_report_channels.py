@@ -56,6 +56,12 @@ def test_searches_by_channel_answered_rate_funnel_and_gap_channels(tmp_path):
         "web                     2        -      1       1         0\n"
         "mcp                     1       0%      0       0         0\n"
         "\n"
+        "By article (opened -> helpful -> contacted)\n"
+        "ARTICLE                      CHANNEL          OPENED HELPFUL CONTACTED\n"
+        "refunds                      whatsapp              1       0         1\n"
+        "track-order                  web                   1       1         0\n"
+        "track-order                  whatsapp              1       0         0\n"
+        "\n"
         "Content gaps by channel\n"
         "  gift wrap                                mcp 1, web 1, whatsapp 1\n")
     markdown = format_markdown(report)
@@ -105,3 +111,22 @@ def test_a_bots_customers_words_are_inert_in_every_formats_channels(tmp_path):
     page = format_html(report)
     assert "<img" not in page and "\x1b" not in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page and "<td>whatsapp 1</td>" in page
+
+
+def test_the_text_report_shows_the_most_opened_articles_and_says_how_many_more(tmp_path):
+    ids = [f"article-{n:02d}" for n in range(12)]
+    m = manifest(*(article(i) for i in ids))
+    searches = [bot(f"question {n}", at(5), channel="api", visitor=f"v{n}-{k}", article_id=i)
+                for n, i in enumerate(ids) for k in range(12 - n)]  # article-00 opened 12 times, article-11 once
+    store = sqlite_store(tmp_path / "v.db", [], searches, [])
+    try:
+        report = build_report(store, m, now=NOW)
+    finally:
+        store.close()
+    assert len(report["channels"]["by_article"]) == 12
+    text = format_text(report)
+    assert "By article (opened -> helpful -> contacted), the 10 most opened\n" in text
+    assert "article-00                   api                  12       0         0\n" in text
+    funnel = text[text.index("By article"):]
+    assert "article-09" in funnel and "article-10" not in funnel
+    assert "  ... 2 more in --format json, markdown or html\n" in text
