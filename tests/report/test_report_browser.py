@@ -95,3 +95,36 @@ def test_html_report_with_languages_side_by_side(chromium, built_demo_site, tmp_
         assert page.get_by_text("<script>alert(1)</script> | *faktura*").count() == 1
     finally:
         page.close()
+
+
+@pytest.mark.browser
+def test_html_report_with_channels(chromium, tmp_path):
+    from scenario import at, search
+
+    m = manifest(article("track-order"), article("refunds"))
+    words = "<img src=x onerror=alert(1)> gift wrap"
+    searches = [
+        {**search(words, at(5), visitor="w1"), "channel": "web"},
+        {**search("where is my parcel", at(5), visitor="b1", results=1), "article": "track-order",
+         "channel": "whatsapp"},
+        {**search(words, at(6), visitor="b2"), "article": None, "channel": "mcp"},
+    ]
+    store = sqlite_store(tmp_path / "v.db", [], searches, [])
+    try:
+        report = build_report(store, m, now=NOW)
+    finally:
+        store.close()
+    path = tmp_path / "report.html"
+    path.write_text(format_html(report), encoding="utf-8")
+    page, errors, requests = _open(chromium, path)
+    try:
+        assert (errors, requests) == ([], [])
+        rows = page.locator("h2#channels + p + table tbody tr")
+        assert rows.count() == 3
+        assert rows.nth(0).locator("td").all_inner_texts() == ["mcp", "1", "0 (0%)", "0", "0", "0"]
+        assert page.locator("h3#channels-articles + table tbody tr").all_inner_texts() == [
+            "track-order\twhatsapp\t1\t0\t0"]
+        assert page.locator("img").count() == 0  # the customer's markup stayed text
+        assert page.get_by_role("cell", name="mcp 1, web 1").count() == 1
+    finally:
+        page.close()
