@@ -389,7 +389,8 @@ class Collector:
         peer = request.scope.get("client")
         client, host, scheme = self.proxies.peer(peer[0] if peer else "", headers, request.url.scheme)
         user_agent = request.headers.get("user-agent", "")
-        if not self._allow("search", self.visitors.hash(client, user_agent), self.visitors.address(client)):
+        visitor, address = self.visitors.hash(client, user_agent), self.visitors.address(client)
+        if not self._allow("search", visitor, address):
             return _error(429, "too many requests; try again later", None, {"Retry-After": self._retry_after()})
         try:
             hits = await run_in_threadpool(self.search, self.site_dir, query, **options)
@@ -400,11 +401,11 @@ class Collector:
             return _error(503, "search is unavailable; try again later", None, {})
         allowed, cors = self._origin_verdict(request.headers.get("origin"), host, scheme)
         if isinstance(hits, dict):
-            self._record_search(client, user_agent, hits, options["channel"])
+            self._record_search(visitor, address, hits, options["channel"])
             return JSONResponse(hits, headers=cors)
         return JSONResponse({"query": query, "results": hits}, headers=cors)
 
-    def _record_search(self, client: str, user_agent: str, answer: dict, channel: str) -> None:
+    def _record_search(self, visitor: str, address: str, answer: dict, channel: str) -> None:
         """Keep the query for the review: answered (results 1, the top article) or handed over (0).
 
         Not awaited: the answer does not wait for the disk, and a lost record loses no vote. The
@@ -413,8 +414,7 @@ class Collector:
         top = answer["results"][0]["id"] if answer.get("answered") and answer.get("results") else None
         row = {"event_id": str(uuid.uuid4()), "query": answer.get("query", ""), "results": 1 if top else 0,
                "article": top, "language": answer.get("language"), "channel": channel,
-               "visitor": self.visitors.hash(client, user_agent), "address": self.visitors.address(client),
-               "created_at": now()}
+               "visitor": visitor, "address": address, "created_at": now()}
         self.store.submit("searches", [row])
 
     # -- admin ----------------------------------------------------------------------------
