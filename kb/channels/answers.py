@@ -195,6 +195,11 @@ class SiteCache:
                                      name="kb-answers-prepare").start()
         return cached[1]
 
+    def current(self, site_dir: Path) -> AnswerSite | None:
+        """The parsed site in `site_dir` if its files have not changed since it was parsed."""
+        cached = self._sites.get(Path(site_dir))
+        return cached[1] if cached is not None and cached[0] == _stamp(Path(site_dir)) else None
+
     def loaded(self, site_dir: Path) -> AnswerSite | None:
         """The site in `site_dir` if it was parsed already (whether or not its files changed since)."""
         cached = self._sites.get(Path(site_dir))
@@ -265,9 +270,24 @@ def answer(site_dir: Path, query: str, *, lang: str | None = None, limit: int = 
     return answer_from(site, query, limit)
 
 
-# Whoever serves `answer` (the collector) calls this at start, so the site is parsed and prepared
-# before the first query rather than by it.
+def site_ready(site_dir: Path, lang: str | None = None, cache: SiteCache = _CACHE) -> bool:
+    """True when answering for `site_dir` (in `lang`) will parse nothing: the site is parsed and
+    prepared, and its files have not changed since. A server answers such queries at once, and
+    hands the others to a thread (parsing a large site takes seconds)."""
+    site_dir = Path(site_dir)
+    default = cache.current(site_dir)
+    if default is None or not default.ready.is_set():
+        return False
+    if lang is None or lang.lower() == default.language.lower():
+        return True
+    other = cache.current(site_dir / lang)
+    return other is not None and other.ready.is_set()
+
+
+# Whoever serves `answer` (the collector) calls `prepare` at start, so the site is parsed and
+# prepared before the first query rather than by it, and asks `ready` before answering at once.
 answer.prepare = prepare_site  # type: ignore[attr-defined]
+answer.ready = site_ready  # type: ignore[attr-defined]
 
 
 def answer_from(site: AnswerSite, query: str, limit: int = DEFAULT_LIMIT) -> dict:

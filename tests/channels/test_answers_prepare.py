@@ -15,7 +15,7 @@ from support import ROOT, SHARED
 from kb.bench.answers_api import bench_api
 from kb.bench.datasets import load_dataset
 from kb.channels import answers
-from kb.channels.answers import SiteCache, answer, prepare_site
+from kb.channels.answers import SiteCache, answer, prepare_site, site_ready
 from kb.cli.services import collector_services
 from kb.votes.collector import create_app
 from kb.votes.store import open_store
@@ -68,6 +68,23 @@ def test_the_collector_prepares_its_site_at_start_without_a_query(site: Path, tm
         assert answers._CACHE.loaded(site) is prepared  # answered from the prepared site, not parsed again
     finally:
         store.close()
+
+
+def test_a_site_is_ready_to_answer_at_once_only_when_prepared_and_unchanged(site: Path):
+    cache = SiteCache(background=False)
+    assert not site_ready(site, cache=cache)  # not parsed yet
+    cache.get(site)
+    assert not site_ready(site, cache=cache)  # parsed, not prepared
+    cache.get(site).prepare()
+    assert site_ready(site, cache=cache) and site_ready(site, "en", cache=cache)
+    assert not site_ready(site, "pl", cache=cache)  # the Polish help center is parsed on its own
+    cache.get(site / "pl").prepare()
+    assert site_ready(site, "pl", cache=cache)
+    answers_file = site / "search" / "kb-answers.json"
+    answers_file.write_text(answers_file.read_text(encoding="utf-8").replace(
+        '"answer_threshold":0.8', '"answer_threshold":0.9'), encoding="utf-8")
+    assert not site_ready(site, cache=cache)  # rebuilt: the next query parses it (in a thread)
+    assert answer(site, "refund", cache=cache)["results"]
 
 
 def test_prepare_site_leaves_a_folder_without_a_built_site_to_the_first_query(tmp_path: Path):
