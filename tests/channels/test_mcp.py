@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import sys
@@ -13,6 +14,13 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 from support import ROOT
 
 from kb.votes.store import open_store
+
+
+def _run(fn, *args):
+    """anyio.run(fn, *args) on a thread of its own: Playwright's sync API, once a browser test has
+    started it, keeps an event loop running on the main thread, where anyio.run would refuse."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, fn, *args).result()
 
 
 async def _session_calls(site: Path, db: str) -> dict:
@@ -38,7 +46,7 @@ async def _session_calls(site: Path, db: str) -> dict:
 
 def test_mcp_tools_answer_like_the_api_and_searches_are_kept_with_channel_mcp(built_demo_site: Path, tmp_path: Path):
     db = f"sqlite:///{tmp_path}/votes.db"
-    out = anyio.run(_session_calls, built_demo_site, db)
+    out = _run(_session_calls, built_demo_site, db)
     assert out["tools"] == ["get_article", "search_help_center"]
     search = out["search"]
     assert search["answered"] is True and search["contact"] == []
