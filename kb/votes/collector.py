@@ -414,13 +414,14 @@ class Collector:
         """Keep the query for the review: answered (results 1, the top article) or handed over (0).
 
         Not awaited: the answer does not wait for the disk, and a lost record loses no vote. The
-        asker is kept as the daily visitor and address hashes only, like every row.
+        store commits these records in groups, within a second (Store.submit_later), and at its
+        close. The asker is kept as the daily visitor and address hashes only, like every row.
         """
         top = answer["results"][0]["id"] if answer.get("answered") and answer.get("results") else None
         row = {"event_id": str(uuid.uuid4()), "query": answer.get("query", ""), "results": 1 if top else 0,
                "article": top, "language": answer.get("language"), "channel": channel,
                "visitor": visitor, "address": address, "created_at": now()}
-        self.store.submit("searches", [row])
+        self.store.submit_later("searches", [row])
 
     # -- admin ----------------------------------------------------------------------------
     def _admin(self, request: Request) -> Response | None:

@@ -101,6 +101,15 @@ class Store:
             raise StoreError("store is closed")
         return self._writer.submit(table, rows)
 
+    def submit_later(self, table: str, records: list[dict]) -> concurrent.futures.Future[int]:
+        """Queue `records` nobody waits for: committed with the next commit, within a second, or at
+        `close` (see GroupWriter.submit_later)."""
+        if table not in TABLES:
+            raise StoreError(f"unknown table {table!r}: expected one of {', '.join(TABLES)}")
+        if self._writer is None:
+            raise StoreError("store is closed")
+        return self._writer.submit_later(table, [row_of(TABLES[table], r) for r in records])
+
     def _commit_batch(self, work: list[tuple[str, list[dict]]]) -> list[int]:
         """Append every (table, rows) of `work` in one transaction; rows newly stored per item."""
         raise NotImplementedError

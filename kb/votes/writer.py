@@ -15,6 +15,10 @@ class StoreError(Exception):
 
 
 _STOP = object()
+_DUE = object()  # wakes the writer when rows submitted for later are due
+
+LATER_SECONDS = 1.0
+"""How long rows submitted with `submit_later` may wait for a commit (they go with any commit sooner)."""
 
 
 class GroupWriter:
@@ -36,11 +40,28 @@ class GroupWriter:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._later: list[tuple[str, list[dict], concurrent.futures.Future[int]]] = []
         self.last_error: str | None = None  # the last commit's failure, None after a success
 
     def submit(self, table: str, rows: list[dict]) -> concurrent.futures.Future[int]:
         future: concurrent.futures.Future[int] = concurrent.futures.Future()
         self._put((table, rows, future))
+        return future
+
+    def submit_later(self, table: str, rows: list[dict]) -> concurrent.futures.Future[int]:
+        """Like `submit`, for rows nobody waits for (a search API's record of a query): they are
+        committed with the next commit of anything, or within LATER_SECONDS, or at `close`, so a
+        busy server pays one commit for many of them instead of one each."""
+        future: concurrent.futures.Future[int] = concurrent.futures.Future()
+        with self._lock:
+            if self._closed:
+                raise StoreError("store is closed")
+            self._start()
+            self._later.append((table, rows, future))
+            if len(self._later) == 1:
+                timer = threading.Timer(LATER_SECONDS, self._queue.put, args=(_DUE,))
+                timer.daemon = True
+                timer.start()
         return future
 
     def submit_unit(self, work: list[tuple[str, list[dict]]]) -> concurrent.futures.Future[list[int]]:
@@ -53,10 +74,13 @@ class GroupWriter:
         with self._lock:
             if self._closed:
                 raise StoreError("store is closed")
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
-                self._thread.start()
+            self._start()
             self._queue.put(item)
+
+    def _start(self) -> None:
+        if self._thread is None:  # under self._lock
+            self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
+            self._thread.start()
 
     def _run(self, work: list[tuple]) -> None:
         try:
@@ -78,8 +102,10 @@ class GroupWriter:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            work = [item for item in batch if item is not _STOP]
-            grouped = [item for item in work if item[0] is not None]
+            with self._lock:
+                later, self._later = self._later, []
+            work = [item for item in batch if item is not _STOP and item is not _DUE]
+            grouped = [item for item in work if item[0] is not None] + later
             if grouped:
                 self._run(grouped)
             for _, unit, future in (item for item in work if item[0] is None):
@@ -91,7 +117,7 @@ class GroupWriter:
                 else:
                     self.last_error = None
                     future.set_result(counts)
-            if len(work) != len(batch):
+            if any(item is _STOP for item in batch):
                 return
 
     def close(self) -> None:

@@ -99,6 +99,43 @@ def test_since_and_order(store):
     assert [v["vote_id"] for v in store.votes(since=datetime(2026, 11, 23, 12, 30, tzinfo=cet))] == ["late"]
 
 
+def _search(event_id: str) -> dict:
+    return {"event_id": event_id, "query": "refund to card", "results": 1, "article": "refunds",
+            "visitor": "v", "created_at": utc(2026, 11, 23, 10), "channel": "api"}
+
+
+def test_rows_submitted_for_later_are_committed_within_the_delay(store, monkeypatch):
+    import kb.votes.writer as writer
+
+    monkeypatch.setattr(writer, "LATER_SECONDS", 1.5)
+    first = store.submit_later("searches", [_search("s1")])
+    second = store.submit_later("searches", [_search("s2"), _search("s1")])
+    assert not first.done() and list(store.searches()) == []  # nothing committed them yet
+    assert (first.result(timeout=10), second.result(timeout=10)) == (1, 1)
+    assert [r["event_id"] for r in store.searches()] == ["s1", "s2"]
+
+
+def test_rows_submitted_for_later_go_with_the_next_commit_or_at_close(store_url):
+    store = open_store(store_url)
+    store.migrate()
+    try:
+        later = store.submit_later("searches", [_search("s1")])
+        assert store.add_votes([_vote("v1")]) == 1  # the vote's commit takes the waiting search along
+        assert later.done() and later.result() == 1
+        assert [r["event_id"] for r in store.searches()] == ["s1"]
+        at_close = store.submit_later("searches", [_search("s2")])
+    finally:
+        store.close()
+    assert at_close.result() == 1
+    reopened = open_store(store_url)
+    try:
+        assert [r["event_id"] for r in reopened.searches()] == ["s1", "s2"]
+    finally:
+        reopened.close()
+    with pytest.raises(StoreError, match="store is closed"):
+        store.submit_later("searches", [_search("s3")])
+
+
 def test_searches_and_contacts_round_trip(store):
     when = utc(2026, 11, 23, 10, 0, 0, 5)
     assert store.add_searches([
