@@ -10,6 +10,22 @@ from kb.votes.simulate import simulate_history
 from scenario import NOW, article, manifest, review_scenario, sqlite_store
 
 
+def _report(tmp_path, m, votes, searches, contacts) -> dict:
+    """The review of these rows against manifest `m`, from a real SQLite store."""
+    store = sqlite_store(tmp_path / "v.db", votes, searches, contacts)
+    try:
+        return build_report(store, m, now=NOW)
+    finally:
+        store.close()
+
+
+def _open_report(chromium, tmp_path, report):
+    """The report's HTML written to a file and loaded: (page, console errors, other requests)."""
+    path = tmp_path / "report.html"
+    path.write_text(format_html(report), encoding="utf-8")
+    return _open(chromium, path)
+
+
 def _open(chromium, path):
     """Load `path` in a fresh page; return (page, console errors, requests other than the file)."""
     page = chromium.new_page()
@@ -25,15 +41,7 @@ def _open(chromium, path):
 
 @pytest.mark.browser
 def test_html_report_opens_without_console_errors(chromium, tmp_path):
-    m, votes, searches, contacts = review_scenario()
-    store = sqlite_store(tmp_path / "v.db", votes, searches, contacts)
-    try:
-        report = build_report(store, m, now=NOW)
-    finally:
-        store.close()
-    path = tmp_path / "report.html"
-    path.write_text(format_html(report), encoding="utf-8")
-    page, errors, requests = _open(chromium, path)
+    page, errors, requests = _open_report(chromium, tmp_path, _report(tmp_path, *review_scenario()))
     try:
         assert errors == []
         assert requests == []
@@ -52,14 +60,8 @@ def test_html_report_opens_without_console_errors(chromium, tmp_path):
 def test_html_report_of_a_simulated_site(chromium, tmp_path):
     m = manifest(*(article(f"art-{i:02d}", version=f"{i:08x}") for i in range(30)))
     history = simulate_history(m, days=90, seed=5, now=NOW)
-    store = sqlite_store(tmp_path / "v.db", history.votes, history.searches, history.contacts)
-    try:
-        report = build_report(store, m, now=NOW)
-    finally:
-        store.close()
-    path = tmp_path / "report.html"
-    path.write_text(format_html(report), encoding="utf-8")
-    page, errors, requests = _open(chromium, path)
+    report = _report(tmp_path, m, history.votes, history.searches, history.contacts)
+    page, errors, requests = _open_report(chromium, tmp_path, report)
     try:
         assert (errors, requests) == ([], [])
         assert page.locator("h2", has_text="Flagged and edited articles").count() == 1
@@ -83,9 +85,7 @@ def test_html_report_with_languages_side_by_side(chromium, built_demo_site, tmp_
         report["languages"] = languages_side_by_side(store, m)
     finally:
         store.close()
-    path = tmp_path / "report.html"
-    path.write_text(format_html(report), encoding="utf-8")
-    page, errors, requests = _open(chromium, path)
+    page, errors, requests = _open_report(chromium, tmp_path, report)
     try:
         assert (errors, requests) == ([], [])
         assert page.locator("h2#languages + table tbody tr").count() == 2
@@ -109,14 +109,7 @@ def test_html_report_with_channels(chromium, tmp_path):
          "channel": "whatsapp"},
         {**search(words, at(6), visitor="b2"), "article": None, "channel": "mcp"},
     ]
-    store = sqlite_store(tmp_path / "v.db", [], searches, [])
-    try:
-        report = build_report(store, m, now=NOW)
-    finally:
-        store.close()
-    path = tmp_path / "report.html"
-    path.write_text(format_html(report), encoding="utf-8")
-    page, errors, requests = _open(chromium, path)
+    page, errors, requests = _open_report(chromium, tmp_path, _report(tmp_path, m, [], searches, []))
     try:
         assert (errors, requests) == ([], [])
         rows = page.locator("h2#channels + p + table tbody tr")
