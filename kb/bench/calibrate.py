@@ -8,7 +8,10 @@ kb, `answered_rate`, `answered_hit@1` and `ece` with the shipped coefficients th
 
 `ece` measured on a few hundred queries is mostly noise: `ece_floor` is the ECE a perfectly
 calibrated model with the same confidences would show on average (its labels drawn from its own
-probabilities), the level below which a set cannot tell calibration errors apart.
+probabilities), the level below which a set cannot tell calibration errors apart. For the same
+reason `answered_hit@1` carries its 95% Wilson interval, and `splits` > 1 repeats the
+cross-validation over other random splits into folds, so a small set's figures show how much of
+them is the luck of one split.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Callable
 
 from kb.bench.datasets import Dataset, Query
 from kb.channels.answers import COEFFICIENTS, DEFAULT_THRESHOLD, confidence, features
+from kb.report.tally import wilson_interval
 from kb.search.index import build_index
 from kb.search.ranker import search
 
@@ -122,6 +126,13 @@ def answer_metrics(probabilities: list[float], right: list[bool], threshold: flo
             "ece": round(ece(probabilities, right), 4)}
 
 
+def answered_interval(probabilities: list[float], right: list[bool], threshold: float) -> list[float]:
+    """The 95% Wilson interval of answered_hit@1: where the precision of the answers may truly lie."""
+    answered = [r for p, r in zip(probabilities, right) if p >= threshold]
+    low, high = wilson_interval(sum(answered), len(answered))
+    return [round(low, 4), round(high, 4)]
+
+
 def ece(probabilities: list[float], right: list[bool]) -> float:
     """Expected calibration error in BINS equal-width bins: sum over bins of share x |mean p - accuracy|."""
     n = len(probabilities) or 1
@@ -146,25 +157,29 @@ def ece_floor(probabilities: list[float], draws: int = FLOOR_DRAWS, seed: int = 
 
 
 def shipped_metrics(index: dict, queries: list[Query]) -> dict[str, float]:
-    """answer_metrics of the shipped model and default threshold on `queries` over `index`, and the
-    `ece_floor` of those confidences."""
+    """answer_metrics of the shipped model and default threshold on `queries` over `index`, with the
+    interval of answered_hit@1 and the `ece_floor` of those confidences."""
     probabilities, right = [], []
     for q in queries:
         hits = search(index, q.query, limit=2)
         probabilities.append(confidence(hits, 0, index.get("language")) if hits else 0.0)
         right.append(bool(hits) and hits[0].id in q.relevant)
-    return {**answer_metrics(probabilities, right, DEFAULT_THRESHOLD), "ece_floor": ece_floor(probabilities)}
+    return {**answer_metrics(probabilities, right, DEFAULT_THRESHOLD),
+            "answered_hit@1_interval": answered_interval(probabilities, right, DEFAULT_THRESHOLD),
+            "ece_floor": ece_floor(probabilities)}
 
 
 def calibrate(datasets: list[Dataset], log: Callable[[str], None], seed: int = 0,
-              languages: dict[str, str] | None = None) -> dict:
+              languages: dict[str, str] | None = None, splits: int = 1) -> dict:
     """Fit one model on all sets, with an intercept per language; cross-validated figures per set
     and threshold.
 
     `languages` maps a set's name to its language (default en). Every language shares the
     features' weights, which the larger sets determine, and a set of a hundred queries only moves
     its language's intercept. Returns {coefficients: {language: weights}, shipped,
-    cross_validated: {set: {threshold: metrics}}, ece_floor: {set: value}}.
+    cross_validated: {set: {threshold: metrics}}, ece_floor: {set: value}}; with `splits` > 1
+    also splits: {set: {threshold: the mean and range of each figure over that many splits}}, the
+    first split being the one of cross_validated (query i in fold i mod 5), the others random.
     """
     language_of = {ds.name: (languages or {}).get(ds.name, BASE_LANGUAGE) for ds in datasets}
     others = tuple(sorted(set(language_of.values()) - {BASE_LANGUAGE}))
@@ -174,36 +189,86 @@ def calibrate(datasets: list[Dataset], log: Callable[[str], None], seed: int = 0
         rows[ds.name] = calibration_rows(ds, language=language_of[ds.name])
     rng = random.Random(seed)
     training = {name: (rng.sample(r, PER_SET) if len(r) > PER_SET else r) for name, r in rows.items()}
-    # cross-validation: each fold's model never saw the queries it predicts
-    predicted: dict[str, list[float]] = {name: [0.0] * len(r) for name, r in rows.items()}
+    # the first split: query i in fold i mod FOLDS; the others shuffle each set's queries first
     fold_of = {id(row): i % FOLDS for r in rows.values() for i, row in enumerate(r)}
+    predicted = _cross_validated(rows, training, fold_of, others)
+    table, floors = {}, {}
+    for name, r in rows.items():
+        right = [row.right for row in r]
+        table[name] = {f"{t:.2f}": {**answer_metrics(predicted[name], right, t),
+                                    "answered_hit@1_interval": answered_interval(predicted[name], right, t)}
+                       for t in THRESHOLDS}
+        floors[name] = ece_floor(predicted[name])
+    fitted = fit_logistic([row for r in training.values() for row in r], languages=others)
+    coefficients = {code: {k: round(v, 4) for k, v in model.items()}
+                    for code, model in per_language(fitted, others).items()}
+    result = {"coefficients": coefficients, "shipped": COEFFICIENTS, "cross_validated": table, "ece_floor": floors}
+    if splits > 1:
+        figures = {name: {t: [by_threshold[t]] for t in by_threshold} for name, by_threshold in table.items()}
+        shuffle = random.Random(seed + 1)
+        for split in range(1, splits):
+            log(f"cross-validating split {split + 1} of {splits}")
+            fold_of = {}
+            for r in rows.values():
+                order = list(range(len(r)))
+                shuffle.shuffle(order)
+                fold_of.update({id(r[i]): place % FOLDS for place, i in enumerate(order)})
+            predicted = _cross_validated(rows, training, fold_of, others)
+            for name, r in rows.items():
+                right = [row.right for row in r]
+                for t in THRESHOLDS:
+                    figures[name][f"{t:.2f}"].append(answer_metrics(predicted[name], right, t))
+        result["splits"] = {name: {t: _spread(runs) for t, runs in by_threshold.items()}
+                            for name, by_threshold in figures.items()}
+    return result
+
+
+def _cross_validated(rows: dict[str, list[Row]], training: dict[str, list[Row]], fold_of: dict[int, int],
+                     others: tuple[str, ...]) -> dict[str, list[float]]:
+    """Each row's probability from the model fitted on the other folds: no model sees what it predicts."""
+    predicted: dict[str, list[float]] = {name: [0.0] * len(r) for name, r in rows.items()}
     for fold in range(FOLDS):
         fitted = fit_logistic([row for r in training.values() for row in r if fold_of[id(row)] != fold],
                               languages=others)
         models = per_language(fitted, others)
         for name, r in rows.items():
             for i, row in enumerate(r):
-                if i % FOLDS == fold:
+                if fold_of[id(row)] == fold:
                     predicted[name][i] = predict(models[row.language], row.features)
-    table, floors = {}, {}
-    for name, r in rows.items():
-        right = [row.right for row in r]
-        table[name] = {f"{t:.2f}": answer_metrics(predicted[name], right, t) for t in THRESHOLDS}
-        floors[name] = ece_floor(predicted[name])
-    fitted = fit_logistic([row for r in training.values() for row in r], languages=others)
-    coefficients = {code: {k: round(v, 4) for k, v in model.items()}
-                    for code, model in per_language(fitted, others).items()}
-    return {"coefficients": coefficients, "shipped": COEFFICIENTS, "cross_validated": table, "ece_floor": floors}
+    return predicted
+
+
+def _spread(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Mean, lowest and highest of each figure over the splits' runs."""
+    out: dict[str, float] = {"splits": len(runs)}
+    for key in ("answered_rate", "answered_hit@1", "ece"):
+        values = [run[key] for run in runs]
+        out[key] = round(sum(values) / len(values), 4)
+        out[f"{key}_min"], out[f"{key}_max"] = min(values), max(values)
+    return out
 
 
 def format_calibration(result: dict) -> str:
-    """The cross-validated table (Markdown) and the coefficients."""
-    lines = ["| set | threshold | answered_rate | answered_hit@1 | ece | ece floor |", "|---|---|---|---|---|---|"]
+    """The cross-validated table (Markdown), over several splits when there were, and the coefficients."""
+    lines = ["| set | threshold | answered_rate | answered_hit@1 | 95% interval | ece | ece floor |",
+             "|---|---|---|---|---|---|---|"]
     for name, by_threshold in result["cross_validated"].items():
         for t, m in by_threshold.items():
-            lines.append(f"| {name} | {t} | {m['answered_rate']:.3f} | {m['answered_hit@1']:.3f} | {m['ece']:.3f} "
-                         f"| {result['ece_floor'][name]:.3f} |")
+            low, high = m["answered_hit@1_interval"]
+            lines.append(f"| {name} | {t} | {m['answered_rate']:.3f} | {m['answered_hit@1']:.3f} "
+                         f"| {low:.2f}-{high:.2f} | {m['ece']:.3f} | {result['ece_floor'][name]:.3f} |")
     lines += ["", "ece floor: the ECE a perfectly calibrated model with the same confidences shows on average "
-                  "on that many queries (below it, a set cannot measure calibration).", ""]
+                  "on that many queries (below it, a set cannot measure calibration). 95% interval: where "
+                  "answered_hit@1 may truly lie, given how many queries were answered.", ""]
+    if "splits" in result:
+        count = next(iter(next(iter(result["splits"].values())).values()))["splits"]
+        lines += [f"Over {count} splits into {FOLDS} folds (mean, lowest-highest):", "",
+                  "| set | threshold | answered_rate | answered_hit@1 | ece |", "|---|---|---|---|---|"]
+        for name, by_threshold in result["splits"].items():
+            for t, m in by_threshold.items():
+                lines.append(f"| {name} | {t} | " + " | ".join(
+                    f"{m[k]:.3f} ({m[k + '_min']:.3f}-{m[k + '_max']:.3f})"
+                    for k in ("answered_rate", "answered_hit@1", "ece")) + " |")
+        lines.append("")
     lines.append("COEFFICIENTS = " + repr(result["coefficients"]))
     return "\n".join(lines)

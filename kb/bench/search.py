@@ -23,7 +23,8 @@ from kb.search.index import build_index, write_index
 from kb.search.text import strip_markdown
 
 HERE = Path(__file__).parent
-ANSWER_KEYS = ["answered_rate", "answered_hit@1", "ece"]  # kb only: the answers' confidence
+# kb only: the answers' confidence
+ANSWER_KEYS = ["answered_rate", "answered_hit@1", "answered_hit@1_interval", "ece"]
 ENGINES = ["kb", "lunr", "minisearch", "fuse", "flexsearch", "orama", "pagefind"]
 PACKAGES = ["lunr", "minisearch", "fuse.js", "flexsearch", "@orama/orama", "pagefind"]
 # Fuse.js scans every document for every query (hundreds of ms each): it always gets a sample.
@@ -193,14 +194,17 @@ def format_table(results: dict[str, list[EngineRun]]) -> str:
                              f"| {m['mrr@10']:.3f} | {m['zero']:.3f} | {m['p50_ms']:.2f} | {m['p95_ms']:.2f} "
                              f"| {run.index_gzip_bytes / 1000:.1f} | {run.build_ms:.0f} |")
     answers = [f"| {name if variant == 'clean' else name + ' (typos)'} | {m['answered_rate']:.3f} "
-               f"| {m['answered_hit@1']:.3f} | {m['ece']:.3f} | {m['ece_floor']:.3f} |"
+               f"| {m['answered_hit@1']:.3f} | {m['answered_hit@1_interval'][0]:.2f}-{m['answered_hit@1_interval'][1]:.2f} "
+               f"| {m['ece']:.3f} | {m['ece_floor']:.3f} |"
                for name, runs in results.items() for run in runs if run.engine == "kb"
                for variant, m in run.metrics.items() if "ece" in m]
     if answers:
         lines += ["", "kb answers (threshold and confidence as shipped; targets: answered_hit@1 >= 0.90 with "
                       "answered_rate >= 0.40, ece <= 0.05; ece floor: what a perfectly calibrated model with the "
-                      "same confidences shows on average on that many queries):", "",
-                  "| set | answered_rate | answered_hit@1 | ece | ece floor |", "|---|---|---|---|---|", *answers]
+                      "same confidences shows on average on that many queries; 95% interval: where "
+                      "answered_hit@1 may truly lie, given how many queries were answered):", "",
+                  "| set | answered_rate | answered_hit@1 | 95% interval | ece | ece floor |",
+                  "|---|---|---|---|---|---|", *answers]
     return "\n".join(lines)
 
 

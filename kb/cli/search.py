@@ -98,7 +98,11 @@ def bench_search(datasets: tuple[Path, ...], typo_seed: int | None, json_path: P
 @click.option("--language", "languages", multiple=True, metavar="[SET=]CODE",
               help="The language of the sets' articles (all, or one set by its folder name: plhelp=pl); "
                    "our engine ranks each with that language's analyzer. Default en.")
-def bench_calibrate(datasets: tuple[Path, ...], json_path: Path | None, languages: tuple[str, ...]) -> None:
+@click.option("--splits", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
+              help="Cross-validate over N splits into folds (the first as without, the others random) and "
+                   "print each figure's mean and range: how much of a small set's figures is one split's luck.")
+def bench_calibrate(datasets: tuple[Path, ...], json_path: Path | None, languages: tuple[str, ...],
+                    splits: int) -> None:
     """Fit the answers' confidence model on DATASET folders; print cross-validated figures and coefficients."""
     from kb.bench.calibrate import calibrate, format_calibration
     from kb.bench.datasets import DatasetError, load_dataset
@@ -115,7 +119,8 @@ def bench_calibrate(datasets: tuple[Path, ...], json_path: Path | None, language
             default = code
     try:
         loaded = [load_dataset(folder) for folder in datasets]
-        result = calibrate(loaded, stderr_log, languages={ds.name: per_set.get(ds.name, default) for ds in loaded})
+        result = calibrate(loaded, stderr_log, languages={ds.name: per_set.get(ds.name, default) for ds in loaded},
+                           splits=splits)
     except (DatasetError, SearchError) as exc:
         raise KbError(str(exc)) from exc
     click.echo(format_calibration(result))

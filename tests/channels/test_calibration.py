@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -33,11 +34,51 @@ def test_the_shipped_confidence_meets_the_targets_on_each_english_public_set(set
     assert m["ece"] <= 0.05
 
 
-def test_kb_bench_calibrate_reproduces_the_shipped_coefficients(sets):
-    result = calibrate(list(sets.values()), log=lambda message: None, languages={"plhelp": "pl"})
-    assert result["coefficients"] == COEFFICIENTS
+SPLITS = 3
+
+
+@pytest.fixture(scope="module")
+def calibrated(sets):
+    return calibrate(list(sets.values()), log=lambda message: None, languages={"plhelp": "pl"}, splits=SPLITS)
+
+
+def test_kb_bench_calibrate_reproduces_the_shipped_coefficients(calibrated):
+    assert calibrated["coefficients"] == COEFFICIENTS
     for name in ENGLISH:
-        assert result["cross_validated"][name]["0.80"]["answered_hit@1"] >= 0.90
+        assert calibrated["cross_validated"][name]["0.80"]["answered_hit@1"] >= 0.90
+
+
+def reference_wilson(right, n, z=1.96):
+    """The Wilson score interval as the textbooks write it."""
+    p = right / n
+    centre = p + z * z / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre - spread) / (1 + z * z / n), (centre + spread) / (1 + z * z / n)
+
+
+def test_each_answered_precision_carries_its_wilson_interval(sets, calibrated):
+    for name, by_threshold in calibrated["cross_validated"].items():
+        for m in by_threshold.values():
+            answered = round(m["answered_rate"] * len(sets[name].queries))
+            low, high = reference_wilson(round(m["answered_hit@1"] * answered), answered)
+            assert m["answered_hit@1_interval"] == [pytest.approx(low, abs=1e-4), pytest.approx(high, abs=1e-4)]
+            assert low <= m["answered_hit@1"] <= high
+    # a hundred queries leave the precision of about forty answers wide open
+    low, high = calibrated["cross_validated"]["plhelp"]["0.80"]["answered_hit@1_interval"]
+    assert high - low > 0.15
+
+
+def test_the_figures_over_several_splits_hold_the_first_split_and_its_spread(calibrated):
+    for name, by_threshold in calibrated["splits"].items():
+        for t, spread in by_threshold.items():
+            first = calibrated["cross_validated"][name][t]
+            assert spread["splits"] == SPLITS
+            for key in ("answered_rate", "answered_hit@1", "ece"):
+                assert spread[f"{key}_min"] <= first[key] <= spread[f"{key}_max"]
+                assert spread[f"{key}_min"] <= spread[key] <= spread[f"{key}_max"]
+    # the random splits differ from the first: plhelp's hundred queries move with the split
+    plhelp = calibrated["splits"]["plhelp"]["0.80"]
+    assert plhelp["ece_min"] < plhelp["ece_max"]
 
 
 def test_every_language_shares_the_weights_and_has_its_own_intercept():

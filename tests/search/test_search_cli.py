@@ -74,8 +74,10 @@ def test_kb_bench_search_writes_the_json_shape(tmp_path: Path) -> None:
     figures = json.loads(out.read_text(encoding="utf-8"))
     assert list(figures["datasets"]["tiny"]) == ["clean", "typos"]
     kb = figures["datasets"]["tiny"]["clean"]["kb"]
-    assert sorted(kb) == ["answered_hit@1", "answered_rate", "ece", "hit@1", "hit@5", "index_gzip_bytes", "mrr@10",
-                          "p50_ms", "p95_ms", "zero"]
+    assert sorted(kb) == ["answered_hit@1", "answered_hit@1_interval", "answered_rate", "ece", "hit@1", "hit@5",
+                          "index_gzip_bytes", "mrr@10", "p50_ms", "p95_ms", "zero"]
+    low, high = kb["answered_hit@1_interval"]
+    assert 0.0 <= low <= kb["answered_hit@1"] <= high <= 1.0
     assert (kb["hit@1"], kb["mrr@10"], kb["zero"]) == (1.0, 1.0, 0.0)
     assert "| tiny | 2 | kb | 1.000 |" in result.output
 
