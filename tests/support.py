@@ -160,14 +160,16 @@ def serve_static(site: Path) -> Iterator[str]:
         server.server_close()
 
 
-def start_kb_serve(cwd: Path, port: int, timeout: float = 60) -> subprocess.Popen:
-    """`kb serve --port PORT` in `cwd`, once its preview answers /_kb/build; stop it with terminate()."""
+def start_kb_serve(cwd: Path, port: int, timeout: float = 60, separate_stderr: bool = False) -> subprocess.Popen:
+    """`kb serve --port PORT` in `cwd`, once its preview answers /_kb/build; stop it with terminate().
+
+    Its standard error joins its output unless `separate_stderr` (for a test of what it prints there)."""
     import urllib.error
     import urllib.request
 
     server = subprocess.Popen([sys.executable, "-m", "kb", "serve", "--port", str(port)], cwd=cwd,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE if separate_stderr else subprocess.STDOUT,
+                              text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -176,5 +178,6 @@ def start_kb_serve(cwd: Path, port: int, timeout: float = 60) -> subprocess.Pope
         except (OSError, urllib.error.URLError):
             if server.poll() is not None or time.monotonic() > deadline:
                 server.kill()
-                raise AssertionError(f"kb serve did not start:\n{server.stdout.read()}") from None
+                shown = server.stdout.read() + (server.stderr.read() if separate_stderr else "")
+                raise AssertionError(f"kb serve did not start:\n{shown}") from None
             time.sleep(0.2)

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from support import MKDOCS_YML, free_port, run_kb
+from support import MKDOCS_YML, free_port, run_kb, start_kb_serve
 
 ARTICLES = {
     "articles/pay/blik.md": """
@@ -128,18 +123,8 @@ def test_a_postgresql_that_is_down_is_one_line_at_once(kb_project, command):
 def test_ctrl_c_ends_serve_quietly(kb_project):
     root = kb_project({"articles/pay/card.md": ARTICLES["articles/pay/card.md"]})
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "kb", "serve", "--port", str(port)], cwd=root,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    server = start_kb_serve(root, port, timeout=120, separate_stderr=True)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/_kb/build", timeout=5).close()
-                break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "kb serve did not start"
-                time.sleep(0.2)
         server.send_signal(signal.SIGINT)
         out, err = server.communicate(timeout=30)
     finally:
