@@ -117,20 +117,16 @@ def _solve(a: list[list[float]], b: list[float]) -> list[float]:
     return [m[i][n] / m[i][i] for i in range(n)]
 
 
-def answer_metrics(probabilities: list[float], right: list[bool], threshold: float) -> dict[str, float]:
-    """answered_rate, answered_hit@1 (top right when answered) and ece (10 bins) of top-result confidences."""
+def answer_metrics(probabilities: list[float], right: list[bool], threshold: float) -> dict:
+    """answered_rate, answered_hit@1 (top right when answered) with its 95% Wilson interval (where
+    the precision of that many answers may truly lie), and ece (10 bins) of top-result confidences."""
     n = len(probabilities) or 1
     answered = [r for p, r in zip(probabilities, right) if p >= threshold]
+    low, high = wilson_interval(sum(answered), len(answered))
     return {"answered_rate": round(len(answered) / n, 4),
             "answered_hit@1": round(sum(answered) / len(answered), 4) if answered else 0.0,
+            "answered_hit@1_interval": [round(low, 4), round(high, 4)],
             "ece": round(ece(probabilities, right), 4)}
-
-
-def answered_interval(probabilities: list[float], right: list[bool], threshold: float) -> list[float]:
-    """The 95% Wilson interval of answered_hit@1: where the precision of the answers may truly lie."""
-    answered = [r for p, r in zip(probabilities, right) if p >= threshold]
-    low, high = wilson_interval(sum(answered), len(answered))
-    return [round(low, 4), round(high, 4)]
 
 
 def ece(probabilities: list[float], right: list[bool]) -> float:
@@ -157,16 +153,14 @@ def ece_floor(probabilities: list[float], draws: int = FLOOR_DRAWS, seed: int = 
 
 
 def shipped_metrics(index: dict, queries: list[Query]) -> dict[str, float]:
-    """answer_metrics of the shipped model and default threshold on `queries` over `index`, with the
-    interval of answered_hit@1 and the `ece_floor` of those confidences."""
+    """answer_metrics of the shipped model and default threshold on `queries` over `index`, and the
+    `ece_floor` of those confidences."""
     probabilities, right = [], []
     for q in queries:
         hits = search(index, q.query, limit=2)
         probabilities.append(confidence(hits, 0, index.get("language")) if hits else 0.0)
         right.append(bool(hits) and hits[0].id in q.relevant)
-    return {**answer_metrics(probabilities, right, DEFAULT_THRESHOLD),
-            "answered_hit@1_interval": answered_interval(probabilities, right, DEFAULT_THRESHOLD),
-            "ece_floor": ece_floor(probabilities)}
+    return {**answer_metrics(probabilities, right, DEFAULT_THRESHOLD), "ece_floor": ece_floor(probabilities)}
 
 
 def calibrate(datasets: list[Dataset], log: Callable[[str], None], seed: int = 0,
@@ -192,12 +186,10 @@ def calibrate(datasets: list[Dataset], log: Callable[[str], None], seed: int = 0
     # the first split: query i in fold i mod FOLDS; the others shuffle each set's queries first
     fold_of = {id(row): i % FOLDS for r in rows.values() for i, row in enumerate(r)}
     predicted = _cross_validated(rows, training, fold_of, others)
+    right = {name: [row.right for row in r] for name, r in rows.items()}
     table, floors = {}, {}
-    for name, r in rows.items():
-        right = [row.right for row in r]
-        table[name] = {f"{t:.2f}": {**answer_metrics(predicted[name], right, t),
-                                    "answered_hit@1_interval": answered_interval(predicted[name], right, t)}
-                       for t in THRESHOLDS}
+    for name in rows:
+        table[name] = {f"{t:.2f}": answer_metrics(predicted[name], right[name], t) for t in THRESHOLDS}
         floors[name] = ece_floor(predicted[name])
     fitted = fit_logistic([row for r in training.values() for row in r], languages=others)
     coefficients = {code: {k: round(v, 4) for k, v in model.items()}
@@ -214,10 +206,9 @@ def calibrate(datasets: list[Dataset], log: Callable[[str], None], seed: int = 0
                 shuffle.shuffle(order)
                 fold_of.update({id(r[i]): place % FOLDS for place, i in enumerate(order)})
             predicted = _cross_validated(rows, training, fold_of, others)
-            for name, r in rows.items():
-                right = [row.right for row in r]
+            for name in rows:
                 for t in THRESHOLDS:
-                    figures[name][f"{t:.2f}"].append(answer_metrics(predicted[name], right, t))
+                    figures[name][f"{t:.2f}"].append(answer_metrics(predicted[name], right[name], t))
         result["splits"] = {name: {t: _spread(runs) for t, runs in by_threshold.items()}
                             for name, by_threshold in figures.items()}
     return result
