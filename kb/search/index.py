@@ -20,6 +20,7 @@ from typing import Any, Iterable, Protocol
 
 import yaml
 
+from kb.search.confidence import model_for
 from kb.search.sections import article_sections
 from kb.search.text import Analyzer, analyzer_for, strip_markdown
 
@@ -123,6 +124,7 @@ def build_index(articles: Iterable[ArticleLike], synonyms: dict[str, list[str]] 
         "postings": postings,
         "synonyms": _expand_synonyms(synonyms or {}, {t: len(docs_of[t]) for t in terms}, analyzer),
         "forms": analyzer.find_forms(text for a in articles for text in _texts(a)),
+        "confidence": model_for(analyzer.language),  # the browser's model: kb/search/confidence.py
     }
 
 
