@@ -375,11 +375,67 @@
       return {
         doc: doc,
         score: totals[doc] / (IMPACT_SCALE * FACTOR_EXACT),
+        share: totals[doc] / bestPossible,
         matched: winners.map(function (won) { return won && won[doc] ? won[doc] - 1 : -1; })
       };
     });
     for (var r = 0; r < touched.length; r++) totals[touched[r]] = 0;
     return { groups: groups, results: results };
+  }
+
+  /* ---- confidence (twin of kb/search/confidence.py) -------------------------------------- */
+
+  // The model's weights and threshold ship with the index (index.confidence): none are kept here.
+  var FEATURES = ["share", "lead", "title_words", "log_matched"];
+
+  /* The index terms of a document's title, analysed once. */
+  function titleTerms(p, doc) {
+    if (!p.titles) p.titles = new Map();
+    var found = p.titles.get(doc);
+    if (!found) {
+      found = new Set(p.analyzer.pairs(p.docs[doc][1]).map(function (pair) { return pair[1]; }));
+      p.titles.set(doc, found);
+    }
+    return found;
+  }
+
+  /* The model's inputs for result `number` of `results` (from rank with matches). */
+  function features(p, results, number) {
+    var r = results[number];
+    var share = Math.min(1, r.share);
+    var other = null;
+    for (var i = 0; i < results.length; i++)
+      if (i !== number && (other === null || Math.min(1, results[i].share) > other)) other = Math.min(1, results[i].share);
+    var words = Math.max(1, r.matched.length);
+    var title = titleTerms(p, r.doc);
+    var matched = 0, inTitle = 0;
+    r.matched.forEach(function (term) {
+      if (term < 0) return;
+      matched++;
+      if (title.has(p.terms[term])) inTitle++;
+    });
+    return { share: share, lead: share - (other === null ? 0 : other), title_words: inTitle / words,
+             log_matched: matched ? Math.log(matched) : 0 };
+  }
+
+  /* The estimated probability that result `number` answers the query, or null when the index
+     ships no model (an index built before models shipped: the site behaves as it did). */
+  function confidence(p, results, number) {
+    var model = p.index.confidence;
+    if (!model || !results.length) return null;
+    var x = features(p, results, number), w = model.weights;
+    var z = w.intercept;
+    for (var f = 0; f < FEATURES.length; f++) z += w[FEATURES[f]] * x[FEATURES[f]];
+    return 1 / (1 + Math.exp(-Math.max(-30, Math.min(30, z))));
+  }
+
+  /* The top result's confidence for `query` and whether it is a good answer: {id, confidence,
+     confident} (null when nothing is found). kb.search.confidence gives the same. */
+  function assess(p, query) {
+    var results = rank(p, query, 2, true).results;
+    if (!results.length) return null;
+    var c = confidence(p, results, 0);
+    return { id: p.docs[results[0].doc][0], confidence: c, confident: c === null || c >= p.index.confidence.threshold };
   }
 
   /* [{id, title, url, score}], best first: the same list kb.search.search returns. */
@@ -519,6 +575,7 @@
   var api = {
     fold: fold, words: words, stem: stem, osa: osa, typoBudget: typoBudget, analyzerFor: analyzerFor,
     prepare: prepare, search: search, rank: rank, rankAsync: rankAsync, handler: handler,
+    features: features, confidence: confidence, assess: assess,
     highlight: highlight, setBase: setBase,
     MessageType: { SETUP: SETUP, READY: READY, QUERY: QUERY, RESULT: RESULT }
   };
