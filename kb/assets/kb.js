@@ -1,20 +1,122 @@
-// The home page's big search box opens Material's header search, by mouse or keyboard.
+// The search results say when none is a good answer. The worker (kb/assets/search/worker.js)
+// tells this page, over a channel of the page's language, whether the top result for a query is
+// a good answer; when it is not, or nothing was found, a notice above the results offers the
+// contact channels first (the feedback sender carries the query into them, as it does on
+// articles), then the few results the worker left as "maybe". The results' element is marked
+// (data-kb-answer="none", data-kb-recorded when the collector answered, and so recorded, the
+// query) so the feedback sender records the failed search once.
 (function () {
-  function openSearch(event) {
-    var toggle = document.querySelector("[data-md-toggle=search]");
-    var input = document.querySelector("[data-md-component=search-query]");
-    if (!toggle || !input) return;
-    event.preventDefault();
-    toggle.checked = true;
-    toggle.dispatchEvent(new Event("change"));
-    input.focus();
+  var settings = {};
+  try {
+    settings = JSON.parse(document.getElementById("kb-search-config").textContent) || {};
+  } catch (e) { return; }
+  var texts = settings.texts || {};
+  var channels = Array.isArray(settings.contact) ? settings.contact : [];
+  var latest = null;
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (key) {
+      if (key === "text") node.textContent = attrs[key];
+      else node.setAttribute(key, attrs[key]);
+    });
+    (children || []).forEach(function (child) { if (child) node.appendChild(child); });
+    return node;
   }
-  document.addEventListener("click", function (event) {
-    if (event.target.closest && event.target.closest("[data-kb-search-open]")) openSearch(event);
+
+  function notice(found) {
+    var list = el("ul", { class: "kb-no-answer__channels" });
+    channels.forEach(function (ch) {
+      var item = el("li", {}, [el("a", { href: String(ch.url || ""), "data-kb-channel": String(ch.name || ""),
+                                         text: String(ch.name || "") })]);
+      if (ch.hours) item.appendChild(el("span", { class: "kb-no-answer__hours", text: " " + ch.hours }));
+      list.appendChild(item);
+    });
+    return el("div", { class: "kb-no-answer", role: "status" }, [
+      el("p", { class: "kb-no-answer__title", text: found ? texts.no_answer : texts.no_results }),
+      found && channels.length ? el("p", { text: texts.contact }) : null,
+      channels.length ? list : null,
+      found ? el("p", { class: "kb-no-answer__maybe", text: texts.maybe }) : null
+    ]);
+  }
+
+  function show() {
+    var input = document.querySelector("[data-md-component=search-query]");
+    var box = document.querySelector(".md-search-result");
+    if (!input || !box) return;
+    var query = input.value;
+    var current = latest && latest.query === query && query.trim() ? latest : null;
+    var old = box.querySelector(".kb-no-answer");
+    var none = !!current && !current.answered;
+    if (none) box.setAttribute("data-kb-answer", "none"); else box.removeAttribute("data-kb-answer");
+    if (current && current.source === "collector") box.setAttribute("data-kb-recorded", "");
+    else box.removeAttribute("data-kb-recorded");
+    var key = none ? current.query + "\n" + (current.results > 0) : null;
+    if (old && old.getAttribute("data-kb-for") === key) return;
+    if (old) old.remove();
+    if (!none) return;
+    var block = notice(current.results > 0);
+    block.setAttribute("data-kb-for", key);
+    var list = box.querySelector(".md-search-result__list");
+    box.insertBefore(block, list);
+  }
+
+  if (typeof BroadcastChannel === "undefined" || !settings.language) return;
+  new BroadcastChannel("kb-search:" + settings.language).addEventListener("message", function (ev) {
+    latest = ev.data;
+    show();
   });
+  document.addEventListener("input", function (ev) {
+    if (ev.target && ev.target.matches && ev.target.matches("[data-md-component=search-query]")) show();
+  });
+})();
+
+// The home page's big search box is where the customer types: what they type goes to Material's
+// search (whose results open under the header) and stays in the box they chose.
+(function () {
+  function searchInput() { return document.querySelector("[data-md-component=search-query]"); }
+  function openSearch() {
+    var toggle = document.querySelector("[data-md-toggle=search]");
+    if (toggle && !toggle.checked) {
+      toggle.checked = true;
+      toggle.dispatchEvent(new Event("change"));
+    }
+  }
+  document.addEventListener("input", function (event) {
+    var hero = event.target.closest && event.target.closest("[data-kb-search-input]");
+    var input = searchInput();
+    if (!hero || !input) return;
+    input.value = hero.value;
+    // Material reads the query on keyup
+    input.dispatchEvent(new KeyboardEvent("keyup", { bubbles: true }));
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+    openSearch();
+  });
+  // While the search is open, Material hands every key to its own box: keep the typing here
+  // (arrows still move into the results, Escape still closes them).
   document.addEventListener("keydown", function (event) {
-    if ((event.key === "Enter" || event.key === " ") &&
-        event.target.closest && event.target.closest("[data-kb-search-open]")) openSearch(event);
+    if (!event.target.closest || !event.target.closest("[data-kb-search-input]")) return;
+    if (["ArrowUp", "ArrowDown", "Escape"].indexOf(event.key) < 0) event.stopPropagation();
+  });
+  document.addEventListener("focusin", function (event) {
+    if (event.target.closest && event.target.closest("[data-kb-search-input]") && event.target.value) openSearch();
+  });
+  // Enter opens the first result, as in Material's own box
+  document.addEventListener("submit", function (event) {
+    if (!event.target.matches || !event.target.matches("[data-kb-search-form]")) return;
+    event.preventDefault();
+    var first = document.querySelector(".md-search-result__list .md-search-result__link");
+    if (first) first.click();
+  });
+  // phones and tablets show Material's search as a full-screen overlay: move there, with the text
+  document.addEventListener("click", function (event) {
+    var hero = event.target.closest && event.target.closest("[data-kb-search-input]");
+    if (!hero || window.matchMedia("(min-width: 60em)").matches) return;
+    var input = searchInput();
+    if (!input) return;
+    input.value = hero.value;
+    openSearch();
+    input.focus();
   });
 })();
 

@@ -69,6 +69,18 @@ TEXTS: dict[str, dict[str, Any]] = {
             "thanks": "Thank you! This helps us fix the article.",
             "contact_title": "Still need help? Talk to a person:",
         },
+        # the search box and its results (kb/assets/kb.js, kb/assets/search/templates)
+        "search": {
+            "label": "Search the help center",
+            "placeholder": "Type your question",
+            "none": "No articles found",
+            "one": "1 article found",
+            "other": "# articles found",
+            "no_answer": "We could not find a good answer",
+            "contact": "Ask a person: we will help.",
+            "maybe": "Maybe one of these helps:",
+            "no_results": "Nothing matches your question. Ask a person: we will help.",
+        },
     },
     "pl": {
         "home": "Strona główna",
@@ -106,6 +118,17 @@ TEXTS: dict[str, dict[str, Any]] = {
             "skip": "Pomiń",
             "thanks": "Dziękujemy! To pomoże nam poprawić artykuł.",
             "contact_title": "Nadal potrzebujesz pomocy? Porozmawiaj z nami:",
+        },
+        "search": {
+            "label": "Szukaj w centrum pomocy",
+            "placeholder": "Wpisz swoje pytanie",
+            "none": "Nie znaleziono artykułów",
+            "one": "Znaleziono 1 artykuł",
+            "other": "Znalezione artykuły: #",
+            "no_answer": "Nie znaleźliśmy dobrej odpowiedzi",
+            "contact": "Zapytaj konsultanta: pomożemy.",
+            "maybe": "Może pomoże któryś z tych artykułów:",
+            "no_results": "Nic nie pasuje do Twojego pytania. Zapytaj konsultanta: pomożemy.",
         },
     },
 }

@@ -128,6 +128,8 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         config.extra["kb_contact"] = [dict(channel) for channel in self.config.contact]
         if self.langs:
             config.extra["kb_contact"] = self.langs.contacts(config.extra["kb_contact"])
+        config.extra["kb_search"] = search_site.page_settings(self.texts, config.extra["kb_contact"],
+                                                              self.search_language(config))
         # Articles are left out of the navigation on purpose (see on_nav): do not list them all.
         config.validation.nav.omitted_files = logging.DEBUG
         config.theme.dirs.append(str(search_site.TEMPLATES))

@@ -12,7 +12,7 @@ from support import SHARED
 from kb.bench.calibrate import answer_metrics, calibrate, ece, ece_floor, shipped_metrics
 from kb.bench.datasets import load_dataset
 from kb.report.tally import wilson_interval
-from kb.search.confidence import COEFFICIENTS, THRESHOLD, confidence, model_of
+from kb.search.confidence import COEFFICIENTS, CUT, THRESHOLD, confidence, model_of
 from kb.search.index import build_index
 from kb.search.ranker import search
 
@@ -61,7 +61,7 @@ def test_cross_validated_the_browser_answers_rightly_and_rarely_answers_what_it_
 def test_the_model_the_index_ships_gives_the_figures_kb_bench_search_prints(sets, name):
     ds = sets[name]
     index = build_index(ds.articles, language=LANGUAGES[name])
-    assert index["confidence"] == {"weights": COEFFICIENTS["en"], "threshold": THRESHOLD}
+    assert index["confidence"] == {"weights": COEFFICIENTS["en"], "threshold": THRESHOLD, "cut": CUT}
     m = shipped_metrics(index, ds.queries)
     assert m["answered_hit@1"] >= 0.80 and m["answered_rate"] >= 0.65
     assert ("oos_answered" in m) == (name == "clincbank")
