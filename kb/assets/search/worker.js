@@ -454,7 +454,8 @@
   var SECTION_LIMIT = 1;  // sections listed under an article, at most
   var PAUSE_MS = 400;  // the customer paused typing: time to ask the collector (never before the instant results)
   var state = { prepared: null, options: {}, base: null, highlight: false, api: null, language: null, pageLanguage: null,
-                latest: null, timer: null, apiDown: false };
+                latest: null, timer: null, apiDown: false,
+                page: false };  // page: a worker serving a page (not a module in node)
   var HIGHLIGHT_MIN = 3;  // terms shorter than this would mark too much (kb/assets/highlight.js)
   // Words never marked, though they may count for ranking: marking "for" or "nie" everywhere hides
   // the customer's words (folded forms; each language's ranking stop words are unmarked too).
@@ -557,8 +558,10 @@
       var marks = marksOf(p, ranked.groups, r);
       var terms = {};
       ranked.groups.forEach(function (group, g) {
-        // only the words it matched: Material strikes the others through as "Missing"
-        if (r.matched && r.matched[g] >= 0) terms[typed.get(group.word) || group.word] = true;
+        // only the words it matched (Material strikes the others through as "Missing"), each as
+        // typed, or as indexed when the match was a correction or another form
+        var term = r.matched && r.matched[g] >= 0 ? r.matched[g] : -1;
+        if (term >= 0) terms[group.typed.has(term) ? typed.get(group.word) || group.word : p.terms[term]] = true;
       });
       return [{
         location: state.highlight ? withHighlight(d[2], Array.from(marks)) : d[2],
@@ -602,7 +605,7 @@
   // may share an origin); the page reads only what answers the query in its own search box.
   var channel = null;
   function announce(message) {
-    if (typeof BroadcastChannel === "undefined" || !state.language) return;
+    if (!state.page || typeof BroadcastChannel === "undefined" || !state.language) return;
     try {
       channel = channel || new BroadcastChannel("kb-search:" + state.language);
       channel.postMessage(message);
@@ -703,6 +706,7 @@
     module.exports = api;
   } else {
     root.kbSearch = api;
+    state.page = true;
     // this script is SITE/assets/kb/search/worker.js; a split index's shards are in SITE/search/
     try {
       setBase(new URL("../../../search/", root.location.href).href);
