@@ -71,6 +71,38 @@
   });
 })();
 
+// The search dialog for keyboards and screen readers: it has a name (Material's has none), and once
+// the customer has typed, Tab moves between its box, its results and the contact channels instead
+// of leaving it for the page behind (Material closes it on Tab); Escape still closes it.
+(function () {
+  var label = "";
+  try {
+    label = (JSON.parse(document.getElementById("kb-search-config").textContent).texts || {}).label || "";
+  } catch (e) { /* no settings: Material's dialog as it is */ }
+  function name() {
+    var dialog = document.querySelector(".md-search[role=dialog]");
+    if (dialog && label && !dialog.hasAttribute("aria-label")) dialog.setAttribute("aria-label", label);
+  }
+  name();
+  if (window.document$ && typeof window.document$.subscribe === "function") window.document$.subscribe(name);
+  document.addEventListener("keydown", function (event) {
+    var toggle = document.querySelector("[data-md-toggle=search]");
+    var dialog = document.querySelector(".md-search__inner");
+    var input = document.querySelector("[data-md-component=search-query]");
+    if (event.key !== "Tab" || !toggle || !toggle.checked || !dialog || !dialog.contains(document.activeElement)) return;
+    if (!input || !input.value.trim()) return;  // nothing asked yet: Tab walks on through the page
+    var stops = Array.prototype.filter.call(dialog.querySelectorAll(
+      "input, button, .kb-no-answer a[href], .md-search-result__link, details[open] .md-search-result__link"),
+      function (node) { return node.getClientRects().length > 0 && !node.disabled; });
+    if (!stops.length) return;
+    var at = stops.indexOf(document.activeElement);
+    var next = stops[(at + (event.shiftKey ? -1 : 1) + stops.length) % stops.length];
+    event.preventDefault();
+    event.stopPropagation();  // before Material's own Tab handling, which closes the dialog
+    next.focus();
+  }, true);
+})();
+
 // The home page's big search box is where the customer types: what they type goes to Material's
 // search (whose results open under the header) and stays in the box they chose.
 (function () {
