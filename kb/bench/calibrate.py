@@ -26,7 +26,7 @@ from kb.bench.datasets import Dataset, Query
 import numpy as np
 
 from kb.report.tally import wilson_interval
-from kb.search.confidence import (BASE_LANGUAGE, COEFFICIENTS, FEATURES, THRESHOLD, confidence, features,
+from kb.search.confidence import (BASE_LANGUAGE, COEFFICIENTS, CUT, FEATURES, THRESHOLD, confidence, features,
                                   model_of, probability)
 from kb.search.index import build_index
 from kb.search.ranker import search
@@ -37,6 +37,8 @@ L2 = 1e-3
 FOLDS = 5
 PER_SET = 1500  # a larger set is sampled down to this many queries, so no set outweighs the others
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+LIST = 20  # results the site lists at most (kb/assets/search/worker.js RESULT_LIMIT)
+CUTS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7)
 DECISION_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(2, 19))  # 0.10 ... 0.90, for choosing
 
 
@@ -48,6 +50,8 @@ class Row:
     right: bool
     language: str = BASE_LANGUAGE
     in_scope: bool = True  # False: the help center does not answer the query (no relevant article)
+    scores: tuple[float, ...] = ()  # each result's score over the top one's, first LIST results
+    relevant_at: int | None = None  # where the first relevant article is among them
 
 
 def calibration_rows(ds: Dataset, index: dict | None = None, language: str = "en") -> list[Row]:
@@ -55,10 +59,25 @@ def calibration_rows(ds: Dataset, index: dict | None = None, language: str = "en
     index = index if index is not None else build_index(ds.articles, language=language)
     rows = []
     for q in ds.queries:
-        hits = search(index, q.query, limit=2)
+        hits = search(index, q.query, limit=LIST)
+        at = next((i for i, h in enumerate(hits) if h.id in q.relevant), None)
         rows.append(Row(features(hits, 0, language) if hits else None, bool(hits) and hits[0].id in q.relevant,
-                        language, bool(q.relevant)))
+                        language, bool(q.relevant), tuple(h.score / hits[0].score for h in hits), at))
     return rows
+
+
+def cut_table(rows: dict[str, list[Row]]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per set and cut: the share of relevant articles found in the first LIST results that a list
+    stopping below `cut` x the top score keeps, and how long such lists are on average."""
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for name, r in rows.items():
+        found = [row for row in r if row.relevant_at is not None]
+        table[name] = {}
+        for cut in CUTS:
+            kept = sum(1 for row in found if row.scores[row.relevant_at] >= cut)
+            length = sum(sum(1 for x in row.scores if x >= cut) for row in r) / (len(r) or 1)
+            table[name][f"{cut:.1f}"] = {"kept": round(kept / (len(found) or 1), 4), "length": round(length, 2)}
+    return table
 
 
 def predict(weights: dict[str, float], x: dict[str, float] | None) -> float:
@@ -215,7 +234,8 @@ def calibrate(datasets: list[Dataset], log: Callable[[str], None], seed: int = 0
     coefficients = {code: {k: round(v, 4) for k, v in model.items()}
                     for code, model in per_language(fitted, others).items()}
     result = {"coefficients": coefficients, "shipped": COEFFICIENTS, "threshold": threshold,
-              "shipped_threshold": THRESHOLD, "decisions": decisions, "cross_validated": table, "ece_floor": floors}
+              "shipped_threshold": THRESHOLD, "decisions": decisions, "cross_validated": table, "ece_floor": floors,
+              "cut": cut_table(rows), "shipped_cut": CUT}
     if splits > 1:
         figures = {name: {t: [by_threshold[t]] for t in by_threshold} for name, by_threshold in table.items()}
         shuffle = random.Random(seed + 1)
@@ -293,6 +313,13 @@ def format_calibration(result: dict) -> str:
               "| threshold | " + " | ".join(result["decisions"]) + " |",
               "|---|" + "---|" * len(result["decisions"]),
               "| decisions right | " + " | ".join(f"{v:.3f}" for v in result["decisions"].values()) + " |", "",
+              "Where the list of results stops: the share of relevant articles found in the first "
+              f"{LIST} results that a list cut below that share of the top score keeps, and its mean length:", "",
+              "| set | " + " | ".join(f"cut {c}" for c in next(iter(result["cut"].values()))) + " |",
+              "|---|" + "---|" * len(CUTS),
+              *[f"| {name} | " + " | ".join(f"{m['kept']:.3f} ({m['length']:.1f})" for m in by_cut.values()) + " |"
+                for name, by_cut in result["cut"].items()], "",
+              f"CUT = {result['shipped_cut']}  (shipped)",
               f"THRESHOLD = {result['threshold']}  (right most often; shipped: {result['shipped_threshold']})",
               "COEFFICIENTS = " + repr(result["coefficients"])]
     return "\n".join(lines)

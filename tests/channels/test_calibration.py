@@ -43,6 +43,13 @@ def test_kb_bench_calibrate_reproduces_the_shipped_model_and_threshold(calibrate
     assert calibrated["decisions"][f"{THRESHOLD:.2f}"] == max(calibrated["decisions"].values())
 
 
+def test_the_list_stops_where_results_stop_being_relevant(calibrated):
+    for name, by_cut in calibrated["cut"].items():
+        shipped, whole = by_cut[f"{CUT:.1f}"], by_cut["0.0"]
+        assert shipped["kept"] >= 0.97, name  # of the relevant articles the first 20 results hold
+        assert shipped["length"] <= whole["length"] * 0.7, name  # and far shorter lists
+
+
 def test_cross_validated_the_browser_answers_rightly_and_rarely_answers_what_it_cannot(calibrated):
     shipped = f"{THRESHOLD:.2f}"
     for name, by_threshold in calibrated["cross_validated"].items():
