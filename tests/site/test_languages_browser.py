@@ -14,6 +14,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from support import ROOT, LiveServer
 
+from kb.site.languages import TEXTS
 from kb.votes.collector import collector_routes
 from kb.votes.store import open_store
 
@@ -147,6 +148,12 @@ def test_no_serious_accessibility_violations(server, chromium, viewport, prefix,
         page.keyboard.press("Control+A")
         page.keyboard.type("zzqxv", delay=20)  # the no-results state, with the contact channels
         page.locator(".kb-no-answer").wait_for()
+        # said in the site's language, with its own contact channels
+        language = "pl" if prefix else "en"
+        assert page.locator(".kb-no-answer__title").inner_text() == TEXTS[language]["search"]["no_results"]
+        assert page.locator(".md-search-result__meta").inner_text() == TEXTS[language]["search"]["none"]
+        channels = page.locator(".kb-no-answer a[data-kb-channel]").all_inner_texts()
+        assert channels and all(name.startswith(("Czat", "E-mail pomoc", "Zadzwoń")) == bool(prefix) for name in channels)
         found["no results"] = axe_violations(page)
     finally:
         context.close()
