@@ -162,7 +162,8 @@ JSON = """\
   "method": {
     "counting": "one vote per visitor per article per UTC day; the visitor's last vote that day counts; at most 3 per client address per article per UTC day",
     "mean": "Bayesian mean shrunk toward the site's average with 5 pseudo-votes",
-    "interval": "95% Wilson score interval (z = 1.96)"
+    "interval": "95% Wilson score interval (z = 1.96)",
+    "weak": "the interval's upper bound below the target, with votes from at least 2 client addresses"
   },
   "site": {
     "votes": 2,
