@@ -78,23 +78,17 @@ def _period(report: dict) -> str:
     return f"{_day(report['period']['since'])} to {until} (UTC)"
 
 
-_LINE_BREAKS = {"\u2028": "\n", "\u2029": "\n", "\x85": "\n", "\r": "\n"}
-_JOINERS = "\u200c\u200d"  # zero-width (non-)joiners: scripts and emoji sequences need them
+_LINE_BREAK = re.compile("\r\n?|[\x85\u2028\u2029]")
 
 
 def visible(text: str) -> str:
-    """Customer text as every format shows it (the one rule): control characters (a terminal's
-    escapes) and invisible format characters dropped, the bidirectional controls among them
-    (U+202E would turn the text after it around: "txt.exe" shown as "exe.txt"); line breaks of
-    every kind made newlines, tabs kept. Zero-width joiners stay: scripts and emoji need them."""
-    if text.isprintable():
-        return text
-    out = []
-    for c in text:
-        c = _LINE_BREAKS.get(c, c)
-        if c.isprintable() or c in "\n\t" or c in _JOINERS or unicodedata.category(c) not in ("Cc", "Cf", "Cs"):
-            out.append(c)
-    return "".join(out)
+    """Customer text as every format shows it (the one rule): line breaks of every kind as newlines,
+    control and invisible format characters dropped, the bidirectional controls among them (U+202E
+    shows "txt.exe" as "exe.txt"); tabs and zero-width joiners (scripts and emoji need them) kept."""
+    text = _LINE_BREAK.sub("\n", text)
+    return text if text.isprintable() else "".join(
+        c for c in text
+        if c.isprintable() or c in "\n\t\u200c\u200d" or unicodedata.category(c) not in ("Cc", "Cf", "Cs"))
 
 
 def _one_line(text: str) -> str:
