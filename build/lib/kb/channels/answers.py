@@ -1,0 +1,423 @@
+"""Answers for chatbots and other channels: the site's ranking with sections, passages and confidence.
+
+`answer(site_dir, query, ...)` is what the collector's `GET /api/search` and the MCP server return:
+
+    {"query", "language", "answered",
+     "results": [{"id", "title", "url", "section", "passage", "score", "confidence"}],
+     "contact": [...]}
+
+`confidence` is the estimated probability that a result answers the query. It is a logistic
+model over four features of the ranking, fitted on the public evaluation sets (see COEFFICIENTS).
+`answered` is true when the top result's confidence reaches the site's `answer_threshold`; when it
+is not, `contact` lists the site's contact channels with the query carried, so the bot can hand
+the customer over to a person.
+
+Every file read here (index, answers file, an article's Markdown) must resolve inside the site
+folder, symlinks followed: a `language` names one of the site's languages (its manifest's), never a
+path, and a file that resolves elsewhere is refused with `OutsideSite` (a planted answers file or
+symlink must not turn a bot into a reader of the server's files).
+
+The parsed index and answers file are cached per site folder and reused until the files change
+(their modification time and size), so a collector answers from memory. A server prepares the site
+when it starts (`prepare_site`): in a background thread it decodes the index and analyses every
+article's sections, which a query would otherwise do for its articles the first time it meets them.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import json
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+
+from kb.channels.llms import ANSWERS_FORMAT, ANSWERS_PATH
+from kb.manifest import NAME as MANIFEST_NAME
+from kb.search.index import INDEX_PATH, SearchError, load_index
+from kb.search.ranker import Hit, search
+from kb.search.ranker import prepare as prepare_ranker
+from kb.search.sections import ArticleSections, Section, SectionAnalysis
+from kb.search.text import analyzer_for
+
+# The confidence model: P(answers) = 1 / (1 + exp(-(intercept + sum(weight * feature)))). One set of
+# weights for every language, fitted on the public sets of all languages together, with an
+# intercept per language (each language's analyzer ranks differently: Polish stems make longer,
+# looser matches); a language without one of its own uses English's. Fitted by `kb bench calibrate
+# ../shared/eval/stackfaq ../shared/eval/banking77 ../shared/eval/plhelp --language plhelp=pl`
+# (logistic regression by Newton's method, L2 1e-3, banking77 sampled to 1,500 queries so no set
+# outweighs the others; label: the top result is one of the query's relevant articles). Features do
+# not depend on the size of the help center: see `features`.
+COEFFICIENTS = {
+    "en": {"intercept": -6.7012, "share": 4.1147, "margin": 7.5507, "log_words": 1.3022, "title_words": 3.7432},
+    "pl": {"intercept": -6.1553, "share": 4.1147, "margin": 7.5507, "log_words": 1.3022, "title_words": 3.7432},
+}
+# The default answer threshold, for 90% precision: cross-validated, the top result was right at least
+# 90% of the time on both English public sets from 0.70 up; 0.8 keeps a margin (`kb bench calibrate`
+# prints the table).
+DEFAULT_THRESHOLD = 0.8
+DEFAULT_LIMIT = 5
+MAX_LIMIT = 50
+
+log = logging.getLogger("kb.channels")
+
+
+class UnknownLanguage(ValueError):
+    """The site has no help center in the language asked for."""
+
+
+class OutsideSite(SearchError):
+    """A file the site names resolves outside the site folder (a symlink, an absolute or `..` path)."""
+
+
+def inside(root: Path, path: Path) -> Path:
+    """`path` with every symlink resolved, or OutsideSite when that is not inside the folder `root`."""
+    real_root = Path(root).resolve()
+    real = Path(path).resolve()
+    if real != real_root and real_root not in real.parents:
+        try:
+            shown = Path(path).relative_to(root).as_posix()
+        except ValueError:
+            shown = str(path)
+        raise OutsideSite(f"{shown}: resolves outside the site folder; not read")
+    return real
+
+
+def features(hits: list[Hit], number: int, language: str | None = "en") -> dict[str, float]:
+    """The confidence model's inputs for result `number` of `hits` (ranked in `language`).
+
+    share: its score over the query's best possible score; margin: how far it leads the best
+    other result, relative to its own score (negative below the top); log_words: log of the
+    number of query words; title_words: the share of query words it matched in its title.
+    """
+    hit = hits[number]
+    others = [h.score for i, h in enumerate(hits) if i != number]
+    runner_up = max(others) if others else 0.0
+    margin = (hit.score - runner_up) / hit.score if hit.score > 0 else 0.0
+    words = max(1, hit.words)
+    title = title_terms(hit.title, language)
+    return {"share": min(1.0, hit.share), "margin": max(-1.0, margin), "log_words": math.log(words),
+            "title_words": sum(1 for term in hit.terms if term in title) / words}
+
+
+@functools.lru_cache(maxsize=100_000)
+def title_terms(title: str, language: str | None) -> frozenset[str]:
+    """The index terms of an article's title, in `language` (kept: the same articles come up often)."""
+    return frozenset(analyzer_for(language).terms(title))
+
+
+def coefficients_for(language: str | None) -> dict[str, float]:
+    """The confidence model of a language (its primary subtag), English's where it has none."""
+    return COEFFICIENTS.get((language or "en").split("-")[0].lower(), COEFFICIENTS["en"])
+
+
+def confidence(hits: list[Hit], number: int, language: str | None = "en") -> float:
+    """The estimated probability that result `number` of `hits` answers the query."""
+    x = features(hits, number, language)
+    weights = coefficients_for(language)
+    z = weights["intercept"] + sum(weights[name] * value for name, value in x.items())
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+@dataclass
+class AnswerSite:
+    """One language's built help center, parsed once: index, articles' sections, contact channels.
+
+    Each article's sections are analysed the first time a query needs them, or all at once by
+    `prepare` (which the collector runs in the background from its start: see `prepare_site`).
+    """
+
+    index: dict
+    name: str
+    language: str
+    threshold: float
+    contact: list[dict]
+    articles: dict[str, dict]
+    analysis: SectionAnalysis = field(default_factory=lambda: SectionAnalysis(analyzer_for("en")))
+    prepared: dict[str, ArticleSections] = field(default_factory=dict)
+    ready: threading.Event = field(default_factory=threading.Event)  # set once `prepare` has finished
+    stopped: threading.Event = field(default_factory=threading.Event)  # set when a newer build replaced it
+
+    def sections_of(self, article_id: str) -> ArticleSections:
+        """The article's sections with their terms and words, analysed once."""
+        found = self.prepared.get(article_id)
+        if found is None:
+            rows = self.articles.get(article_id, {}).get("sections", [])
+            found = self.prepared[article_id] = self.analysis.article(Section(h, a, 2, t) for h, a, t in rows)
+        return found
+
+    def prepare(self) -> dict[str, float]:
+        """Do now what queries would otherwise do on first touch: decode every term's postings and
+        analyse every article's sections. Yields to other threads between articles, so queries
+        answered meanwhile wait little; stops early when the site was replaced. Returns figures."""
+        start = time.perf_counter()
+        prepare_ranker(self.index)
+        for article_id in list(self.articles):
+            if self.stopped.is_set():
+                break
+            self.sections_of(article_id)
+            time.sleep(0)
+        else:
+            self.ready.set()
+        return {"articles": len(self.prepared), "seconds": round(time.perf_counter() - start, 3),
+                "section_bytes": sum(a.nbytes() for a in self.prepared.values())}
+
+
+def read_site(site_dir: Path, root: Path | None = None) -> AnswerSite:
+    """Parse one language's built site (search index and answers file), or raise SearchError
+    (OutsideSite when one of its files resolves outside `root`, the whole site's folder)."""
+    root = Path(site_dir) if root is None else Path(root)
+    inside(root, Path(site_dir) / INDEX_PATH)
+    index = load_index(site_dir)
+    path = Path(site_dir) / ANSWERS_PATH
+    try:
+        path = inside(root, path)
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        data = {"format": ANSWERS_FORMAT, "site": {}, "articles": {}}  # a site built before answers
+    except json.JSONDecodeError as exc:
+        raise SearchError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from exc
+    if not isinstance(data, dict) or data.get("format") != ANSWERS_FORMAT:
+        raise SearchError(f"{path}: not a kb answers file (expected format {ANSWERS_FORMAT})")
+    site = data.get("site", {})
+    return AnswerSite(index=index, name=site.get("name", ""), language=site.get("language", "en"),
+                      threshold=float(site.get("answer_threshold", DEFAULT_THRESHOLD)),
+                      contact=list(site.get("contact", [])), articles=data.get("articles", {}),
+                      analysis=SectionAnalysis(analyzer_for(index.get("language"))))
+
+
+class SiteCache:
+    """Parsed sites by folder, reused until their index or answers file changes (mtime and size).
+
+    A site (re)parsed is prepared in a background thread (`AnswerSite.prepare`) unless `background`
+    is False; queries answered before it finishes are the same, only slower.
+    """
+
+    def __init__(self, background: bool = True) -> None:
+        self._sites: dict[Path, tuple[tuple, AnswerSite]] = {}
+        self._languages: dict[Path, tuple[tuple, dict[str, str]]] = {}
+        self._lock = threading.Lock()
+        self.background = background
+
+    def get(self, site_dir: Path, root: Path | None = None) -> AnswerSite:
+        """The parsed site in `site_dir`, parsed again only when its files changed; its files must
+        resolve inside `root` (the whole site, for a language's folder; `site_dir` by default)."""
+        site_dir = Path(site_dir)
+        key = _stamp(site_dir)
+        cached = self._sites.get(site_dir)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        with self._lock:
+            cached = self._sites.get(site_dir)
+            if cached is None or cached[0] != key:
+                if cached is not None:
+                    cached[1].stopped.set()
+                cached = (key, read_site(site_dir, root))
+                self._sites[site_dir] = cached
+                if self.background:
+                    threading.Thread(target=_prepare_quietly, args=(cached[1], site_dir), daemon=True,
+                                     name="kb-answers-prepare").start()
+        return cached[1]
+
+    def languages(self, site_dir: Path) -> dict[str, str]:
+        """`site_languages(site_dir)`, read again only when the manifest changed."""
+        site_dir = Path(site_dir)
+        try:
+            st = (site_dir / MANIFEST_NAME).stat()
+        except OSError:
+            return {}
+        stamp = (st.st_mtime_ns, st.st_size)
+        cached = self._languages.get(site_dir)
+        if cached is None or cached[0] != stamp:
+            cached = self._languages[site_dir] = (stamp, site_languages(site_dir))
+        return cached[1]
+
+    def current(self, site_dir: Path) -> AnswerSite | None:
+        """The parsed site in `site_dir` if its files have not changed since it was parsed."""
+        cached = self._sites.get(Path(site_dir))
+        return cached[1] if cached is not None and cached[0] == _stamp(Path(site_dir)) else None
+
+    def loaded(self, site_dir: Path) -> AnswerSite | None:
+        """The site in `site_dir` if it was parsed already (whether or not its files changed since)."""
+        cached = self._sites.get(Path(site_dir))
+        return cached[1] if cached is not None else None
+
+
+def _prepare_quietly(site: AnswerSite, site_dir: Path) -> None:
+    try:
+        figures = site.prepare()
+    except Exception as exc:  # noqa: BLE001 - queries still prepare what they need themselves
+        log.warning("%s: preparing the answers failed: %s", site_dir, exc)
+    else:
+        log.info("%s: answers prepared: %s", site_dir, figures)
+        # The site is read-only from now on: keep the cyclic garbage collector from walking its
+        # hundreds of thousands of objects (a full pass takes a third of a second at 10,000
+        # articles, and would stall whichever query triggered it).
+        gc.freeze()
+
+
+def _stamp(site_dir: Path) -> tuple:
+    stamp = []
+    for name in (INDEX_PATH, ANSWERS_PATH):
+        try:
+            st = (site_dir / name).stat()
+            stamp.append((st.st_mtime_ns, st.st_size))
+        except FileNotFoundError:
+            stamp.append(None)
+    return tuple(stamp)
+
+
+_CACHE = SiteCache()
+
+
+def prepare_site(site_dir: Path, cache: SiteCache = _CACHE) -> threading.Thread:
+    """Parse and prepare the site in `site_dir` in a background thread, now rather than at the first
+    query (the collector calls it at start). A site not built yet is left to the first query."""
+
+    def load() -> None:
+        try:
+            cache.get(site_dir)
+        except SearchError as exc:
+            log.info("%s: not prepared: %s", site_dir, exc)
+
+    thread = threading.Thread(target=load, daemon=True, name="kb-answers-load")
+    thread.start()
+    return thread
+
+
+def site_languages(site_dir: Path) -> dict[str, str]:
+    """The site's other languages as its root manifest lists them: lower-case code -> folder name."""
+    try:
+        path = inside(site_dir, Path(site_dir) / MANIFEST_NAME)
+        codes = json.loads(path.read_text(encoding="utf-8")).get("languages") or {}
+    except (OSError, ValueError, AttributeError):  # no manifest (a site built before languages)
+        return {}
+    return {code.lower(): code for code in codes if isinstance(code, str)}
+
+
+def language_folder(site_dir: Path, language: str | None, cache: SiteCache = _CACHE) -> Path:
+    """The folder of the help center in `language`: `site_dir` for the default language (None), else
+    `site_dir/<code>` for one of the site's languages; UnknownLanguage for anything else (a path
+    included), OutsideSite when that folder resolves outside `site_dir`."""
+    site = cache.get(site_dir)
+    if language is None or language.lower() == site.language.lower():
+        return Path(site_dir)
+    others = cache.languages(site_dir)
+    code = others.get(language.lower())
+    if code is None:
+        if others:
+            known = ", ".join(repr(c) for c in [site.language, *others.values()])
+            raise UnknownLanguage(f"no help center in language {language!r} (this site's languages are {known})")
+        raise UnknownLanguage(f"no help center in language {language!r} (this site's language is "
+                              f"{site.language!r})")
+    folder = Path(site_dir) / code
+    inside(site_dir, folder)
+    if not (folder / INDEX_PATH).is_file():
+        raise UnknownLanguage(f"no help center in language {language!r} (the site lists it, but "
+                              f"{code}/{INDEX_PATH} is missing)")
+    return folder
+
+
+def site_for_language(site_dir: Path, language: str | None, cache: SiteCache = _CACHE) -> AnswerSite:
+    """The help center in `language` (the default one when None): `site_dir` or `site_dir/<code>`."""
+    folder = language_folder(site_dir, language, cache)
+    return cache.get(folder, site_dir)
+
+
+def answer(site_dir: Path, query: str, *, lang: str | None = None, limit: int = DEFAULT_LIMIT,
+           channel: str = "api", cache: SiteCache = _CACHE) -> dict:
+    """The answer JSON for `query` on the built site in `site_dir` (see the module docstring).
+
+    `channel` is not used in the answer; it is accepted so every caller hands the same arguments.
+    """
+    site = site_for_language(site_dir, lang, cache)
+    return answer_from(site, query, limit)
+
+
+def site_ready(site_dir: Path, lang: str | None = None, cache: SiteCache = _CACHE) -> bool:
+    """True when answering for `site_dir` (in `lang`) will parse nothing: the site is parsed and
+    prepared, and its files have not changed since. A server answers such queries at once, and
+    hands the others to a thread (parsing a large site takes seconds)."""
+    site_dir = Path(site_dir)
+    default = cache.current(site_dir)
+    if default is None or not default.ready.is_set():
+        return False
+    if lang is None or lang.lower() == default.language.lower():
+        return True
+    code = cache.languages(site_dir).get(lang.lower())
+    if code is None:  # not one of the site's: the answer's thread says so
+        return False
+    other = cache.current(site_dir / code)
+    return other is not None and other.ready.is_set()
+
+
+# Whoever serves `answer` (the collector) calls `prepare` at start, so the site is parsed and
+# prepared before the first query rather than by it, and asks `ready` before answering at once.
+answer.prepare = prepare_site  # type: ignore[attr-defined]
+answer.ready = site_ready  # type: ignore[attr-defined]
+
+
+def answer_from(site: AnswerSite, query: str, limit: int = DEFAULT_LIMIT) -> dict:
+    """The answer JSON for `query` on an already parsed site."""
+    hits = search(site.index, query, limit=max(2, min(limit, MAX_LIMIT)))
+    results = [result_of(site, hits, i) for i in range(min(limit, len(hits)))]
+    answered = bool(results) and results[0]["confidence"] >= site.threshold
+    return {"query": query, "language": site.language, "answered": answered, "results": results,
+            "contact": [] if answered else handover(site.contact, query)}
+
+
+def result_of(site: AnswerSite, hits: list[Hit], number: int) -> dict:
+    """One result: the article, its best-matching section and a passage around the matched words."""
+    hit = hits[number]
+    article = site.sections_of(hit.id)
+    section: dict | None = None
+    text = ""
+    url = hit.url
+    if article.sections:
+        which, text = site.analysis.best(article, hit.terms)
+        best = article.sections[which]
+        if best.anchor:
+            section = {"heading": best.heading, "anchor": best.anchor}
+            url = f"{hit.url}#{best.anchor}"
+    return {"id": hit.id, "title": hit.title, "url": url, "section": section, "passage": text,
+            "score": round(hit.score, 4), "confidence": round(confidence(hits, number, site.index.get("language")), 4)}
+
+
+def handover(channels: list[Mapping[str, Any]], query: str) -> list[dict]:
+    """The site's contact channels, each link carrying the customer's query (as the widget does)."""
+    out = []
+    for channel in channels:
+        url = str(channel.get("url", ""))
+        out.append({"name": channel.get("name", ""), "url": carry_query(url, query),
+                    "hours": channel.get("hours", ""), "description": channel.get("description", "")})
+    return out
+
+
+def carry_query(url: str, query: str) -> str:
+    """`url` with the query carried: a mailto body line, or a `search` parameter on a web link."""
+    if url.lower().startswith("mailto:"):
+        joiner = "&" if "?" in url else "?"
+        return f"{url}{joiner}body={quote('Last search: ' + query + chr(10) + chr(10))}"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return url
+    extra = urlencode({"search": query})
+    return urlunsplit(parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra))
+
+
+def get_article(site_dir: Path, article_id: str, lang: str | None = None, cache: SiteCache = _CACHE) -> dict:
+    """An article's Markdown, title, URL and version (the MCP server's get_article), or KeyError
+    (OutsideSite when its Markdown file resolves outside the site folder)."""
+    folder = language_folder(site_dir, lang, cache)
+    site = cache.get(folder, site_dir)
+    entry = site.articles.get(article_id)
+    if entry is None:
+        raise KeyError(article_id)
+    markdown_path = inside(site_dir, folder / entry["markdown"])
+    return {"id": article_id, "title": entry["title"], "url": entry["url"], "version": entry["version"],
+            "language": site.language, "markdown": markdown_path.read_text(encoding="utf-8")}

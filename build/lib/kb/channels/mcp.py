@@ -1,0 +1,98 @@
+"""`kb mcp`: the help center as an MCP server (the official `mcp` SDK, over stdio).
+
+Two tools, for AI assistants that answer customers:
+
+- `search_help_center(query, language?, limit?)` returns what `GET /api/search` returns: results
+  with sections, passages and confidence, `answered`, and the contact channels to hand over to.
+- `get_article(id, language?)` returns the article's Markdown, title, URL and version.
+
+Searches are handed to `record` (when given) with channel `mcp`, for the review's gaps.
+
+Both read only the site: `language` is one of the site's languages (the API's `lang` rule, in
+`kb.channels.answers.language_folder`), never a path, and a file the site names that resolves
+outside its folder is refused; either way the tool answers a clear error, never the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+
+from kb.channels.answers import (DEFAULT_LIMIT, MAX_LIMIT, OutsideSite, SiteCache, UnknownLanguage, answer,
+                                 get_article, prepare_site)
+from kb.search.index import SearchError
+
+CHANNEL = "mcp"
+log = logging.getLogger("kb.channels")
+Record = Callable[[dict], Any]
+
+
+def search_row(result: dict, channel: str, visitor: str) -> dict:
+    """The searches-table row of an answer: answered (results 1, the top article) or handed over (0)."""
+    top = result["results"][0]["id"] if result["answered"] and result["results"] else None
+    return {"event_id": str(uuid.uuid4()), "query": result["query"][:200], "results": 1 if top else 0,
+            "article": top, "language": result["language"], "channel": channel, "visitor": visitor,
+            "created_at": datetime.now(timezone.utc)}
+
+
+def make_server(site_dir: Path, record: Record | None = None, name: str = "kb help center") -> MCPServer:
+    """The MCP server over the built site in `site_dir`; `record` receives each search's row."""
+    site_dir = Path(site_dir)
+    cache = SiteCache()
+    prepare_site(site_dir, cache)  # parsed and prepared in the background from the start
+    server = MCPServer(name=name, instructions=(
+        "Answer customers from this help center. Call search_help_center with the customer's words; "
+        "when `answered` is true, answer from the top result's passage and link its url; when it is "
+        "false, do not guess: offer the `contact` channels. Call get_article for the whole article."))
+
+    @server.tool()
+    def search_help_center(query: str, language: str | None = None, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
+        """Search the help center: ranked articles with their best section, a passage and a confidence
+        (0-1); `answered` says whether the top result is confident enough to answer from, and when it
+        is not, `contact` lists how to reach a person."""
+        if not query.strip() or len(query) > 200:
+            raise ToolError("query must be 1 to 200 characters")
+        try:
+            result = answer(site_dir, query, lang=language, limit=max(1, min(limit, MAX_LIMIT)),
+                            channel=CHANNEL, cache=cache)
+        except OutsideSite as exc:
+            raise _refused(exc) from None
+        except (UnknownLanguage, SearchError) as exc:
+            raise ToolError(str(exc)) from exc
+        if record is not None:
+            record(result)
+        return result
+
+    @server.tool(name="get_article")
+    def get_article_tool(id: str, language: str | None = None) -> dict[str, Any]:  # noqa: A002 - the tool's name
+        """One article of the help center by its id: its Markdown, title, URL and version."""
+        try:
+            return get_article(site_dir, id, language, cache)
+        except KeyError:
+            raise ToolError(f"no article with id {id!r}") from None
+        except OutsideSite as exc:
+            raise _refused(exc) from None
+        except (UnknownLanguage, SearchError) as exc:
+            raise ToolError(str(exc)) from exc
+        except (OSError, UnicodeDecodeError) as exc:  # its Markdown twin is missing or not text
+            log.error("%s: get_article %r: %s", site_dir, id, exc)
+            raise ToolError(f"article {id!r} cannot be read; rebuild the site (kb build)") from None
+
+    return server
+
+
+def _refused(exc: OutsideSite) -> ToolError:
+    """The tool's error for a file outside the site: the operator's log names it, the client is told no more."""
+    log.error("refused to read outside the site: %s", exc)
+    return ToolError(f"refused: {exc}")
+
+
+def serve_stdio(site_dir: Path, record: Record | None = None) -> None:
+    """Run the MCP server on stdin/stdout until the client closes it."""
+    make_server(site_dir, record).run("stdio")

@@ -1,0 +1,47 @@
+"""`kb mcp`: the help center for AI assistants, over the Model Context Protocol."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from kb.cli.app import KbError, main
+from kb.search.index import SearchError
+
+
+@main.command("mcp")
+@click.option("--site", "site_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("site"),
+              show_default=True, help="The built site to answer from (kb build writes it).")
+@click.option("--db", default=None, metavar="URL",
+              help="Keep every search in this votes store (sqlite:///... or postgresql://...) with channel "
+                   "mcp, for the review's gaps; by default nothing is kept.")
+def mcp_command(site_dir: Path, db: str | None) -> None:
+    """Serve the help center to AI assistants as an MCP server on stdin/stdout."""
+    from kb.channels.answers import site_for_language
+    from kb.channels.mcp import CHANNEL, search_row, serve_stdio
+    from kb.votes.collector import Visitors
+    from kb.votes.store import StoreError, open_store
+
+    try:
+        site_for_language(site_dir, None)  # fail now, not at the first question
+    except SearchError as exc:
+        raise KbError(str(exc)) from exc
+    store = None
+    record = None
+    if db:
+        try:
+            store = open_store(db)
+            store.migrate()
+        except StoreError as exc:
+            raise KbError(str(exc)) from exc
+        visitors = Visitors()
+
+        def record(result: dict) -> None:
+            # one assistant process is one visitor: a daily hash of nothing about the asker
+            store.submit("searches", [search_row(result, CHANNEL, visitors.hash(CHANNEL, "stdio"))]).result()
+    try:
+        serve_stdio(site_dir, record)
+    finally:
+        if store is not None:
+            store.close()

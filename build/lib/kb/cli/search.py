@@ -1,0 +1,152 @@
+"""`kb search` and `kb bench search`: thin adapters over kb.search and kb.bench."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from kb.cli.app import KbError, bench, main
+from kb.search.index import SearchError, load_index
+from kb.search.ranker import search
+
+
+@main.command("search")
+@click.argument("query")
+@click.option("--site", "site_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("site"),
+              show_default=True, help="The built site whose search index to use.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True,
+              help="How many results to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def search_command(query: str, site_dir: Path, limit: int, as_json: bool) -> None:
+    """Show what customers find for QUERY, ranked as the site's search box ranks it."""
+    try:
+        index = load_index(site_dir)
+    except SearchError as exc:
+        raise KbError(str(exc)) from exc
+    hits = search(index, query, limit=limit)
+    if as_json:
+        click.echo(json.dumps({"query": query, "results": [
+            {"rank": rank, "id": h.id, "title": h.title, "url": h.url, "score": round(h.score, 3)}
+            for rank, h in enumerate(hits, 1)]}, ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        click.echo(f"no results for '{query}'")
+        return
+    width = len(str(len(hits)))
+    for rank, h in enumerate(hits, 1):
+        click.echo(f"{rank:>{width}}. {h.title}  [{h.id}]  {h.score:.2f}")
+        click.echo(f"{'':>{width}}  /{h.url}")
+
+
+@bench.command("search")
+@click.argument("datasets", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--typos", "typo_seed", type=int, default=None, metavar="SEED",
+              help="Also run every query with one realistic typo, reproducible from SEED.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="FILE", help="Write the figures as JSON to FILE.")
+@click.option("--sample", "sample_size", type=click.IntRange(1), default=None, metavar="N",
+              help="Run the anchors on a seeded sample of N queries (ours still runs on all).")
+@click.option("--scale", type=click.IntRange(1), default=None, metavar="N",
+              help="Grow each data set to N articles (varied copies) to measure a large help center; "
+                   "a folder without queries.jsonl gets known-item queries from its titles.")
+@click.option("--engine", "engines", multiple=True, metavar="NAME",
+              help="Only these engines (repeatable): kb, lunr, minisearch, fuse, flexsearch, orama, pagefind.")
+@click.option("--language", default="en", show_default=True, metavar="CODE",
+              help="The language of the data sets' articles and queries: ours runs with its analyzer (en, pl).")
+@click.option("--api", "api", is_flag=True,
+              help="Instead of the engines, time GET /api/search in the real collector over HTTP, at "
+                   "10,000 articles unless --scale says otherwise (p50/p95/p99 ms of 1,000 queries).")
+def bench_search(datasets: tuple[Path, ...], typo_seed: int | None, json_path: Path | None,
+                 sample_size: int | None, scale: int | None, engines: tuple[str, ...], language: str,
+                 api: bool) -> None:
+    """Measure our search beside the anchors on DATASET folders (articles/*.md + queries.jsonl)."""
+    if api:
+        _bench_api(datasets, scale or 10_000, json_path, language)
+        return
+    from kb.bench.datasets import DatasetError, load_dataset
+    from kb.bench.search import (ENGINES, BenchError, bench_dataset, ensure_packages, format_table,
+                                 results_json, stderr_log)
+
+    unknown = [e for e in engines if e not in ENGINES]
+    if unknown:
+        raise click.UsageError(f"unknown engine {unknown[0]!r}; choose from {', '.join(ENGINES)}")
+    chosen = [e for e in ENGINES if not engines or e in engines]
+    try:
+        ensure_packages(stderr_log, chosen)
+        results = {}
+        for folder in datasets:
+            stderr_log(f"loading {folder}")
+            ds = load_dataset(folder, scale=scale)
+            results[ds.name] = bench_dataset(ds, typos=typo_seed, sample_size=sample_size,
+                                             engines=chosen, log=stderr_log, language=language)
+    except (BenchError, DatasetError, SearchError) as exc:
+        raise KbError(str(exc)) from exc
+    click.echo(format_table(results))
+    if json_path:
+        json_path.write_text(json.dumps(results_json(results), indent=2) + "\n", encoding="utf-8")
+        stderr_log(f"wrote {json_path}")
+
+
+@bench.command("calibrate")
+@click.argument("datasets", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="FILE", help="Write the coefficients and the cross-validated figures as JSON to FILE.")
+@click.option("--language", "languages", multiple=True, metavar="[SET=]CODE",
+              help="The language of the sets' articles (all, or one set by its folder name: plhelp=pl); "
+                   "our engine ranks each with that language's analyzer. Default en.")
+@click.option("--splits", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
+              help="Cross-validate over N splits into folds (the first as without, the others random) and "
+                   "print each figure's mean and range: how much of a small set's figures is one split's luck.")
+def bench_calibrate(datasets: tuple[Path, ...], json_path: Path | None, languages: tuple[str, ...],
+                    splits: int) -> None:
+    """Fit the answers' confidence model on DATASET folders; print cross-validated figures and coefficients."""
+    from kb.bench.calibrate import calibrate, format_calibration
+    from kb.bench.datasets import DatasetError, load_dataset
+    from kb.bench.search import stderr_log
+
+    default, per_set = "en", {}
+    for value in languages:
+        name, _, code = value.rpartition("=")
+        if not code:
+            raise click.BadParameter(f"expected CODE or SET=CODE, got {value!r}", param_hint="--language")
+        if name:
+            per_set[name] = code
+        else:
+            default = code
+    try:
+        loaded = [load_dataset(folder) for folder in datasets]
+        result = calibrate(loaded, stderr_log, languages={ds.name: per_set.get(ds.name, default) for ds in loaded},
+                           splits=splits)
+    except (DatasetError, SearchError) as exc:
+        raise KbError(str(exc)) from exc
+    click.echo(format_calibration(result))
+    if json_path:
+        json_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        stderr_log(f"wrote {json_path}")
+
+
+def _bench_api(datasets: tuple[Path, ...], scale: int, json_path: Path | None, language: str) -> None:
+    from kb.bench.answers_api import ApiBenchError, bench_api
+    from kb.bench.datasets import DatasetError, load_dataset
+    from kb.bench.search import stderr_log
+
+    results = {}
+    try:
+        for folder in datasets:
+            stderr_log(f"loading {folder} at {scale} articles")
+            ds = load_dataset(folder, scale=scale)
+            results[ds.name] = bench_api(ds, stderr_log, language=language)
+    except (ApiBenchError, DatasetError, SearchError) as exc:
+        raise KbError(str(exc)) from exc
+    click.echo("| set | articles | queries | p50 ms | p95 ms | p99 ms | target p95 |")
+    click.echo("|---|---|---|---|---|---|---|")
+    for name, m in results.items():
+        click.echo(f"| {name} | {m['articles']} | {m['queries']} | {m['p50_ms']:.2f} | {m['p95_ms']:.2f} "
+                   f"| {m['p99_ms']:.2f} | < 5 |")
+    if json_path:
+        json_path.write_text(json.dumps({"api": results}, indent=2) + "\n", encoding="utf-8")
+        stderr_log(f"wrote {json_path}")

@@ -1,0 +1,1 @@
+"""The review report: counting rules, review findings, counting in SQL, and output formats."""

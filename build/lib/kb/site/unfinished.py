@@ -1,0 +1,41 @@
+"""Unfinished articles: `kb new`'s placeholder text left in, front-matter keys the site requires left out.
+
+Content checks over loaded articles, like those in kb.articles; `kb check` adds them to its problems.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from kb.articles import Article, Problem
+
+#: The body `kb new` writes; an article still holding it is not finished (kb check warns).
+NEW_ARTICLE_BODY = "Answer the question in the first paragraph, then give the steps.\n"
+#: Front-matter keys a site may require of every article (the kb plugin's `require:` option).
+REQUIRABLE_KEYS = ("owner", "reviewed", "review_every", "questions", "tags")
+
+
+def unfinished(articles: Iterable[Article], require: Iterable[str] = (), shown: Path | None = None) -> list[Problem]:
+    """Warnings about unfinished articles: `kb new`'s placeholder text, and required keys left out."""
+    problems = []
+    placeholder = NEW_ARTICLE_BODY.strip()
+    for article in articles:
+        where = _shown(article.path, shown) if shown else article.rel_path
+        lines = article.body.split("\n")
+        at = next((i for i, line in enumerate(lines) if placeholder in line), None)
+        if at is not None:
+            problems.append(Problem(where, article.body_line + at, "warning", "still holds kb new's placeholder text",
+                                    "replace it with the answer: first paragraph, then the steps"))
+        for key in require:
+            if getattr(article, key, None) in (None, [], ""):
+                problems.append(Problem(where, 1, "warning", f"no '{key}' (this site requires it of every article)",
+                                        f"add  {key}: ...  to the front matter (see require: in mkdocs.yml)"))
+    return problems
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
