@@ -1,1 +1,0 @@
-"""Search: text analysis, the index builder, the Python ranker and the site's index files."""

@@ -1,1 +1,0 @@
-"""The site: build (aside, then swap), pages, the MkDocs plugin, and the local preview."""

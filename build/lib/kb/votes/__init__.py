@@ -1,1 +1,0 @@
-"""Votes: the vocabulary, the collector and its server, the store, import/export, simulation."""
