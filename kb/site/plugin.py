@@ -128,7 +128,7 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
             [search_site.FOLD_URL, "assets/kb/highlight.js"] if settings.highlight else []) + (
             ["assets/kb/livereload.js"] if state.options.livereload else [])
         config.extra["kb_contact"] = state.contacts
-        config.extra["kb_search"] = search_site.page_settings(state.texts, state.contacts, state.search_language())
+        config.extra["kb_search"] = search_site.page_settings(state.texts, state.contacts, state.search_language)
         if state.langs:
             config.extra["alternate"] = state.alternates(None)  # <link rel=alternate> to each language's home
         # Articles are left out of the navigation on purpose (see on_nav): do not list them all.
