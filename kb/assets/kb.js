@@ -13,6 +13,8 @@
   var texts = settings.texts || {};
   var channels = Array.isArray(settings.contact) ? settings.contact : [];
   var latest = null;
+  var pending = null;
+  var SETTLE_MS = 300;  // the notice waits for a pause in typing: half-typed words flicker no notice
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -54,11 +56,15 @@
     var key = none ? current.query + "\n" + (current.results > 0) : null;
     if (old && old.getAttribute("data-kb-for") === key) return;
     if (old) old.remove();
+    if (pending) { clearTimeout(pending); pending = null; }
     if (!none) return;
-    var block = notice(current.results > 0);
-    block.setAttribute("data-kb-for", key);
-    var list = box.querySelector(".md-search-result__list");
-    box.insertBefore(block, list);
+    pending = setTimeout(function () {
+      pending = null;
+      if (box.querySelector(".kb-no-answer") || !latest || latest.query !== input.value || latest.answered) return;
+      var block = notice(current.results > 0);
+      block.setAttribute("data-kb-for", key);
+      box.insertBefore(block, box.querySelector(".md-search-result__list"));
+    }, SETTLE_MS);
   }
 
   if (typeof BroadcastChannel === "undefined" || !settings.language) return;

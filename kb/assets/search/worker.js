@@ -528,7 +528,8 @@
     var answered = ranked.results.length > 0 && (c === null || c >= p.index.confidence.threshold);
     var result = present(p, ranked, query, ranked.results, answered);
     announce({ query: query, answered: answered, confidence: c, results: result.items.length, source: "browser" });
-    if (state.api && !state.apiDown) {
+    if (state.api && !state.apiDown && query === state.latest) {
+      if (state.timer) clearTimeout(state.timer);
       var shown = Math.max(result.items.length, MAYBE_LIMIT);
       state.timer = setTimeout(function () { state.timer = null; askCollector(p, ranked, query, shown); }, PAUSE_MS);
     }
