@@ -175,6 +175,7 @@ def section_heads(a: ArticleLike) -> list[list[str]]:
 SENTENCE_CHARS = 160
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=\S)")
 _LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+_TABLE_RULE = re.compile(r"(?:^|\s):?-{3,}:?(?:\s|$)")
 
 
 def first_sentence(text: str) -> str:
@@ -182,6 +183,8 @@ def first_sentence(text: str) -> str:
     text = _LIST_MARK.sub("", re.sub(r"\s+", " ", re.sub(r"[*_`>~|]+", "", text)).strip())
     item = re.split(r"\s(?:[-*+]|\d+[.)])\s", text, maxsplit=1)[0]
     sentence = _SENTENCE_END.split(item, maxsplit=1)[0].strip()
+    if _TABLE_RULE.search(sentence):
+        return ""  # a table's cells, run together, read as no sentence: the heading stands alone
     if len(sentence) <= SENTENCE_CHARS:
         return sentence
     return sentence[:SENTENCE_CHARS].rsplit(" ", 1)[0] + "…"
