@@ -9,8 +9,9 @@ P(answers) = 1 / (1 + exp(-(intercept + sum(weight * feature)))), over four feat
 same in any language and do not grow with the help center or the query's length:
 
 - `share`: the result's score over the best score the query's words could reach (capped at 1);
-- `lead`: its share less the best other result's (a lone result leads by its own share; below the
-  top, negative);
+- `lead`: its share less the best other result's, which is at least the floor any listed result
+  reaches (MIN_SHARE): a lone result leads only by what it has above that floor, since the others
+  fell somewhere under it; below the top, negative;
 - `title_words`: the share of the query's words found in its title;
 - `log_matched`: the log of how many of the query's words it matched (0 for one word): evidence
   grows with the words that matched, never with the words typed.
@@ -30,14 +31,17 @@ from typing import Mapping, Protocol, Sequence
 from kb.search.text import analyzer_for
 
 FEATURES = ("share", "lead", "title_words", "log_matched")
+# Results must reach this share of the query's best possible score to be listed at all (the ranking,
+# kb.search.ranker, drops the others: no noise for off-topic queries).
+MIN_SHARE = 0.12
 BASE_LANGUAGE = "en"  # the model of languages without one of their own
 # One set of weights for every language, an intercept per language (Polish stems make longer,
 # looser matches). Fitted by `kb bench calibrate ../shared/eval/stackfaq ../shared/eval/banking77
 # ../shared/eval/clincbank ../shared/eval/plhelp --language plhelp=pl` (in-scope and out-of-scope
 # queries together; README "How the browser knows it has no good answer").
 COEFFICIENTS = {
-    "en": {"intercept": -5.7689, "share": 1.7368, "lead": 10.0537, "title_words": 4.7388, "log_matched": 1.7264},
-    "pl": {"intercept": -5.0398, "share": 1.7368, "lead": 10.0537, "title_words": 4.7388, "log_matched": 1.7264},
+    "en": {"intercept": -5.7535, "share": 1.6997, "lead": 10.1575, "title_words": 4.7515, "log_matched": 1.7223},
+    "pl": {"intercept": -5.0273, "share": 1.6997, "lead": 10.1575, "title_words": 4.7515, "log_matched": 1.7223},
 }
 # Below this confidence the site says it found no good answer: the threshold at which the site's
 # decision (a confident answer, or "no good answer") is right most often, cross-validated, each
@@ -68,7 +72,7 @@ def features(hits: Sequence[Ranked], number: int, language: str | None = BASE_LA
     words = max(1, hit.words)
     matched = len(hit.terms)
     title = title_terms(hit.title, language)
-    return {"share": share, "lead": share - (max(others) if others else 0.0),
+    return {"share": share, "lead": share - max([*others, MIN_SHARE]),
             "title_words": sum(1 for term in hit.terms if term in title) / words,
             "log_matched": math.log(matched) if matched else 0.0}
 

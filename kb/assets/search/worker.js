@@ -403,9 +403,9 @@
   function features(p, results, number) {
     var r = results[number];
     var share = Math.min(1, r.share);
-    var other = null;
+    var other = MIN_SHARE;  // a lone result leads only by what it has above the list's floor
     for (var i = 0; i < results.length; i++)
-      if (i !== number && (other === null || Math.min(1, results[i].share) > other)) other = Math.min(1, results[i].share);
+      if (i !== number && Math.min(1, results[i].share) > other) other = Math.min(1, results[i].share);
     var words = Math.max(1, r.matched.length);
     var title = titleTerms(p, r.doc);
     var matched = 0, inTitle = 0;
@@ -414,7 +414,7 @@
       matched++;
       if (title.has(p.terms[term])) inTitle++;
     });
-    return { share: share, lead: share - (other === null ? 0 : other), title_words: inTitle / words,
+    return { share: share, lead: share - other, title_words: inTitle / words,
              log_matched: matched ? Math.log(matched) : 0 };
   }
 
