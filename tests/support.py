@@ -100,6 +100,18 @@ def write_site(site: Path, manifest: dict = MANIFEST) -> Path:
     return site
 
 
+def write_search_index(site: Path) -> Path:
+    """A search index of MANIFEST's articles in `site` (for GET /api/search), without a build."""
+    from types import SimpleNamespace
+
+    from kb.search.index import build_index, write_index
+
+    articles = [SimpleNamespace(id=a["id"], title=a["title"], url=a["url"], body=f"About {a['title']}",
+                                questions=[], tags=[], headings=[]) for a in MANIFEST["articles"]]
+    write_index(build_index(articles), site)
+    return site
+
+
 class LiveServer:
     """The collector under uvicorn (with kb's slow-client protection) in a thread."""
 

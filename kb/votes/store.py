@@ -16,11 +16,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from kb.votes.tables import (FOLLOWUP_SQL, SCHEMA_VERSION_DDL, TABLES, VOTES_JOINED, Table,
+from kb.votes.schema import text_problem
+from kb.votes.tables import (FOLLOWUP_SQL, HEALTH_PROBE_SQL, SCHEMA_VERSION_DDL, TABLES, VOTES_JOINED, Table,
                              migration_sql)
-from kb.votes.writer import GroupWriter, StoreError
+from kb.votes.writer import GroupWriter, RecordRefused, StoreError
 
-__all__ = ["Store", "StoreError", "TABLES", "open_store"]
+__all__ = ["PROBE_TIMEOUT", "RecordRefused", "Store", "StoreError", "TABLES", "open_store"]
+
+PROBE_TIMEOUT = 2.0
+"""Seconds the health probe waits for the store's read, then for its write, before calling it failing."""
 
 
 def open_store(url: str) -> Store:
@@ -36,6 +40,11 @@ def open_store(url: str) -> Store:
     if not path or path == ":memory:":
         raise StoreError(f"store URL {url!r} names no file: expected sqlite:///PATH")
     return SQLiteStore(Path(path))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _utc(value: Any, field: str = "created_at") -> datetime:
@@ -73,6 +82,11 @@ def row_of(table: Table, record: dict) -> dict:
         row["helpful"] = _bool(row["helpful"])
     if table.name == "searches":
         row["results"] = int(row["results"])
+    for name, value in row.items():
+        # The one rule of what text both stores can hold (kb.votes.schema): nothing it refuses
+        # reaches either store, whichever way it came in.
+        if isinstance(value, str) and (problem := text_problem(value)) is not None:
+            raise StoreError(f"{table.name}: {name}: {problem}")
     for name in ("reason", "comment", "article", "query", "language", "channel"):
         if name in row and row[name] == "":
             row[name] = None
@@ -120,10 +134,6 @@ class Store:
         if self._writer is None:
             raise StoreError("store is closed")
         return self._writer.submit_unit(rows)
-
-    def last_write_error(self) -> str | None:
-        """Why the last commit failed, or None when it succeeded (or nothing was written yet)."""
-        return self._writer.last_error if self._writer is not None else "store is closed"
 
     @staticmethod
     def _followups(rows: list[dict]) -> list[tuple]:
@@ -195,6 +205,37 @@ class Store:
         """Raise when the store cannot answer a trivial query (cheap; for /healthz)."""
         raise NotImplementedError
 
+    _probe_pending: concurrent.futures.Future | None = None
+
+    def probe(self, timeout: float = PROBE_TIMEOUT) -> tuple[str, str | None]:
+        """("ok", None), or ("cannot read" | "cannot write", why): a read, then a write committed
+        by the writer thread the way a vote is, each given `timeout` seconds.
+
+        The write is the health_probe table's one row, written again. While a probe's write is
+        still waiting (the store hangs), the next probe waits for that one instead of queueing
+        another behind it.
+        """
+        try:
+            self.ping()
+        except Exception as exc:  # noqa: BLE001 - the answer is what is wrong
+            return "cannot read", _first_line(exc)
+        if self._writer is None:
+            return "cannot write", "store is closed"
+        pending = self._probe_pending
+        if pending is None or pending.done():
+            pending = self._probe_pending = self._writer.submit_call(self._write_probe)
+        try:
+            pending.result(timeout)
+        except concurrent.futures.TimeoutError:
+            return "cannot write", f"no commit within {timeout:g} s"
+        except Exception as exc:  # noqa: BLE001 - the answer is what is wrong
+            return "cannot write", _first_line(exc)
+        return "ok", None
+
+    def _write_probe(self) -> None:
+        """Commit the health probe's row (on the writer thread)."""
+        raise NotImplementedError
+
     def close(self) -> None:
         """Finish pending writes and release connections."""
         raise NotImplementedError
@@ -228,7 +269,7 @@ class SQLiteStore(Store):
         self._conn: sqlite3.Connection | None = None  # the writer thread's own connection
         self._statements = {name: self._insert_sql(name) for name in TABLES}
         self._followup_sql = FOLLOWUP_SQL.format(p="?")
-        self._writer = GroupWriter("kb-store-writer", self._commit_batch, str(path))
+        self._writer = GroupWriter("kb-store-writer", self._commit_batch, str(path), refused=_sqlite_refused)
 
     def _connect(self) -> sqlite3.Connection:
         if not self.path.parent.exists():
@@ -349,6 +390,19 @@ class SQLiteStore(Store):
         finally:
             conn.close()
 
+    def _write_probe(self) -> None:
+        if self._conn is None:
+            self._conn = self._connect()
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(HEALTH_PROBE_SQL.format(p="?"), (_iso(datetime.now(timezone.utc)),))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
@@ -356,6 +410,13 @@ class SQLiteStore(Store):
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def _sqlite_refused(exc: BaseException) -> bool:
+    """A failure of the rows, not of the store: a constraint or a value SQLite cannot take (a
+    locked, read-only, full or broken database is an OperationalError or a DatabaseError)."""
+    return isinstance(exc, (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, ValueError,
+                            OverflowError))
 
 
 # ----------------------------------------------------------------------------------------
@@ -393,14 +454,24 @@ class PostgresStore(Store):
         import psycopg_pool  # imported here so SQLite users never need libpq
 
         self.url = url
+        # After an outage the pool reconnects in the background with a growing delay; giving up
+        # on a slot after RECONNECT_SECONDS (and growing again when asked for a connection)
+        # keeps that delay short, so the store is back within seconds of the database. A caller
+        # waits at most CONNECT_WAIT for a connection: a vote fails fast (503, retried by the
+        # browser or sent by the proxy to another collector) rather than hanging.
         self._pool = psycopg_pool.ConnectionPool(
-            url, min_size=1, max_size=pool_size, open=True,
-            kwargs={"autocommit": True}, configure=_configure_utc,
+            url, min_size=1, max_size=pool_size, open=True, timeout=self.CONNECT_WAIT,
+            reconnect_timeout=self.RECONNECT_SECONDS,
+            kwargs={"autocommit": True, "client_encoding": "UTF8", "connect_timeout": 5},
+            configure=_configure_utc,
         )
         self._followup_sql = FOLLOWUP_SQL.format(p="%s")
         # Group commit here too: one commit (one WAL flush on the server) for many votes.
         self._writer = GroupWriter("kb-store-pg-writer", self._commit_group, redact_url(url),
-                                   commit_unit=self._commit_batch)
+                                   commit_unit=self._commit_batch, refused=_postgres_refused)
+
+    CONNECT_WAIT = 5.0
+    RECONNECT_SECONDS = 3.0
 
     def _commit_batch(self, work: list[tuple[str, list[dict]]]) -> list[int]:
         """All of `work` in one transaction: a unit (an import)."""
@@ -417,7 +488,13 @@ class PostgresStore(Store):
         a table's rows is atomic on its own: a group of one table (nearly every group) needs no
         transaction around it, so it costs one round trip and no BEGIN or COMMIT."""
         entries = self._by_table(work)
-        if len(entries) > 1 or any(len(items) > self.ROWS_PER_STATEMENT for items in entries.values()):
+        # A vote with a reason or a comment may bring a follow-up, a second statement: then the
+        # group is a transaction too, so a failure leaves nothing half stored (and a retry of
+        # part of the group, see GroupWriter, counts each request's rows right).
+        followups = any(r["reason"] is not None or r["comment"] is not None
+                        for _, r in entries.get("votes", ()))
+        if (len(entries) > 1 or followups
+                or any(len(items) > self.ROWS_PER_STATEMENT for items in entries.values())):
             return self._in_transaction(entries, len(work))
         with self._pool.connection() as conn:
             return self._insert(conn.cursor(), entries, len(work))
@@ -474,6 +551,12 @@ class PostgresStore(Store):
 
     def migrate(self) -> None:
         with self._pool.connection() as conn:
+            encoding = conn.execute("SHOW server_encoding").fetchone()[0]
+            if encoding.upper() not in ("UTF8", "UTF-8"):
+                # Text another encoding cannot hold would be refused vote by vote, where SQLite
+                # takes it: the same rule on both stores needs UTF8.
+                raise StoreError(f"the database's encoding is {encoding}; kb stores text as UTF8: create "
+                                 f"the database with ENCODING 'UTF8' (and TEMPLATE template0)")
             with conn.transaction():
                 # Several collectors may start together: one migrates, the others wait.
                 conn.execute("SELECT pg_advisory_xact_lock(727100)")
@@ -509,14 +592,27 @@ class PostgresStore(Store):
             return f"{self.url}: {exc}"
 
     def ping(self) -> None:
-        with self._pool.connection() as conn:
+        with self._pool.connection(timeout=PROBE_TIMEOUT) as conn:
             conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()
+
+    def _write_probe(self) -> None:
+        with self._pool.connection() as conn:
+            conn.execute(HEALTH_PROBE_SQL.format(p="%s"), (datetime.now(timezone.utc),))
 
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
         self._pool.close()
+
+
+def _postgres_refused(exc: BaseException) -> bool:
+    """A failure of the rows, not of the store: a constraint (class 23) or a value the database
+    cannot take (class 22, a NUL), found by the server or by psycopg before sending. A refused
+    connection, a read-only or full database, missing privileges are not."""
+    import psycopg
+
+    return isinstance(exc, (psycopg.DataError, psycopg.IntegrityError, ValueError, OverflowError))
 
 
 def redact_url(url: str) -> str:

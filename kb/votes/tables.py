@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FOLLOWUP_SQL", "MIGRATIONS", "SCHEMA_VERSION_DDL", "TABLES", "Table", "VOTES_JOINED", "migration_sql"]
+__all__ = ["FOLLOWUP_SQL", "HEALTH_PROBE_SQL", "MIGRATIONS", "SCHEMA_VERSION_DDL", "TABLES", "Table", "VOTES_JOINED", "migration_sql"]
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,18 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             visitor TEXT NOT NULL,
             created_at {ts} NOT NULL)""",
     ]),
+    # The health probe's one row: /healthz proves the store takes a write by committing this
+    # row again (never a vote, so no count changes).
+    (4, [
+        """CREATE TABLE health_probe (
+            id INTEGER PRIMARY KEY,
+            written_at {ts} NOT NULL)""",
+    ]),
 ]
+
+#: The health probe's write: the one row of health_probe, written again (`{p}`: the placeholder).
+HEALTH_PROBE_SQL = ("INSERT INTO health_probe (id, written_at) VALUES (1, {p}) "
+                    "ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at")
 
 SCHEMA_VERSION_DDL = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
 

@@ -17,9 +17,20 @@ def test_import_is_all_or_nothing_when_the_database_refuses_a_row(tmp_path, pg_u
     good = [{"vote_id": f"v{i}", "article": "reset-password", "version": "3f2a9c1b", "helpful": True,
              "reason": None, "comment": None, "visitor": "aa", "created_at": "2026-11-20T08:00:00+00:00"}
             for i in range(3)]
-    # PostgreSQL text cannot hold NUL: the database refuses the fourth row after the first three.
-    bad = {**good[0], "vote_id": "v9", "comment": "a\u0000b"}
     path = tmp_path / "votes.jsonl"
+    # PostgreSQL text cannot hold NUL: the one text rule both stores share refuses it before either.
+    bad = {**good[0], "vote_id": "v9", "comment": "a\u0000b"}
+    path.write_text("".join(json.dumps(r) + "\n" for r in [*good, bad]), encoding="utf-8")
+    result = run_kb("votes", "import", "--db", pg_url, str(path), cwd=tmp_path)
+    assert (result.returncode, result.stderr.splitlines()[0]) == (
+        1, f"{path}:4: error: votes: comment: must not contain NUL characters")
+    # A rule of the database's own (the import above migrated the store): it refuses the fourth
+    # row after the first three.
+    import psycopg
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE votes ADD CONSTRAINT kb_test_no_v9 CHECK (vote_id <> 'v9')")
+    bad = {**good[0], "vote_id": "v9"}
     path.write_text("".join(json.dumps(r) + "\n" for r in [*good, bad]), encoding="utf-8")
     result = run_kb("votes", "import", "--db", pg_url, str(path), cwd=tmp_path)
     assert result.returncode == 1

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 import pytest
-from support import MANIFEST, LiveServer, write_site
+from support import LiveServer, write_search_index, write_site
 
 from kb.votes.store import open_store
 from kb.cli.services import collector_services
@@ -21,7 +21,7 @@ TOKEN = "schemathesis-token"
 def live_api(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("openapi")
     site = write_site(tmp / "site")
-    _write_search_index(site)
+    write_search_index(site)
     store = open_store(f"sqlite:///{tmp}/votes.db")
     store.migrate()
     with LiveServer(create_app(site, store, rate_limit=0, admin_token=TOKEN, **collector_services())) as server:
@@ -33,16 +33,6 @@ def live_api(tmp_path_factory):
         rejection.expected_statuses = [*rejection.expected_statuses, "413"]
         yield api
     store.close()
-
-
-def _write_search_index(site):
-    from types import SimpleNamespace
-
-    from kb.search.index import build_index, write_index
-
-    articles = [SimpleNamespace(id=a["id"], title=a["title"], url=a["url"], body=f"About {a['title']}",
-                                questions=[], tags=[], headings=[]) for a in MANIFEST["articles"]]
-    write_index(build_index(articles), site)
 
 
 schema = schemathesis.pytest.from_fixture("live_api")
