@@ -69,6 +69,7 @@ def serve_command(site_dir: Path, db_url: str, host: str, port: int, rate_limit:
                   visitor_secret: str | None) -> None:
     """Run the vote collector (POST /api/votes, /api/searches, /api/contacts; GET /healthz)."""
     import ipaddress
+    import logging
     import signal
 
     from kb.manifest import ManifestError, load_manifest
@@ -98,6 +99,14 @@ def serve_command(site_dir: Path, db_url: str, host: str, port: int, rate_limit:
     except ManifestError as exc:  # unreadable (a deploy under umask 077) or not a manifest
         raise KbError(str(exc)) from None
     store = _open(db_url, migrate=True)
+    # What the collector logs (a failing store or site, a refused record) reaches standard error
+    # (the journal, under systemd) as lines of this command's own.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("kb votes serve: %(levelname)s: %(message)s"))
+    collector_log = logging.getLogger("kb.votes")
+    collector_log.addHandler(handler)
+    collector_log.setLevel(logging.WARNING)
+    collector_log.propagate = False
     click.echo(f"kb votes serve: http://{host}:{port}/  (store {redact_url(db_url)}, site {site_dir}"
                f"{', admin on' if admin_token else ''}; Ctrl+C to stop)", err=True)
     if store.dialect == "postgresql" and not visitor_secret:
