@@ -387,8 +387,8 @@ class Collector:
 
     async def _probe_store(self) -> tuple[str, str | None]:
         """The store's probe (a read and a committed write, Store.probe): run at most once per
-        PROBE_INTERVAL, however often a load balancer asks, and shared by the asks meanwhile.
-        Never a remembered failure: a store back up is healthy at the next probe."""
+        PROBE_INTERVAL, however often a load balancer asks, and shared by the asks meanwhile. No
+        failure is remembered longer: a store back up is healthy at the next probe."""
         at = time.monotonic()
         if self._probe is None or (self._probe.done() and at - self._probe_at >= PROBE_INTERVAL):
             self._probe_at = at
