@@ -16,9 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from kb.votes.schema import text_problem
-from kb.votes.tables import (FOLLOWUP_SQL, HEALTH_PROBE_SQL, SCHEMA_VERSION_DDL, TABLES, VOTES_JOINED, Table,
-                             migration_sql)
+from kb.votes.tables import (FOLLOWUP_SQL, HEALTH_PROBE_SQL, SCHEMA_VERSION_DDL, TABLES, VOTES_JOINED,
+                             as_utc, migration_sql, row_of)
 from kb.votes.writer import GroupWriter, RecordRefused, StoreError
 
 __all__ = ["PROBE_TIMEOUT", "RecordRefused", "Store", "StoreError", "TABLES", "open_store"]
@@ -45,52 +44,6 @@ def open_store(url: str) -> Store:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _utc(value: Any, field: str = "created_at") -> datetime:
-    """A timezone-aware UTC datetime from a datetime or an ISO 8601 string."""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise StoreError(f"{field}: not an ISO 8601 time: {value!r}") from exc
-    if not isinstance(value, datetime):
-        raise StoreError(f"{field}: expected a datetime, got {type(value).__name__}")
-    if value.tzinfo is None:
-        raise StoreError(f"{field}: time without a time zone: {value.isoformat()}")
-    return value.astimezone(timezone.utc)
-
-
-def _bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
-        return value.lower() in ("true", "1")
-    raise StoreError(f"helpful: expected true or false, got {value!r}")
-
-
-def row_of(table: Table, record: dict) -> dict:
-    """Normalise one record for insertion; missing optional fields become None."""
-    row = {name: record.get(name) for name in table.columns}
-    if not row[table.key]:
-        raise StoreError(f"{table.name}: record without {table.key}")
-    row["created_at"] = _utc(row["created_at"] if row["created_at"] is not None
-                             else datetime.now(timezone.utc))
-    if table.name == "votes":
-        row["helpful"] = _bool(row["helpful"])
-    if table.name == "searches":
-        row["results"] = int(row["results"])
-    for name, value in row.items():
-        # The one rule of what text both stores can hold (kb.votes.schema): nothing it refuses
-        # reaches either store, whichever way it came in.
-        if isinstance(value, str) and (problem := text_problem(value)) is not None:
-            raise StoreError(f"{table.name}: {name}: {problem}")
-    for name in ("reason", "comment", "article", "query", "language", "channel"):
-        if name in row and row[name] == "":
-            row[name] = None
-    return row
 
 
 class Store:
@@ -320,7 +273,7 @@ class SQLiteStore(Store):
     def _select(self, table: str, since: datetime | None) -> Iterator[dict]:
         conn = self._connect()
         try:
-            params = (_iso(_utc(since, "since")),) if since is not None else ()
+            params = (_iso(as_utc(since, "since")),) if since is not None else ()
             cur = conn.execute(self._select_sql(table, since), params)
             columns = TABLES[table].columns
             fromiso = datetime.fromisoformat
@@ -536,7 +489,7 @@ class PostgresStore(Store):
 
     def _select(self, table: str, since: datetime | None) -> Iterator[dict]:
         columns = TABLES[table].columns
-        params = (_utc(since, "since"),) if since is not None else ()
+        params = (as_utc(since, "since"),) if since is not None else ()
         with self._pool.connection() as conn:
             with conn.transaction():
                 # A server-side cursor streams a million rows without holding them all.
