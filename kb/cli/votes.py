@@ -37,7 +37,7 @@ def votes() -> None:
 
 
 @votes.command("serve")
-@click.option("--site", "site_dir", type=click.Path(file_okay=False, path_type=Path), default="site",
+@click.option("--site", "site_dir", type=click.Path(file_okay=False, readable=False, path_type=Path), default="site",
               show_default=True, help=f"The built site; votes are checked against SITE/{MANIFEST_NAME}.")
 @click.option("--db", "db_url", default=DEFAULT_DB, show_default=True, metavar="URL",
               help="sqlite:///PATH or postgresql://user@host/db.")

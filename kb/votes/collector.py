@@ -309,7 +309,11 @@ class Collector:
         except ValueError as exc:  # the site has no help center in that language
             return _error(422, str(exc), "lang", {})
         except Exception as exc:  # noqa: BLE001 - a missing or bad index is the site's problem
-            log.error("search failed: %s", exc)
+            problem = self.manifest.problem()
+            if problem is not None and problem != "no manifest":
+                self._note("site", problem)  # an unreadable site: said once, not per query
+            else:
+                log.error("search failed: %s", exc)
             return _error(503, "search is unavailable; try again later", None, {})
         allowed, cors = self._origin_verdict(request.headers.get("origin"), host, scheme)
         if isinstance(hits, dict):

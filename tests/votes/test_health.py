@@ -191,3 +191,13 @@ def test_a_site_the_collector_cannot_read_is_503_and_one_log_line(tmp_path):
         f"by the user reading it: chmod -R a+rX SITE); votes get 503 until it is fixed",
         "kb votes serve: WARNING: site: ok again"]
     assert "Traceback" not in log and "PermissionError" not in log
+
+
+def test_kb_votes_serve_names_a_site_it_cannot_read_at_start(tmp_path):
+    site = write_site(tmp_path / "site")
+    _unreadable(site)
+    result = subprocess.run([*KB, "votes", "serve", "--site", str(site), "--db", f"sqlite:///{tmp_path}/v.db"],
+                            capture_output=True, text=True, timeout=60, preexec_fn=_without_dac_override)
+    assert (result.returncode, result.stderr) == (
+        1, f"{site / 'kb-manifest.json'}: cannot read: Permission denied (the site must be readable by the user "
+           f"reading it: chmod -R a+rX SITE)\n")

@@ -208,3 +208,16 @@ def test_a_stopped_collector_stores_everything_it_accepted(tmp_path, store_url, 
                                                    f"accepted is stored")
     stored = _dump(store_url)
     assert (len(stored["searches"]), [v["vote_id"] for v in stored["votes"]]) == (50, [vote_id])
+
+
+@pytest.mark.postgres
+def test_collectors_on_postgresql_without_a_shared_visitor_secret_are_warned(tmp_path, pg_url):
+    site = write_site(tmp_path / "site")
+    port = free_port()
+    proc = _start_serve(site, pg_url, port)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    assert proc.stderr.read().splitlines()[1] == (
+        "kb votes serve: warning: no --visitor-secret (KB_VISITOR_SECRET) on a PostgreSQL store: each collector "
+        "keeps its own visitor key, so a reason sent after its vote to another collector is dropped; give every "
+        "collector the same secret")
