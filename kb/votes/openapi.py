@@ -86,8 +86,9 @@ def openapi_schema() -> dict:
                 "responses": {
                     "200": {"description": "The answer.", "content": {"application/json": {
                         "schema": {"$ref": "#/components/schemas/Answer"}}}},
-                    "422": _err("`q` is missing, blank or too long, or `lang`, `limit` or `channel` is bad "
-                                "(`field` names it; an unknown language too)."),
+                    "422": _err("`q` is missing, blank, too long or holds a NUL, or `lang`, `limit` or `channel` "
+                                "is bad (`field` names it; an unknown language too)."),
+                    "429": _err("Too many requests from this visitor or client address; see Retry-After."),
                     "501": _err("This install has no search engine."),
                     "503": _err("The site has no search index."),
                 },
