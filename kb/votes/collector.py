@@ -241,8 +241,11 @@ class Collector:
             log.error("store refused a %s record (%s): %s", kind, row.get("vote_id") or row.get("event_id"), exc)
             return _refusal(500, "the store refused this record; try again later", None, cors)
         except Exception as exc:  # noqa: BLE001 - the sender keeps the vote and retries
-            log.error("store write failed: %s", exc)
+            # Said once for the outage, not once per vote: an outage meets many.
+            self._note("store", f"cannot write: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}")
             return _refusal(503, "store unavailable; try again later", None, cors)
+        if self._said["store"] is not None:
+            self._note("store", None)
         return 204, None, cors
 
     # -- public reads ---------------------------------------------------------------------
@@ -272,8 +275,8 @@ class Collector:
     def _note(self, what: str, problem: str | None) -> None:
         """Log what is wrong with the store or the site once when it starts, and once when it ends
         (a load balancer's checks and every refused vote would otherwise repeat it)."""
-        if problem == self._said[what]:
-            return
+        if (problem is None) == (self._said[what] is None):
+            return  # still fine, or still failing (the first failure's words were logged)
         if problem is not None:
             log.error("%s: %s; votes get 503 until it is fixed", what, problem)
         elif self._said[what] is not None:
