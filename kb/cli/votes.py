@@ -124,8 +124,10 @@ def serve_command(site_dir: Path, db_url: str, host: str, port: int, rate_limit:
     finally:
         store.close()
     if stopped_by is not None:
-        click.echo(f"kb votes serve: stopped by {signal.Signals(stopped_by).name}; every record it accepted "
-                   f"is stored", err=True)
+        # Every acknowledged record was committed before its answer; the rest (the search API's
+        # records) by store.close(), which logs any it could not store.
+        click.echo(f"kb votes serve: stopped by {signal.Signals(stopped_by).name}, after finishing its writes",
+                   err=True)
 
 
 @votes.command("export")
