@@ -11,6 +11,7 @@ import click
 from kb.cli.app import KbError, bench, main, require_store
 from kb.cli.services import collector_services
 from kb.manifest import NAME as MANIFEST_NAME
+from kb.votes.schema import MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS
 from kb.votes.store import TABLES, Store, StoreError, open_store, redact_url
 
 DEFAULT_DB = "sqlite:///votes.db"
@@ -55,9 +56,10 @@ def votes() -> None:
 @click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True, metavar="IPS",
               help="Comma-separated proxy addresses or networks (or *) whose X-Forwarded-For, "
                    "X-Forwarded-Host and X-Forwarded-Proto are believed.")
-@click.option("--max-connections", default=1000, show_default=True, type=click.IntRange(1),
+@click.option("--max-connections", default=MAX_CONNECTIONS, show_default=True, type=click.IntRange(1),
               help="Concurrent connections and requests; more are answered 503.")
-@click.option("--max-connections-per-address", default=50, show_default=True, type=click.IntRange(1),
+@click.option("--max-connections-per-address", default=MAX_CONNECTIONS_PER_ADDRESS, show_default=True,
+              type=click.IntRange(1),
               help="Concurrent connections from one client address; more are answered 429. The "
                    "--forwarded-allow-ips proxies are exempt (they limit their own clients).")
 @click.option("--visitor-secret", envvar="KB_VISITOR_SECRET", default=None, metavar="SECRET",

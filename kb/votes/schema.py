@@ -15,6 +15,10 @@ MAX_BODY = 2048             # bytes; a vote with a 500-character comment fits wi
 MAX_COMMENT = 500           # characters (code points), as the widget counts them
 MAX_QUERY = 200             # characters of a query, in GET /api/search and in a recorded search
 SEARCH_LIMIT = 50           # results GET /api/search returns at most
+MAX_CONNECTIONS = 1000      # open connections a collector serves (kb votes serve --max-connections)
+#: Open connections one client address may hold (--max-connections-per-address): a browser opens
+#: at most 6 to a host, so this leaves room for a few dozen people behind one NAT.
+MAX_CONNECTIONS_PER_ADDRESS = 50
 #: A BCP 47 language tag as the site's `languages` give them (en, pl, pt-BR).
 LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$"
 _LANGUAGE = re.compile(LANGUAGE_PATTERN)

@@ -40,15 +40,13 @@ from typing import Any, Callable, Iterator
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-__all__ = ["MAX_CONNECTIONS", "MAX_CONNECTIONS_PER_ADDRESS", "REQUEST_DEADLINE", "DeadlineH11Protocol",
+from kb.votes.schema import MAX_CONNECTIONS
+
+__all__ = ["MAX_CONNECTIONS", "REQUEST_DEADLINE", "DeadlineH11Protocol",
            "DeadlineHttpToolsProtocol", "http_protocol", "server_config", "serve"]
 
 REQUEST_DEADLINE = 10.0
 MAX_HEADER_BYTES = 16 * 1024
-MAX_CONNECTIONS = 1000
-MAX_CONNECTIONS_PER_ADDRESS = 50
-"""Open connections one client address may hold (`kb votes serve --max-connections-per-address`):
-a browser opens at most 6 to a host, so this leaves room for a few dozen people behind one NAT."""
 _TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
               b"content-length: 64\r\nconnection: close\r\n\r\n"
               b'{"error":"request headers larger than 16384 bytes","field":null}')
