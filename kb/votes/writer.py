@@ -6,6 +6,7 @@ import concurrent.futures
 import logging
 import queue
 import threading
+from collections import Counter
 from typing import Any, Callable
 
 __all__ = ["GroupWriter", "RecordRefused", "StoreError"]
@@ -129,13 +130,12 @@ class GroupWriter:
         try:
             counts = self._commit([(r.table, r.rows) for r in group])
         except Exception as exc:  # every waiting caller must hear about the failure
+            # The first line only: PostgreSQL's DETAIL may quote a row, a customer's comment too.
             if not self._refused(exc):
-                for request in group:
-                    self._fail(request, StoreError(f"{self._describe}: write failed: {exc}"))
+                self._fail(group, StoreError(f"{self._describe}: write failed: {_first_line(exc)}"))
             elif len(group) == 1:
-                # The first line only: PostgreSQL's DETAIL quotes the row, a customer's comment too.
-                self._fail(group[0], RecordRefused(f"{self._describe}: write failed: refused a {group[0].table} "
-                                                 f"record: {_first_line(exc)}"))
+                self._fail(group, RecordRefused(f"{self._describe}: write failed: refused a {group[0].table} "
+                                                f"record: {_first_line(exc)}"))
             else:
                 half = len(group) // 2
                 self._run(group[:half])
@@ -145,10 +145,14 @@ class GroupWriter:
                 request.future.set_result(count)
 
     @staticmethod
-    def _fail(request: _Request, exc: StoreError) -> None:
-        if request.later:  # nobody waits for it: say so in the log, or it is lost in silence
-            log.error("dropped a %s record nobody waits for: %s", request.table, exc)
-        request.future.set_exception(exc)
+    def _fail(group: list[_Request], exc: StoreError) -> None:
+        """Fail every request of `group` with `exc`; those nobody waits for are dropped, and the log
+        says so (one line for the group), or they would be lost in silence."""
+        dropped = Counter(request.table for request in group if request.later)
+        for table, n in dropped.items():
+            log.error("dropped %s %s record%s nobody waits for: %s", n, table, "" if n == 1 else "s", exc)
+        for request in group:
+            request.future.set_exception(exc)
 
     def _loop(self) -> None:
         while True:
