@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 import shutil
 import textwrap
 from pathlib import Path
@@ -11,7 +10,8 @@ from typing import Callable, Iterator
 
 import pytest
 
-from support import CHROMIUM, CHROMIUM_ARGS, MKDOCS_YML, POSTGRES_ENV, ROOT, free_port, missing_service, run_kb
+from support import (CHROMIUM, CHROMIUM_ARGS, MKDOCS_YML, POSTGRES_ENV, POSTGRES_HINT, ROOT, free_port,
+                     missing_service, run_kb, scratch_schema)
 
 @pytest.fixture
 def kb_project(tmp_path: Path) -> Callable[..., Path]:
@@ -63,8 +63,6 @@ def chromium() -> Iterator[object]:
             browser.close()
 
 
-POSTGRES_HINT = (f"{POSTGRES_ENV} is not set: to run the PostgreSQL tests, point it at a server, e.g. "
-                 f"{POSTGRES_ENV}=postgresql://postgres@127.0.0.1:5432/postgres (bash .ci/run sets it)")
 
 
 @pytest.fixture
@@ -79,20 +77,8 @@ def postgres_url() -> str:
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
-    base = os.environ.get(POSTGRES_ENV)
-    if not base:
-        _missing(POSTGRES_HINT)
-    import psycopg
-
-    schema = "kb_test_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    with scratch_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
