@@ -292,6 +292,7 @@ def bench_proxy(db_url: str, *, instances: int, seconds: float, connections: int
             mid = sum(1 for _ in store.votes())
             progress(f"through nginx to {instances} collectors: {_sources(connections, per_address)} "
                      f"for {seconds:g} s")
+            load_average = os.getloadavg()[0]
             load = run_load(listen, seconds, connections, per_address)
             stored = sum(1 for _ in store.votes()) - mid
             stored_ids = {v["vote_id"] for v in store.votes()}
@@ -327,7 +328,7 @@ def bench_proxy(db_url: str, *, instances: int, seconds: float, connections: int
             store=f"nginx x{instances}", sent_per_s=len(load.acknowledged) / load.seconds,
             stored_per_s=stored / load.seconds, p50_ms=load.percentile(50), p99_ms=load.percentile(99),
             errors=load.errors, refused=load.refused, kills=kills, acknowledged_in_kills=acknowledged,
-            refused_in_kills=refused, missing=missing, integrity=integrity)
+            refused_in_kills=refused, missing=missing, integrity=integrity, load_average=load_average)
 
 
 def serve_for_bench(site: str, db_url: str, port: int) -> None:
@@ -362,6 +363,7 @@ class BenchFigures:
     integrity: str
     refused: int = 0           # 429s in the load run
     refused_in_kills: int = 0  # 429s in the runs with a SIGKILL
+    load_average: float = 0.0  # the machine's 1-minute load average as the load run started
 
 
 def bench_store(db_url: str, *, seconds: float, connections: int, per_address: int = CONNECTIONS_PER_ADDRESS,
@@ -383,6 +385,7 @@ def bench_store(db_url: str, *, seconds: float, connections: int, per_address: i
             run_load(port, 1.0, connections, per_address)  # warm up: imports, page cache, pool
             mid = sum(1 for _ in store.votes())
             progress(f"load: {_sources(connections, per_address)} for {seconds:g} s")
+            load_average = os.getloadavg()[0]
             load = run_load(port, seconds, connections, per_address)
         finally:
             proc.send_signal(signal.SIGTERM)
@@ -416,7 +419,7 @@ def bench_store(db_url: str, *, seconds: float, connections: int, per_address: i
             store=db_url.split(":", 1)[0], sent_per_s=len(load.acknowledged) / load.seconds,
             stored_per_s=stored / load.seconds, p50_ms=load.percentile(50), p99_ms=load.percentile(99),
             errors=load.errors, refused=load.refused, kills=kills, acknowledged_in_kills=acknowledged,
-            refused_in_kills=refused, missing=missing, integrity=integrity)
+            refused_in_kills=refused, missing=missing, integrity=integrity, load_average=load_average)
 
 
 class PostgresScratch:

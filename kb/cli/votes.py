@@ -235,7 +235,7 @@ def bench_votes(db_url: str | None, seconds: float, connections: int, per_addres
     if proxy:
         runs.append((f"{proxy} x{instances}", db_url))
     click.echo(f"{'store':<11} {'stored/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'429':>5} "
-               f"{'kills':>5} {'acked':>6} {'missing':>7}  integrity")
+               f"{'kills':>5} {'acked':>6} {'missing':>7} {'load':>5}  integrity")
     refusals = []
     for name, url in runs:
         progress(f"{name}: starting")
@@ -253,7 +253,7 @@ def bench_votes(db_url: str | None, seconds: float, connections: int, per_addres
             raise KbError(f"kb bench votes: {name}: {exc}") from exc
         click.echo(f"{name:<11} {figures.stored_per_s:>9.0f} {figures.p50_ms:>7.1f} {figures.p99_ms:>7.1f} "
                    f"{figures.errors:>6} {figures.refused:>5} {figures.kills:>5} {figures.acknowledged_in_kills:>6} "
-                   f"{figures.missing:>7}  {figures.integrity}")
+                   f"{figures.missing:>7} {figures.load_average:>5.1f}  {figures.integrity}")
         if figures.refused or figures.refused_in_kills:
             refusals.append(f"{name}: {figures.refused + figures.refused_in_kills:,} votes answered 429 "
                             f"({figures.refused:,} in the load run, {figures.refused_in_kills:,} in the kill runs): "
@@ -263,4 +263,5 @@ def bench_votes(db_url: str | None, seconds: float, connections: int, per_addres
     addresses = len(set(client_addresses(connections, per_address)))
     click.echo(f"targets: >= 1000 stored/s (SQLite), >= 2500 through nginx, p99 < 50 ms at 8 connections, "
                f"0 missing ({connections} connections from {addresses} address{'es' if addresses > 1 else ''}, "
-               f"{seconds:g} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+               f"{seconds:g} s; load: the 1-minute load average as each load run started, "
+               f"{os.getloadavg()[0]:.1f} now, on {os.cpu_count()} cores)")
