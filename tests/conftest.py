@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 import shutil
+import tempfile
 import textwrap
 from pathlib import Path
 from typing import Callable, Iterator
@@ -12,6 +13,13 @@ from typing import Callable, Iterator
 import pytest
 
 from support import CHROMIUM, CHROMIUM_ARGS, MKDOCS_YML, POSTGRES_ENV, ROOT, free_port, missing_service, run_kb
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One embeddings cache for the whole session (every build and `kb` subprocess shares it), so the
+    same article text is embedded once per run however many sites the tests build."""
+    if "KB_CACHE_DIR" not in os.environ:
+        os.environ["KB_CACHE_DIR"] = tempfile.mkdtemp(prefix="kb-test-embeddings-")
+
 
 @pytest.fixture
 def kb_project(tmp_path: Path) -> Callable[..., Path]:

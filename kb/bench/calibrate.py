@@ -57,24 +57,24 @@ def calibration_rows(ds: Dataset, index: dict | None = None, language: str = "en
     return rows
 
 
-def predict(weights: dict[str, float], x: dict[str, float] | None) -> float:
+def predict(weights: dict[str, float], x: dict[str, float] | None, names: tuple[str, ...] = FEATURES) -> float:
     """The model's probability for features `x` (0 for a query with no result)."""
     if x is None:
         return 0.0
-    z = weights["intercept"] + sum(weights[name] * x[name] for name in FEATURES)
+    z = weights["intercept"] + sum(weights[name] * x[name] for name in names)
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
 def fit_logistic(rows: list[Row], l2: float = L2, iterations: int = 30,
-                 languages: tuple[str, ...] = ()) -> dict[str, float]:
+                 languages: tuple[str, ...] = (), names: tuple[str, ...] = FEATURES) -> dict[str, float]:
     """Logistic regression on rows with results, by Newton's method with a small L2 penalty.
 
     `languages`: those (other than the base language) that get an intercept offset of their own,
-    returned as `offset:<code>`.
+    returned as `offset:<code>`; `names`: the features (of each row's `features`) to fit on.
     """
-    data = [([1.0] + [r.features[n] for n in FEATURES] + [1.0 if r.language == code else 0.0 for code in languages],
+    data = [([1.0] + [r.features[n] for n in names] + [1.0 if r.language == code else 0.0 for code in languages],
              1.0 if r.right else 0.0) for r in rows if r.features]
-    k = len(FEATURES) + 1 + len(languages)
+    k = len(names) + 1 + len(languages)
     w = [0.0] * k
     for _ in range(iterations):
         grad = [l2 * wi for wi in w]
@@ -90,13 +90,14 @@ def fit_logistic(rows: list[Row], l2: float = L2, iterations: int = 30,
         w = [a - b for a, b in zip(w, step)]
         if max(abs(s) for s in step) < 1e-9:
             break
-    return {"intercept": w[0], **{name: w[i + 1] for i, name in enumerate(FEATURES)},
-            **{f"offset:{code}": w[len(FEATURES) + 1 + i] for i, code in enumerate(languages)}}
+    return {"intercept": w[0], **{name: w[i + 1] for i, name in enumerate(names)},
+            **{f"offset:{code}": w[len(names) + 1 + i] for i, code in enumerate(languages)}}
 
 
-def per_language(fitted: dict[str, float], languages: tuple[str, ...]) -> dict[str, dict[str, float]]:
+def per_language(fitted: dict[str, float], languages: tuple[str, ...],
+                 names: tuple[str, ...] = FEATURES) -> dict[str, dict[str, float]]:
     """One model per language from a fit with offsets: the shared weights, each language's intercept."""
-    shared = {name: fitted[name] for name in FEATURES}
+    shared = {name: fitted[name] for name in names}
     models = {BASE_LANGUAGE: {"intercept": fitted["intercept"], **shared}}
     for code in languages:
         models[code] = {"intercept": fitted["intercept"] + fitted[f"offset:{code}"], **shared}

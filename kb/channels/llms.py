@@ -6,8 +6,9 @@
 - The Markdown twin of an article is its source without front matter, under its title, at
   `<article url>index.md` (`<page>.md` for sites without directory URLs).
 - `search/kb-answers.json` holds what the answer API needs beside the search index: the site's
-  name, language, answer threshold and contact channels, and each article's version, source
-  Markdown and sections (heading, anchor, text) for passages.
+  name, language, answer threshold, contact channels, `site_url` and the phrases customers use to
+  ask for a person, and each article's version, source Markdown and sections (heading, anchor,
+  text) for passages.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class SiteInfo:
     answer_threshold: float = 0.8
     contact: tuple[Mapping[str, Any], ...] = ()
     site_url: str = ""
+    handover: tuple[str, ...] = ()  # what customers say to ask for a person (the language's texts)
 
 
 def twin_url(url: str) -> str:
@@ -58,7 +60,8 @@ def write_bot_files(site_dir: Path, articles: Iterable[Any], categories: Mapping
     answers = {
         "format": ANSWERS_FORMAT,
         "site": {"name": info.name, "language": info.language, "answer_threshold": info.answer_threshold,
-                 "contact": [dict(c) for c in info.contact]},
+                 "contact": [dict(c) for c in info.contact], "site_url": info.site_url,
+                 "handover": list(info.handover)},
         "articles": {a.id: {"title": a.title, "url": url_of.get(a.id, a.url), "version": a.version,
                             "markdown": twin_url(url_of.get(a.id, a.url)),
                             "sections": [[s.heading, s.anchor, s.text] for s in article_sections(a.body)]}
@@ -125,12 +128,14 @@ def describe(article: Any) -> str:
     return sentence
 
 
-def write_site_bot_files(config: Any, project: Any, url_of: Mapping[str, str], threshold: float) -> dict[str, int]:
+def write_site_bot_files(config: Any, project: Any, url_of: Mapping[str, str], threshold: float,
+                         handover: Iterable[str] = ()) -> dict[str, int]:
     """write_bot_files from an MkDocs config (duck-typed: no mkdocs import here) and the kb project."""
     extra = config.extra if isinstance(config.extra, Mapping) else {}
     theme = getattr(config, "theme", None)
     theme_language = theme.get("language") if isinstance(theme, Mapping) else getattr(theme, "language", None)
     info = SiteInfo(name=config.site_name or "Help Center", summary=config.site_description or "",
                     language=str(theme_language or "en"), answer_threshold=float(threshold),
-                    contact=tuple(extra.get("kb_contact", [])), site_url=config.site_url or "")
+                    contact=tuple(extra.get("kb_contact", [])), site_url=config.site_url or "",
+                    handover=tuple(str(phrase) for phrase in handover))
     return write_bot_files(Path(config.site_dir), project.articles, project.categories, url_of, info)

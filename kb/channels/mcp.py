@@ -11,16 +11,20 @@ Searches are handed to `record` (when given) with channel `mcp`, for the review'
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Annotated, Any, Callable, Literal
+
+from pydantic import Field
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 from kb.channels.answers import (DEFAULT_LIMIT, MAX_LIMIT, SiteCache, UnknownLanguage, answer, get_article,
-                                 prepare_site)
+                                 prepare_site, site_languages)
+from kb.channels.llms import ANSWERS_PATH
 from kb.search.index import SearchError
 
 CHANNEL = "mcp"
@@ -45,11 +49,27 @@ def make_server(site_dir: Path, record: Record | None = None, name: str = "kb he
         "when `answered` is true, answer from the top result's passage and link its url; when it is "
         "false, do not guess: offer the `contact` channels. Call get_article for the whole article."))
 
-    @server.tool()
+    codes = site_codes(site_dir)
+    # The site's languages as an enum, so an assistant picks one of them (a plain string when the
+    # site is not built yet: the call then says which languages there are).
+    Language = Literal[tuple(codes)] if codes else str  # type: ignore[valid-type]
+    language_help = ("The help center's language to search in"
+                     + (f": one of {', '.join(codes)} (default {codes[0]})" if codes else "")
+                     + ". Leave it out to search in the language the query is written in.")
+    Query = Annotated[str, Field(min_length=1, max_length=200,
+                                 description="The customer's question in their own words, 1 to 200 characters.")]
+    LanguageArg = Annotated[Language | None, Field(description=language_help)]  # type: ignore[valid-type]
+    ArticleLanguage = Annotated[Language | None, Field(description=(  # type: ignore[valid-type]
+        "The language of the help center the article is in" + (f": one of {', '.join(codes)} (default {codes[0]})"
+                                                                 if codes else "") + ".")
+    )]
+    Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description=f"How many results, 1 to {MAX_LIMIT}.")]
+
     def search_help_center(query: str, language: str | None = None, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
-        """Search the help center: ranked articles with their best section, a passage and a confidence
-        (0-1); `answered` says whether the top result is confident enough to answer from, and when it
-        is not, `contact` lists how to reach a person."""
+        """Search the help center: ranked articles with their best section, a passage, an absolute URL,
+        the article's version and a confidence (0-1). When `answered` is true, answer from the top
+        result's passage and link its url; when it is false, do not guess: offer the `contact`
+        channels (`handover` true: the customer asked for a person)."""
         if not query.strip() or len(query) > 200:
             raise ToolError("query must be 1 to 200 characters")
         try:
@@ -61,7 +81,9 @@ def make_server(site_dir: Path, record: Record | None = None, name: str = "kb he
             record(result)
         return result
 
-    @server.tool(name="get_article")
+    ArticleId = Annotated[str, Field(min_length=1, max_length=200,
+                                     description="The article's id, as search_help_center returns it.")]
+
     def get_article_tool(id: str, language: str | None = None) -> dict[str, Any]:  # noqa: A002 - the tool's name
         """One article of the help center by its id: its Markdown, title, URL and version."""
         try:
@@ -71,7 +93,24 @@ def make_server(site_dir: Path, record: Record | None = None, name: str = "kb he
         except (UnknownLanguage, SearchError) as exc:
             raise ToolError(str(exc)) from exc
 
+    # The schemas an assistant reads: each parameter described, with its limits (set here, not as
+    # string annotations, since they are made from the site at start)
+    search_help_center.__annotations__ = {"query": Query, "language": LanguageArg, "limit": Limit,
+                                          "return": dict[str, Any]}
+    get_article_tool.__annotations__ = {"id": ArticleId, "language": ArticleLanguage, "return": dict[str, Any]}
+    server.add_tool(search_help_center, name="search_help_center")
+    server.add_tool(get_article_tool, name="get_article")
     return server
+
+
+def site_codes(site_dir: Path) -> list[str]:
+    """The built site's languages, its default first ([] when it is not built yet)."""
+    try:
+        answers = json.loads((Path(site_dir) / ANSWERS_PATH).read_text(encoding="utf-8"))
+        default = str(answers["site"]["language"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return [default, *[code for code in site_languages(site_dir).values() if code != default]]
 
 
 def serve_stdio(site_dir: Path, record: Record | None = None) -> None:

@@ -18,8 +18,8 @@ from kb.manifest import ManifestError, load_manifest
 from kb.report.formats import FORMATS, render
 from kb.report.languages import check_language, language_codes, language_manifest, site_report
 from kb.report.review import ReportError, flagged, parse_since
-from kb.search.index import SearchError, load_index
-from kb.search.ranker import search
+from kb.channels.answers import answer_from, read_site
+from kb.search.index import SearchError
 from kb.votes.simulate import SIM_PREFIX, simulate_history
 from kb.votes.store import StoreError, open_store, redact_url
 
@@ -141,12 +141,13 @@ def report_command(db_url: str, site_dir: Path, fmt: str, output: Path | None, s
 
 
 def _site_rank(site_dir: Path) -> Callable[[str, int], list[str]] | None:
-    """The site's own search for nearest-article suggestions, or None (titles are used then)."""
+    """The site's own ranking for nearest-article suggestions (by meaning and words where the site has
+    its vectors, as the search API ranks), or None (titles are used then)."""
     try:
-        index = load_index(site_dir)
+        site = read_site(site_dir)
     except SearchError:
         return None
-    return lambda query, limit: [hit.id for hit in search(index, query, limit)]
+    return lambda query, limit: [result["id"] for result in answer_from(site, query, limit)["results"]]
 
 
 @click.command("simulate")

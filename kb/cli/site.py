@@ -332,9 +332,16 @@ def slugify(title: str) -> str:
 
 def _build(site: SiteConfig, site_dir: Path | None, run: Callable[[], object] | None = None, **options: bool) -> Path:
     """Build (with `run`, that build instead), printing kb's progress; stop with MkDocs' problems."""
+    bar = ProgressBar()
+
     def progress(record: logging.LogRecord) -> None:
         if record.name == "mkdocs.plugins.kb" and record.levelno == logging.INFO:
-            click.echo(record.getMessage(), err=True)
+            counts = getattr(record, "kb_progress", None)
+            if counts is not None:
+                bar.show(record.getMessage(), *counts)
+            else:
+                bar.clear()
+                click.echo(record.getMessage(), err=True)
 
     try:
         if run is not None:
@@ -348,6 +355,36 @@ def _build(site: SiteConfig, site_dir: Path | None, run: Callable[[], object] | 
         fail(str(exc), 1)
     except SiteError as exc:
         fail(str(exc), 1)
+
+
+class ProgressBar:
+    """Long work's progress on standard error: a bar redrawn in place on a terminal, else the lines."""
+
+    WIDTH = 30
+
+    def __init__(self) -> None:
+        self.drawn = False
+        self.terminal = click.get_text_stream("stderr").isatty()
+
+    def show(self, message: str, done: int, total: int) -> None:
+        """Draw `done` of `total` (a terminal), or print `message` (a log or a pipe)."""
+        if not self.terminal:
+            click.echo(message, err=True)
+            return
+        filled = self.WIDTH * done // max(total, 1)
+        label = message.removeprefix("kb: ").split(":", 1)[0]
+        rest = message.rsplit(", ", 1)[-1] if ", about" in message else ""
+        click.echo(f"\r{label} [{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{total} {rest}\033[K",
+                   err=True, nl=False)
+        self.drawn = done < total
+        if not self.drawn:
+            click.echo("", err=True)
+
+    def clear(self) -> None:
+        """End a bar still drawn before printing a line."""
+        if self.drawn:
+            click.echo("", err=True)
+            self.drawn = False
 
 
 def _count(n: int, word: str) -> str:

@@ -84,6 +84,8 @@ def cache_dir(project: Path | None = None) -> Path:
 class Model:
     """The embedding model, loaded on first use (loading maps its 70 MB of weights: 20 ms)."""
 
+    name = MODEL
+
     def __init__(self) -> None:
         self._model = None
         self._lock = threading.RLock()  # the C engine is not safe to call from two threads at once
@@ -173,9 +175,9 @@ def article_units(article: ArticleText, tokens: Callable[[str], int]) -> list[Un
     return units
 
 
-def text_key(text: str, kind: str = "passage") -> str:
-    """The cache key of one text embedded as a `kind` ("passage" or "query") by this model."""
-    return hashlib.sha256(f"{MODEL}\0{kind}\0{text}".encode("utf-8")).hexdigest()[:32]
+def text_key(text: str, kind: str = "passage", model_name: str = MODEL) -> str:
+    """The cache key of one text embedded as a `kind` ("passage" or "query") by the model named."""
+    return hashlib.sha256(f"{model_name}\0{kind}\0{text}".encode("utf-8")).hexdigest()[:32]
 
 
 def article_key(article: ArticleText) -> str:
@@ -259,12 +261,14 @@ class EmbeddingCache:
 
 
 def embed_texts(texts: Sequence[str], cache: EmbeddingCache, kind: str = "passage",
-                progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+                progress: Callable[[int, int], None] | None = None, embedder: Model | None = None) -> np.ndarray:
     """Vectors of `texts` (rows in order), from the cache where it has them, else from the model.
 
-    `progress(done, total)` is called as the texts the cache lacked are embedded.
+    `progress(done, total)` is called as the texts the cache lacked are embedded. `embedder`: another
+    model with the same methods and a `name` (the benchmarks compare models), default kb's.
     """
-    keys = [text_key(t, kind) for t in texts]
+    embedder = embedder or model()
+    keys = [text_key(t, kind, embedder.name) for t in texts]
     found = cache.vectors(keys)
     missing = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in found))
     if missing and progress:
@@ -272,13 +276,13 @@ def embed_texts(texts: Sequence[str], cache: EmbeddingCache, kind: str = "passag
     for start in range(0, len(missing), BATCH):
         batch = missing[start:start + BATCH]
         if kind == "query":
-            computed = np.stack([model().query(t) for t in batch])
+            computed = np.stack([embedder.query(t) for t in batch])
         else:
-            computed = model().passages(batch)
-        found.update(cache.put_vectors({text_key(t, kind): v for t, v in zip(batch, computed)}))
+            computed = embedder.passages(batch)
+        found.update(cache.put_vectors({text_key(t, kind, embedder.name): v for t, v in zip(batch, computed)}))
         if progress:
             progress(min(start + BATCH, len(missing)), len(missing))
-    out = np.zeros((len(texts), DIM), dtype=np.float32)
+    out = np.zeros((len(texts), len(next(iter(found.values()))) if found else DIM), dtype=np.float32)
     for row, key in enumerate(keys):
         out[row] = found[key]
     return out

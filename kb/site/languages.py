@@ -42,6 +42,12 @@ TEXTS: dict[str, dict[str, Any]] = {
         "updated": "Last updated",
         "all_articles": "All {count} articles",
         "more_answers": "More answers",
+        # What customers say when they want a person rather than an article: the search API and
+        # `kb mcp` hand such a query over (`answered: false`, the contact channels) instead of
+        # answering it with an article. Matched by meaning, so other wordings count too.
+        "handover": ["talk to a person", "speak to a human", "I want to talk to someone",
+                     "connect me with an agent", "can I speak to customer service",
+                     "contact a real person", "call me back", "live chat with support staff"],
         "draft": "Draft: shown in preview only, not published by <code>kb build</code>.",
         "outdated": "This translation is older than the {source} it was made from; "
                     "the original may have changed since.",
@@ -80,6 +86,9 @@ TEXTS: dict[str, dict[str, Any]] = {
         "updated": "Ostatnia aktualizacja",
         "all_articles": "Wszystkie artykuły ({count})",
         "more_answers": "Więcej odpowiedzi",
+        "handover": ["rozmowa z konsultantem", "chcę porozmawiać z człowiekiem", "połącz mnie z konsultantem",
+                     "kontakt z obsługą klienta", "chcę rozmawiać z kimś z obsługi", "czat z pracownikiem",
+                     "zadzwońcie do mnie", "chcę mówić z żywym człowiekiem"],
         "draft": "Szkic: widoczny tylko w podglądzie, <code>kb build</code> go nie publikuje.",
         "outdated": "To tłumaczenie jest starsze niż {source}, z którego powstało; "
                     "oryginał mógł się od tego czasu zmienić.",

@@ -26,6 +26,7 @@ from kb.channels.llms import write_site_bot_files
 from kb.manifest import build_manifest, write_manifest
 from kb.search.index import build_index, load_synonyms, write_index
 from kb.search.site_index import GOLDEN, SYNONYMS
+from kb.search.vectors import log_progress, write_site_vectors
 from kb.search.text import analyzer_for
 from kb.site.languages import article_urls, translation_problems
 from kb.site.multisite import merge_manifests, merge_sitemaps
@@ -288,7 +289,8 @@ class LiveSite:
         """One language's bot files and own manifest, as its build writes them."""
         plugin = state.plugin
         articles = [a for a in project.articles if not a.draft or plugin.config.drafts]
-        write_site_bot_files(state.config, project, url_of, plugin.config.answer_threshold)
+        write_site_bot_files(state.config, project, url_of, plugin.config.answer_threshold,
+                             plugin.texts.get("handover", ()))
         manifest = build_manifest(articles, state.config.site_name)
         for entry in manifest["articles"]:
             entry["url"] = url_of.get(entry["id"], entry["url"])
@@ -319,6 +321,8 @@ class LiveSite:
             del self._fields[key]
         index = build_index(articles, load_synonyms(Path(state.config.docs_dir) / SYNONYMS), language=language,
                             fields=self._fields)
+        write_site_vectors(articles, Path(state.config.site_dir), Path(state.config.config_file_path).parent,
+                           semantic=plugin.config.semantic, progress=log_progress(log))
         write_index(index, Path(state.config.site_dir), plugin.search_separator, highlight=plugin.highlight)
 
 

@@ -20,7 +20,9 @@ from kb.channels.llms import write_site_bot_files
 from kb.articles import RESERVED_FILES, Article, Project, load_project
 from kb.manifest import build_manifest, write_manifest
 from kb.search import site_index as search_site
+from kb.search.embeddings import EmbeddingError
 from kb.search.index import SearchError
+from kb.search.vectors import log_progress, write_site_vectors
 from kb.site import pages
 from kb.site.dates import last_updated
 from kb.site.languages import LanguageError, LanguageSite
@@ -69,6 +71,9 @@ class KbPluginConfig(base.Config):
     """Reload open pages when the preview rebuilds (`kb serve` turns this on)."""
     answer_threshold = c.Type(float, default=DEFAULT_THRESHOLD)
     """The confidence at which the search API and the MCP server call a query answered."""
+    semantic = c.Type(bool, default=True)
+    """Embed the articles at build time (cached) so that servers rank by meaning too (kb.search.vectors);
+    false: the search API, `kb mcp`, `kb search` and the report rank by words alone."""
     languages = c.Type(list, default=[])
     """The help center's languages, default first: `[{code: en, name: English}, {code: pl, name: Polski}]`;
     articles then live in `articles/<code>/` (see kb.site.languages)."""
@@ -244,7 +249,9 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
             states = build_languages(config, self.langs.languages, dict(self.config), self.langs.docs_root, log)
             others = {code: state.plugin.manifest for code, state in states.items()}
             self.language_states = states if self.keep_builds else {}
-        write_site_bot_files(config, self.project, self.url_of, self.config.answer_threshold)
+        write_site_bot_files(config, self.project, self.url_of, self.config.answer_threshold,
+                             self.texts.get("handover", ()))
+        self.write_vectors(config)
         manifest = build_manifest(self.project.articles, config.site_name)  # after the bot files: their peak
         for entry in manifest["articles"]:
             entry["url"] = self.url_of.get(entry["id"], entry["url"])
@@ -253,6 +260,19 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
             merge_manifests(manifest, others, self.langs.language.code, self.langs.status(self.project))
             merge_sitemaps(Path(config.site_dir), self.langs.languages, self.langs.urls, config.site_url)
         write_manifest(Path(config.site_dir), manifest)
+
+    def write_vectors(self, config: Any) -> None:
+        """The articles' vectors beside the search index (kb.search.vectors), with progress."""
+        assert self.project is not None
+        project_dir = Path(config.config_file_path).parent if config.config_file_path else None
+        try:
+            figures = write_site_vectors(self.project.articles, Path(config.site_dir), project_dir,
+                                         semantic=self.config.semantic, progress=log_progress(log))
+        except EmbeddingError as exc:
+            raise PluginError(f"kb: vectors: {exc}") from exc
+        if figures:
+            log.info(f"kb: vectors: {figures['units']} texts of {figures['articles']} articles, "
+                     f"{figures['embedded']} embedded now, in {figures['seconds']:.1f} s")
 
     def search_language(self, config: Any) -> str:
         """The language this build's search analyses text as: the language being built, else the theme's."""
