@@ -12,6 +12,7 @@ from pathlib import Path
 from support import ROOT
 
 from kb.search.sections import article_sections, passage
+from kb.site.languages import TEXTS
 
 ARTICLES = {
     "articles/shipping/_category.yml": "title: Shipping\norder: 1\n",
@@ -59,7 +60,8 @@ def test_mkdocs_build_writes_llms_txt_and_a_markdown_twin_of_every_article(kb_pr
     answers = json.loads((site / "search" / "kb-answers.json").read_text(encoding="utf-8"))
     assert answers["site"] == {"name": "Test Help Center", "language": "en", "answer_threshold": 0.8,
                                "contact": [{"name": "Chat with us", "url": "https://example.com/chat",
-                                            "hours": "Mon-Fri 9-17", "description": ""}]}
+                                            "hours": "Mon-Fri 9-17", "description": ""}],
+                               "site_url": "", "handover": TEXTS["en"]["handover"]}
     sections = answers["articles"]["track-order"]["sections"]
     assert [s[:2] for s in sections] == [["", ""], ["Find your tracking link", "find-your-tracking-link"],
                                          ["Find your tracking link", "find-your-tracking-link_1"]]

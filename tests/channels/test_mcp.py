@@ -31,7 +31,9 @@ async def _session_calls(site: Path, db: str) -> dict:
         async with stdio_client(params, errlog=quiet) as (read, write):
             async with ClientSession(read, write) as session:
                 await session.initialize()
-                out["tools"] = sorted(t.name for t in (await session.list_tools()).tools)
+                tools = (await session.list_tools()).tools
+                out["tools"] = sorted(t.name for t in tools)
+                out["schemas"] = {t.name: t.input_schema for t in tools}
                 found = await session.call_tool("search_help_center", {"query": "how do I reset my password"})
                 out["search"] = found.structured_content
                 missed = await session.call_tool("search_help_center", {"query": "zebra saxophone lessons",
@@ -75,6 +77,20 @@ def test_mcp_tools_answer_like_the_api_and_searches_are_kept_with_channel_mcp(bu
         ("how do I reset my password", 1, "reset-password", "mcp", "en"),
         ("zebra saxophone lessons", 0, None, "mcp", "en")]
     assert all(len(r["visitor"]) == 16 for r in rows)
+
+
+def test_mcp_tools_describe_every_parameter_with_the_site_languages_and_limits(built_demo_site: Path, tmp_path: Path):
+    out = _run(_session_calls, built_demo_site, f"sqlite:///{tmp_path}/votes.db")
+    search = out["schemas"]["search_help_center"]["properties"]
+    assert all(p.get("description") for p in search.values()), search
+    assert (search["query"]["minLength"], search["query"]["maxLength"]) == (1, 200)
+    assert (search["limit"]["minimum"], search["limit"]["maximum"], search["limit"]["default"]) == (1, 50, 5)
+    languages = [choice for choice in search["language"]["anyOf"] if choice.get("enum")]
+    assert languages == [{"enum": ["en", "pl"], "type": "string"}]
+    assert "Leave it out to search in the language the query is written in" in search["language"]["description"]
+    article = out["schemas"]["get_article"]["properties"]
+    assert all(p.get("description") for p in article.values()), article
+    assert [c for c in article["language"]["anyOf"] if c.get("enum")] == [{"enum": ["en", "pl"], "type": "string"}]
 
 
 def test_kb_mcp_without_a_built_site_says_so_and_exits_1(tmp_path: Path):
