@@ -65,11 +65,15 @@ def pooled(vectors: ArticleVectors, query_vector: np.ndarray, tau: float = TAU) 
     weights = np.exp((cosines.astype(np.float64) - 1.0) / tau)
     sums = np.bincount(vectors.article, weights=weights, minlength=count)
     meaning = np.where(sums > 0, 1.0 + tau * np.log(np.maximum(sums, 1e-300)), -1.0)
-    best = np.full(count, -np.inf)
-    np.maximum.at(best, vectors.article, cosines)
-    rows = np.full(count, -1, np.int64)
+    # each article's closest unit: its rows are contiguous, so a maximum per run of rows
+    starts = vectors.starts
+    best = np.full(count, np.inf, dtype=cosines.dtype)
+    best[vectors.article[starts]] = np.maximum.reduceat(cosines, starts)
     holders = np.flatnonzero(cosines == best[vectors.article])
-    rows[vectors.article[holders][::-1]] = holders[::-1]  # the first unit of each article at its best
+    first = np.ones(len(holders), dtype=bool)
+    first[1:] = vectors.article[holders[1:]] != vectors.article[holders[:-1]]
+    rows = np.full(count, -1, np.int64)
+    rows[vectors.article[holders[first]]] = holders[first]  # the first unit of each article at its best
     return meaning, rows
 
 

@@ -19,8 +19,8 @@ import io
 import json
 import logging
 import os
-import tempfile
 import time
+import uuid
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +51,10 @@ class ArticleVectors:
 
     def __post_init__(self) -> None:
         self.position = {aid: i for i, aid in enumerate(self.ids)}
+        # where each article's run of rows starts (rows are grouped by article, in order)
+        change = np.ones(len(self.article), dtype=bool)
+        change[1:] = self.article[1:] != self.article[:-1]
+        self.starts = np.flatnonzero(change)
         # each article's mean unit vector, made a unit vector again: the article as a whole
         sums = np.zeros((len(self.ids), self.matrix.shape[1] if self.matrix.ndim == 2 else DIM), np.float32)
         np.add.at(sums, self.article, self.matrix)
@@ -85,11 +89,16 @@ def write_vectors(vectors: ArticleVectors, site_dir: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     quantized, scales = quantize(vectors.matrix)
     meta = json.dumps({"format": FORMAT, "model": vectors.model, "dim": DIM})
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".vectors-", suffix=".npz")
-    with os.fdopen(fd, "wb") as out:
-        np.savez(out, meta=np.array(meta), ids=np.array(vectors.ids, dtype=str), article=vectors.article,
-                 kinds=vectors.kinds, sections=vectors.sections, vectors=quantized, scales=scales)
-    os.replace(tmp, path)
+    # beside it, then renamed over it: a reader sees the old file or the new one, never half of one
+    # (opened as any file is, so it gets the same permissions as the site's other files)
+    tmp = path.with_name(f".vectors-{os.getpid()}-{uuid.uuid4().hex}.npz")
+    try:
+        with open(tmp, "wb") as out:
+            np.savez(out, meta=np.array(meta), ids=np.array(vectors.ids, dtype=str), article=vectors.article,
+                     kinds=vectors.kinds, sections=vectors.sections, vectors=quantized, scales=scales)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
