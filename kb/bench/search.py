@@ -92,22 +92,22 @@ def write_pagefind_site(docs: list[dict], root: Path) -> None:
 
 
 def score(ranks: list[list[str]], queries: list[Query], times: list[float]) -> dict[str, float]:
-    """hit@1, hit@5, MRR@10, share with no result, p50/p95 latency."""
+    """hit@1, hit@5, MRR@10 (over the queries the set answers), share with no result, p50/p95 latency."""
     hit1 = hit5 = mrr = zero = 0.0
     for ids, q in zip(ranks, queries):
         if not ids:
             zero += 1
-        for rank, found in enumerate(ids[:10], 1):
+        for rank, found in enumerate(ids[:10] if q.relevant else [], 1):
             if found in q.relevant:
                 hit1 += rank == 1
                 hit5 += rank <= 5
                 mrr += 1 / rank
                 break
-    n = len(queries) or 1
+    n = sum(1 for q in queries if q.relevant) or 1
     ordered = sorted(times) or [0.0]
     pick = lambda share: ordered[min(len(ordered) - 1, int(share * len(ordered)))]  # noqa: E731
     return {"hit@1": round(hit1 / n, 4), "hit@5": round(hit5 / n, 4), "mrr@10": round(mrr / n, 4),
-            "zero": round(zero / n, 4), "p50_ms": round(pick(0.50), 3), "p95_ms": round(pick(0.95), 3),
+            "zero": round(zero / (len(queries) or 1), 4), "p50_ms": round(pick(0.50), 3), "p95_ms": round(pick(0.95), 3),
             "queries": len(queries)}
 
 
