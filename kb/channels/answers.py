@@ -214,6 +214,7 @@ class SiteCache:
 
     def __init__(self, background: bool = True) -> None:
         self._sites: dict[Path, tuple[tuple, AnswerSite]] = {}
+        self._languages: dict[Path, tuple[tuple, dict[str, str]]] = {}
         self._lock = threading.Lock()
         self.background = background
 
@@ -234,6 +235,19 @@ class SiteCache:
                 if self.background:
                     threading.Thread(target=_prepare_quietly, args=(cached[1], site_dir), daemon=True,
                                      name="kb-answers-prepare").start()
+        return cached[1]
+
+    def languages(self, site_dir: Path) -> dict[str, str]:
+        """`site_languages(site_dir)`, read again only when the manifest changed."""
+        site_dir = Path(site_dir)
+        try:
+            st = (site_dir / "kb-manifest.json").stat()
+        except OSError:
+            return {}
+        stamp = (st.st_mtime_ns, st.st_size)
+        cached = self._languages.get(site_dir)
+        if cached is None or cached[0] != stamp:
+            cached = self._languages[site_dir] = (stamp, site_languages(site_dir))
         return cached[1]
 
     def current(self, site_dir: Path) -> AnswerSite | None:
@@ -281,6 +295,9 @@ def prepare_site(site_dir: Path, cache: SiteCache = _CACHE) -> threading.Thread:
     def load() -> None:
         try:
             cache.get(site_dir)
+            for code in cache.languages(site_dir).values():  # a query's language may pick any of them
+                if (Path(site_dir) / code / INDEX_PATH).is_file():
+                    cache.get(Path(site_dir) / code, f"{code}/")
         except SearchError as exc:
             log.info("%s: not prepared: %s", site_dir, exc)
 
@@ -312,7 +329,7 @@ def site_languages(site_dir: Path) -> dict[str, str]:
 
 def query_language(site_dir: Path, query: str, cache: SiteCache = _CACHE) -> str | None:
     """The site's language `query` is written in (kb.search.language), None for the default one."""
-    others = site_languages(site_dir)
+    others = cache.languages(site_dir)
     if not others:
         return None
     default = cache.get(site_dir)
@@ -336,17 +353,23 @@ def answer(site_dir: Path, query: str, *, lang: str | None = None, limit: int = 
 
 
 def site_ready(site_dir: Path, lang: str | None = None, cache: SiteCache = _CACHE) -> bool:
-    """True when answering for `site_dir` (in `lang`) will parse nothing: the site is parsed and
-    prepared, and its files have not changed since. A server answers such queries at once, and
-    hands the others to a thread (parsing a large site takes seconds)."""
+    """True when answering for `site_dir` (in `lang`) takes a few milliseconds: the site is parsed
+    and prepared, its files have not changed since, and it ranks by words alone. A server answers
+    such queries at once, and hands the others to a thread: parsing a large site takes seconds, and
+    a site with vectors embeds each query (tens of milliseconds, the GIL released meanwhile)."""
     site_dir = Path(site_dir)
     default = cache.current(site_dir)
-    if default is None or not default.ready.is_set():
+    if default is None or not default.ready.is_set() or default.vectors is not None:
         return False
-    if lang is None or lang.lower() == default.language.lower():
+    if lang is not None and lang.lower() == default.language.lower():
         return True
-    other = cache.current(site_dir / lang)
-    return other is not None and other.ready.is_set()
+    # without lang, the query's language picks the site: every language must be ready
+    codes = list(cache.languages(site_dir).values()) if lang is None else [lang]
+    for code in codes:
+        other = cache.current(site_dir / code)
+        if other is None or not other.ready.is_set() or other.vectors is not None:
+            return False
+    return True
 
 
 # Whoever serves `answer` (the collector) calls `prepare` at start, so the site is parsed and
