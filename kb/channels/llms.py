@@ -36,6 +36,10 @@ class SiteInfo:
     answer_threshold: float = 0.8
     contact: tuple[Mapping[str, Any], ...] = ()
     site_url: str = ""
+    #: The sentence before the contact channels, in the site's language.
+    handover: str = "When an article does not answer, hand over to a person:"
+    #: What the search API's mailto: hand-over writes before the customer's query.
+    mail_search: str = "Last search:"
 
 
 def twin_url(url: str) -> str:
@@ -58,7 +62,7 @@ def write_bot_files(site_dir: Path, articles: Iterable[Any], categories: Mapping
     answers = {
         "format": ANSWERS_FORMAT,
         "site": {"name": info.name, "language": info.language, "answer_threshold": info.answer_threshold,
-                 "contact": [dict(c) for c in info.contact]},
+                 "contact": [dict(c) for c in info.contact], "mail_search": info.mail_search},
         "articles": {a.id: {"title": a.title, "url": url_of.get(a.id, a.url), "version": a.version,
                             "markdown": twin_url(url_of.get(a.id, a.url)),
                             "sections": [[s.heading, s.anchor, s.text] for s in article_sections(a.body)]}
@@ -85,8 +89,7 @@ def llms_txt(articles: list[Any], categories: Mapping[str, Any], url_of: Mapping
     if info.summary:
         lines += [f"> {info.summary}", ""]
     if info.contact:
-        lines.append("When an article does not answer, hand over to a person: "
-                     + "; ".join(f"{c['name']} ({c['url']})" for c in info.contact) + ".")
+        lines.append(f"{info.handover} " + "; ".join(f"{c['name']} ({c['url']})" for c in info.contact) + ".")
         lines.append("")
     groups: dict[str, list[Any]] = {}
     for a in articles:
@@ -130,7 +133,10 @@ def write_site_bot_files(config: Any, project: Any, url_of: Mapping[str, str], t
     extra = config.extra if isinstance(config.extra, Mapping) else {}
     theme = getattr(config, "theme", None)
     theme_language = theme.get("language") if isinstance(theme, Mapping) else getattr(theme, "language", None)
+    texts = extra.get("kb_texts") or {}
     info = SiteInfo(name=config.site_name or "Help Center", summary=config.site_description or "",
                     language=str(theme_language or "en"), answer_threshold=float(threshold),
-                    contact=tuple(extra.get("kb_contact", [])), site_url=config.site_url or "")
+                    contact=tuple(extra.get("kb_contact", [])), site_url=config.site_url or "",
+                    handover=texts.get("handover") or SiteInfo.handover,
+                    mail_search=(texts.get("widget") or {}).get("mail_search") or SiteInfo.mail_search)
     return write_bot_files(Path(config.site_dir), project.articles, project.categories, url_of, info)

@@ -27,7 +27,7 @@ from kb.articles import Article, Problem, Project
 
 #: A BCP 47 tag as sites use them: a language, then an optional script or region (pt-BR, zh-Hant).
 CODE_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Z][a-z]{3})?(?:-(?:[A-Z]{2}|\d{3}))?$")
-LANGUAGE_KEYS = ("code", "name", "site_name", "texts", "contact")
+LANGUAGE_KEYS = ("code", "name", "site_name", "site_description", "texts", "contact")
 
 #: The interface texts kb writes itself, per language. English and Polish ship; other languages
 #: give theirs under `texts:` in mkdocs.yml (missing keys fall back to English).
@@ -42,6 +42,17 @@ TEXTS: dict[str, dict[str, Any]] = {
         "updated": "Last updated",
         "all_articles": "All {count} articles",
         "more_answers": "More answers",
+        "breadcrumbs": "Breadcrumb",
+        "permalink": "Permanent link",
+        "made_with": "Made with {generator}",
+        "contact_home": "Rather talk to a person?",
+        "contact_jump": "Talk to a person",
+        "not_found_title": "Page not found",
+        "not_found_text": "There is no page at this address: it may have moved, or the link may have a typo. "
+                          "Search for the answer, pick a topic, or talk to a person.",
+        "not_found_home": "Go to the home page",
+        "topics": "Topics",
+        "handover": "When an article does not answer, hand over to a person:",
         "draft": "Draft: shown in preview only, not published by <code>kb build</code>.",
         "outdated": "This translation is older than the {source} it was made from; "
                     "the original may have changed since.",
@@ -68,6 +79,8 @@ TEXTS: dict[str, dict[str, Any]] = {
             "skip": "Skip",
             "thanks": "Thank you! This helps us fix the article.",
             "contact_title": "Still need help? Talk to a person:",
+            "mail_article": "Article:",
+            "mail_search": "Last search:",
         },
     },
     "pl": {
@@ -80,6 +93,17 @@ TEXTS: dict[str, dict[str, Any]] = {
         "updated": "Ostatnia aktualizacja",
         "all_articles": "Wszystkie artykuły ({count})",
         "more_answers": "Więcej odpowiedzi",
+        "breadcrumbs": "Ścieżka nawigacji",
+        "permalink": "Stały odnośnik",
+        "made_with": "Zbudowano za pomocą {generator}",
+        "contact_home": "Wolisz porozmawiać z człowiekiem?",
+        "contact_jump": "Porozmawiaj z nami",
+        "not_found_title": "Nie znaleziono strony",
+        "not_found_text": "Pod tym adresem nie ma strony: mogła zostać przeniesiona albo w linku jest literówka. "
+                          "Wyszukaj odpowiedź, wybierz temat albo porozmawiaj z nami.",
+        "not_found_home": "Przejdź na stronę główną",
+        "topics": "Tematy",
+        "handover": "Gdy artykuł nie odpowiada na pytanie, przekaż rozmowę konsultantowi:",
         "draft": "Szkic: widoczny tylko w podglądzie, <code>kb build</code> go nie publikuje.",
         "outdated": "To tłumaczenie jest starsze niż {source}, z którego powstało; "
                     "oryginał mógł się od tego czasu zmienić.",
@@ -106,6 +130,8 @@ TEXTS: dict[str, dict[str, Any]] = {
             "skip": "Pomiń",
             "thanks": "Dziękujemy! To pomoże nam poprawić artykuł.",
             "contact_title": "Nadal potrzebujesz pomocy? Porozmawiaj z nami:",
+            "mail_article": "Artykuł:",
+            "mail_search": "Ostatnie wyszukiwanie:",
         },
     },
 }
@@ -123,6 +149,7 @@ class Language:
     name: str
     default: bool = False
     site_name: str | None = None
+    site_description: str | None = None  # None: the default language's; another language then has none
     contact: list[dict] | None = None  # None: the plugin's `contact`
     texts: dict[str, Any] = field(default_factory=dict)
 
@@ -189,9 +216,10 @@ def parse_languages(raw: Any, shown: str = "mkdocs.yml", node: yaml.Node | None 
                 for c in contact)):
             raise LanguageError(f"{where(item_node)}: languages[{i}]: 'contact' must be a list of "
                                 "{name, url, hours, description}")
-        site_name = entry.get("site_name")
+        site_name, description = entry.get("site_name"), entry.get("site_description")
         languages.append(Language(code=code, name=name.strip(), default=not languages,
                                   site_name=str(site_name) if site_name else None,
+                                  site_description=str(description) if description else None,
                                   contact=[{"hours": "", "description": "", **c} for c in contact]
                                   if contact is not None else None,
                                   texts=texts_for(code, texts)))
@@ -437,6 +465,10 @@ class LanguageSite:
         config.theme["language"] = language.code
         if language.site_name:
             config.site_name = language.site_name
+        if language.site_description or not language.default:
+            # Another language never shows the default language's summary (meta description, llms.txt).
+            config.site_description = language.site_description
+        localize_markdown(config, language)
         projects = {code: load(docs_root / code) for code in by_code if code != language.code}
         site = cls(languages, language, docs_root, projects, config.use_directory_urls)
         site.projects = projects
@@ -473,6 +505,19 @@ class LanguageSite:
         target = self.languages[0]
         link = site_link(self.language, target, self.urls.get(target.code, {}).get(article.id, ""))
         return outdated_notice(texts, from_page(page_url, link), target.code)
+
+
+def localize_markdown(config: Any, language: Language) -> None:
+    """The Markdown extensions' visible texts in `language`: the heading anchors' title ("Permanent link").
+
+    On the default language a `permalink_title` set in mkdocs.yml wins; on the others it is the
+    default language's, so the language's own text does.
+    """
+    if "toc" not in config.markdown_extensions:
+        return
+    toc = config.mdx_configs.setdefault("toc", {})
+    if not language.default or "permalink_title" not in toc:
+        toc["permalink_title"] = language.texts["permalink"]
 
 
 def load_projects(docs_root: Path, languages: list[Language], *, strict: bool = False, drafts: bool = True,

@@ -100,6 +100,7 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         except LanguageError as exc:
             raise PluginError(str(exc)) from exc
         self.texts = self.langs.texts(self.config) if self.langs else pages.default_texts(self.config)
+        config.extra["kb_texts"] = self.texts  # for kb's theme templates (404 page, footer, title)
         docs_dir = Path(config.docs_dir)
         project = load_project(docs_dir, strict=self.config.strict, drafts=self.config.drafts,
                                display_root=Path(config.config_file_path or docs_dir).parent)
@@ -213,7 +214,8 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         top = pages.render_article_top(article, self.project.categories, page.url,
                                        use_directory_urls=config.use_directory_urls, with_title="<h1" not in html,
                                        texts=self.texts, home_title=self.texts["home"],
-                                       notice=self.langs.notice(article, self.texts, page.url) if self.langs else "")
+                                       notice=self.langs.notice(article, self.texts, page.url) if self.langs else "",
+                                       contact_link=bool(config.extra.get("kb_contact")))
         bottom = pages.render_article_bottom(
             article, related[: len(article.related) + self.config.related], self.url_of, page.url,
             updated=self.updated.get(article.path.resolve()), contacts=config.extra.get("kb_contact", []),
@@ -226,6 +228,17 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
             article = self.by_src.get(page.file.src_uri)
             config.extra["alternate"] = self.langs.alternates(None)
             config.extra["kb_alternate"] = self.langs.alternates(article.id if article else None)
+        return context
+
+    def on_template_context(self, context: Any, *, template_name: str, config: Any) -> Any:
+        # MkDocs links an error page from site_url's path, "/" without one; a language's 404 page,
+        # served for any missing page under /pl/, must link into /pl/.
+        if template_name == "404.html" and self.building and not config.site_url:
+            old, new = context["base_url"], f"/{self.building}/"
+            context["base_url"] = new
+            for key in ("extra_css", "extra_javascript"):
+                context[key] = [new + str(u)[len(old):] if str(u).startswith(old) and not str(u).startswith("//")
+                                else u for u in context[key]]
         return context
 
     @event_priority(-50)
@@ -274,7 +287,7 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         body = pages.render_home(
             self.project.categories, self.project.articles, self.url_of,
             heading=self.texts["home_heading"], search_prompt=self.texts["search_prompt"],
-            use_directory_urls=config.use_directory_urls, texts=self.texts,
+            use_directory_urls=config.use_directory_urls, texts=self.texts, contacts=config.extra.get("kb_contact", []),
         )
         return _markdown_page(config.site_name, body, hide=("navigation", "toc"), extra_meta="kb_home: true\n")
 

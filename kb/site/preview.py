@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.responses import PlainTextResponse
+from starlette.responses import FileResponse, PlainTextResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -173,8 +173,21 @@ def create_preview_app(preview_dir: Path, rebuilder: Rebuilder | None, collector
     return Starlette(routes=[
         Route("/_kb/build", build_number),
         *collector_routes,
-        Mount("/", app=StaticFiles(directory=str(preview_dir), html=True, check_dir=False)),
+        Mount("/", app=_Site(directory=str(preview_dir), html=True, check_dir=False)),
     ], middleware=middleware)
+
+
+class _Site(StaticFiles):
+    """The built site; a page that is not there gets the 404 page of its language's site (pl/404.html)."""
+
+    async def get_response(self, path: str, scope: Any) -> Any:
+        response = await super().get_response(path, scope)
+        top = path.split("/", 1)[0]
+        if response.status_code == 404 and top and "/" in path:
+            own, stat = self.lookup_path(f"{top}/404.html")
+            if stat is not None:
+                return FileResponse(own, status_code=404, stat_result=stat)
+        return response
 
 
 class _OnlyHosts:

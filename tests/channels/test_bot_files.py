@@ -59,7 +59,8 @@ def test_mkdocs_build_writes_llms_txt_and_a_markdown_twin_of_every_article(kb_pr
     answers = json.loads((site / "search" / "kb-answers.json").read_text(encoding="utf-8"))
     assert answers["site"] == {"name": "Test Help Center", "language": "en", "answer_threshold": 0.8,
                                "contact": [{"name": "Chat with us", "url": "https://example.com/chat",
-                                            "hours": "Mon-Fri 9-17", "description": ""}]}
+                                            "hours": "Mon-Fri 9-17", "description": ""}],
+                               "mail_search": "Last search:"}
     sections = answers["articles"]["track-order"]["sections"]
     assert [s[:2] for s in sections] == [["", ""], ["Find your tracking link", "find-your-tracking-link"],
                                          ["Find your tracking link", "find-your-tracking-link_1"]]
