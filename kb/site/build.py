@@ -22,6 +22,7 @@ from kb.manifest import carry_history
 from kb.search.index import build_index, load_synonyms
 from kb.search.ranker import check_golden
 from kb.search.site_index import GOLDEN, SYNONYMS, separator_of, write_site_index
+from kb.site.compress import compress_assets
 from kb.site.languages import Language, LanguageError, combined, load_languages, load_projects, translation_problems
 from kb.site.live import LiveSite, swap
 from kb.site.render import run_build
@@ -274,6 +275,7 @@ def rebuild_search_index(site: SiteConfig) -> tuple[dict, list[Problem]]:
     project = load_project(site.docs_dir, drafts=False)  # as `kb build` publishes it
     index = write_site_index(project.articles, site.docs_dir, site.site_dir, separator_of(site.plugins),
                              language=site.search_language, highlight=site.search_highlight)
+    compress_assets(site.site_dir, ("search",))  # its .gz follow the index, as the build left them
     return index, project.problems
 
 

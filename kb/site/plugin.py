@@ -22,6 +22,7 @@ from kb.manifest import build_manifest, write_manifest
 from kb.search import site_index as search_site
 from kb.search.index import SearchError
 from kb.site import pages
+from kb.site.compress import compress_assets
 from kb.site.dates import last_updated
 from kb.site.languages import LanguageError, LanguageSite
 from kb.site.multisite import build_languages, merge_manifests, merge_sitemaps
@@ -266,6 +267,10 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
             merge_manifests(manifest, others, self.langs.language.code, self.langs.status(self.project))
             merge_sitemaps(Path(config.site_dir), self.langs.languages, self.langs.urls, config.site_url)
         write_manifest(Path(config.site_dir), manifest)
+        if not self.config.drafts:  # published only: the preview's files change with every edit, sent as they are
+            packed = compress_assets(Path(config.site_dir))
+            log.info(f"kb: {packed.files} assets compressed beside themselves (.gz): "
+                     f"{packed.before // 1024} KB -> {packed.after // 1024} KB")
 
     def search_language(self, config: Any) -> str:
         """The language this build's search analyses text as: the language being built, else the theme's."""
