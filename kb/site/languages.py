@@ -53,6 +53,7 @@ TEXTS: dict[str, dict[str, Any]] = {
         "not_found_home": "Go to the home page",
         "topics": "Topics",
         "handover": "When an article does not answer, hand over to a person:",
+        "other_languages": "Other languages",
         "draft": "Draft: shown in preview only, not published by <code>kb build</code>.",
         "outdated": "This translation is older than the {source} it was made from; "
                     "the original may have changed since.",
@@ -104,6 +105,7 @@ TEXTS: dict[str, dict[str, Any]] = {
         "not_found_home": "Przejdź na stronę główną",
         "topics": "Tematy",
         "handover": "Gdy artykuł nie odpowiada na pytanie, przekaż rozmowę konsultantowi:",
+        "other_languages": "Inne języki",
         "draft": "Szkic: widoczny tylko w podglądzie, <code>kb build</code> go nie publikuje.",
         "outdated": "To tłumaczenie jest starsze niż {source}, z którego powstało; "
                     "oryginał mógł się od tego czasu zmienić.",
@@ -469,6 +471,9 @@ class LanguageSite:
             # Another language never shows the default language's summary (meta description, llms.txt).
             config.site_description = language.site_description
         localize_markdown(config, language)
+        # Each language's site, linked from this site's root: llms.txt points bots to the others'.
+        config.extra["kb_languages"] = [{"name": other.name, "lang": other.code, "link": site_link(language, other, "")}
+                                        for other in languages]
         projects = {code: load(docs_root / code) for code in by_code if code != language.code}
         site = cls(languages, language, docs_root, projects, config.use_directory_urls)
         site.projects = projects
