@@ -23,7 +23,8 @@ from kb.search.index import build_index, load_synonyms
 from kb.search.ranker import check_golden
 from kb.search.site_index import GOLDEN, SYNONYMS, separator_of, write_site_index
 from kb.site.compress import compress_assets
-from kb.site.languages import Language, LanguageError, combined, load_languages, load_projects, translation_problems
+from kb.site.languages import (Language, LanguageError, combined, load_languages, load_projects, stray_articles,
+                               translation_problems)
 from kb.site.live import LiveSite, swap
 from kb.site.render import run_build
 from kb.site.unfinished import REQUIRABLE_KEYS, unfinished
@@ -143,18 +144,20 @@ def check_site(site: SiteConfig, *, strict: bool = False, golden: bool = True) -
         for language in languages:
             project = projects[language.code]
             if project.articles:
-                project.problems.extend(unfinished(project.articles, require, site.project_dir))
-                project.problems.sort(key=lambda p: (p.path, p.line or 0))
+                project.problems.extend(unfinished(project.articles, require, site.project_dir,
+                                                   language.texts["new_article_body"]))
+                project.problems.sort(key=lambda p: p.sort_key)
             if golden and not project.errors:
                 project.problems.extend(_golden_problems(site.language_site(language.code), project))
         everything = combined(projects, site.docs_dir)
+        everything.problems[:0] = stray_articles(site.docs_dir, languages, site.project_dir)
         everything.problems.extend(translation_problems(projects, languages, site.project_dir))
         return everything
     project = load_project(site.docs_dir, strict=strict or bool(site.plugin.get("strict")), drafts=True,
                            display_root=site.project_dir)
     if project.articles:
         project.problems.extend(unfinished(project.articles, require, site.project_dir))
-        project.problems.sort(key=lambda p: (p.path, p.line or 0))
+        project.problems.sort(key=lambda p: p.sort_key)
     if golden and not project.errors:
         project.problems.extend(_golden_problems(site, project))
     return project

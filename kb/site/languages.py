@@ -54,6 +54,7 @@ TEXTS: dict[str, dict[str, Any]] = {
         "topics": "Topics",
         "handover": "When an article does not answer, hand over to a person:",
         "other_languages": "Other languages",
+        "new_article_body": "Answer the question in the first paragraph, then give the steps.\n",
         "draft": "Draft: shown in preview only, not published by <code>kb build</code>.",
         "outdated": "This translation is older than the {source} it was made from; "
                     "the original may have changed since.",
@@ -106,6 +107,7 @@ TEXTS: dict[str, dict[str, Any]] = {
         "topics": "Tematy",
         "handover": "Gdy artykuł nie odpowiada na pytanie, przekaż rozmowę konsultantowi:",
         "other_languages": "Inne języki",
+        "new_article_body": "Odpowiedz na pytanie w pierwszym akapicie, potem podaj kroki.\n",
         "draft": "Szkic: widoczny tylko w podglądzie, <code>kb build</code> go nie publikuje.",
         "outdated": "To tłumaczenie jest starsze niż {source}, z którego powstało; "
                     "oryginał mógł się od tego czasu zmienić.",
@@ -327,6 +329,7 @@ def missing_translations(projects: Mapping[str, Project], languages: list[Langua
 def translation_problems(projects: Mapping[str, Project], languages: list[Language], shown_root: Path) -> list[Problem]:
     """`kb check`'s warnings: outdated translations (both versions named) and translations of nothing."""
     problems: list[Problem] = []
+    unreadable = projects[languages[0].code].unreadable if languages[0].code in projects else {}
     for t in translations(projects, languages):
         shown = _shown(t.article.path, shown_root)
         line = t.article.line_of("translated_from")
@@ -337,6 +340,11 @@ def translation_problems(projects: Mapping[str, Project], languages: list[Langua
                 f"outdated translation: translated from version {t.article.translated_from} of "
                 f"{_shown(t.source.path, shown_root)}, which is now at version {t.source.version}",
                 f"update the translation, then write  translated_from: {t.source.version}"))
+        elif t.state == "orphan" and t.article.id in unreadable:
+            problems.append(Problem(
+                shown, line, "warning",
+                f"translation of {unreadable[t.article.id]}, which cannot be read",
+                "fix that file's error first: this one follows from it", consequence=True))
         elif t.state == "orphan":
             problems.append(Problem(
                 shown, line, "warning",
@@ -363,15 +371,6 @@ def translation_summary(projects: Mapping[str, Project], languages: list[Languag
             "missing_ids": [a.id for a in missing[language.code]],
         })
     return rows
-
-
-def translate_text(source: Article, source_text: str) -> str:
-    """A translation's starting point: the source's text with `translated_from:` in its front matter."""
-    line = (f'translated_from: "{source.version}"  # the version of {source.rel_path} this translates; '
-            "update it with the translation")
-    if source_text.startswith("---\n"):
-        return "---\n" + line + "\n" + source_text[4:]
-    return f"---\nid: {source.id}\n{line}\n---\n\n{source_text}"
 
 
 # -- pages ---------------------------------------------------------------------------------------
@@ -536,8 +535,30 @@ def load_projects(docs_root: Path, languages: list[Language], *, strict: bool = 
 
 
 def combined(projects: Mapping[str, Project], docs_root: Path) -> Project:
-    """Every language's articles and problems as one project, for `kb check` and `kb build`'s counts."""
+    """Every language's articles and problems as one project, for `kb check` and `kb build`'s counts
+    (the problems that follow from others after those others, whatever their language)."""
     articles = [a for p in projects.values() for a in p.articles]
     categories = {f"{code}/{cid}" if cid else "": c for code, p in projects.items() for cid, c in p.categories.items()}
-    problems = [problem for p in projects.values() for problem in p.problems]
+    problems = sorted((problem for p in projects.values() for problem in p.problems), key=lambda p: p.sort_key)
     return Project(Path(docs_root), articles, categories, problems)
+
+
+def stray_articles(docs_root: Path, languages: list[Language], shown_root: Path) -> list[Problem]:
+    """Errors for the Markdown files outside every language's folder: no build publishes them.
+
+    An error, not a warning: a writer who saved an article there meant it to be published, and a
+    warning would let the build go out without it (kb check exits 0 on warnings).
+    """
+    codes = [language.code for language in languages]
+    default = codes[0]
+    problems = []
+    for path in sorted(Path(docs_root).rglob("*.md")):
+        parts = path.relative_to(docs_root).parts
+        if parts[0] in codes or any(part.startswith((".", "_")) for part in parts):
+            continue
+        problems.append(Problem(
+            _shown(path, shown_root), None, "error",
+            f"outside every language's folder ({', '.join(f'{code}/' for code in codes)}), so no build publishes it",
+            f"move it to {_shown(Path(docs_root) / default / Path(*parts), shown_root)} (or the folder of its "
+            "language); a name starting with _ keeps a file unpublished on purpose"))
+    return problems

@@ -107,7 +107,7 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
                                display_root=Path(config.config_file_path or docs_dir).parent)
         for problem in project.problems:
             (log.error if problem.severity == "error" else log.warning)(problem.format())
-        if project.errors:
+        if project.errors and not self.config.livereload:  # the preview shows them in its pages instead
             raise PluginError(f"kb: {len(project.errors)} error(s) in articles; run `kb check` to see them all")
         log.info(f"kb: {len(project.articles)} articles in {len([k for k in project.categories if k])} categories")
         self.project = project
