@@ -134,7 +134,7 @@ def load_project(
 
     `drafts=False` leaves draft articles out (a published build); `strict` turns unknown
     front-matter keys into errors. Paths in problems are shown relative to `display_root`
-    (default: the folder above `articles_dir`, the project). `cache` and `quick`: see kb.site.reload.
+    (default: the folder above `articles_dir`, the project). `cache` and `quick`: see kb.site.preview.cache.
     """
     articles_dir = Path(articles_dir).resolve()
     shown = (display_root or articles_dir.parent).resolve()

@@ -12,6 +12,11 @@ model over four features of the ranking, fitted on the public evaluation sets (s
 is not, `contact` lists the site's contact channels with the query carried, so the bot can hand
 the customer over to a person.
 
+Every file read here (index, answers file, an article's Markdown) must resolve inside the site
+folder, symlinks followed: a `language` names one of the site's languages (its manifest's), never a
+path, and a file that resolves elsewhere is refused with `OutsideSite` (a planted answers file or
+symlink must not turn a bot into a reader of the server's files).
+
 The parsed index and answers file are cached per site folder and reused until the files change
 (their modification time and size), so a collector answers from memory. A server prepares the site
 when it starts (`prepare_site`): in a background thread it decodes the index and analyses every
@@ -33,6 +38,7 @@ from typing import Any, Mapping
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from kb.channels.llms import ANSWERS_FORMAT, ANSWERS_PATH
+from kb.manifest import NAME as MANIFEST_NAME
 from kb.search.index import INDEX_PATH, SearchError, load_index
 from kb.search.ranker import Hit, search
 from kb.search.ranker import prepare as prepare_ranker
@@ -63,6 +69,23 @@ log = logging.getLogger("kb.channels")
 
 class UnknownLanguage(ValueError):
     """The site has no help center in the language asked for."""
+
+
+class OutsideSite(SearchError):
+    """A file the site names resolves outside the site folder (a symlink, an absolute or `..` path)."""
+
+
+def inside(root: Path, path: Path) -> Path:
+    """`path` with every symlink resolved, or OutsideSite when that is not inside the folder `root`."""
+    real_root = Path(root).resolve()
+    real = Path(path).resolve()
+    if real != real_root and real_root not in real.parents:
+        try:
+            shown = Path(path).relative_to(root).as_posix()
+        except ValueError:
+            shown = str(path)
+        raise OutsideSite(f"{shown}: resolves outside the site folder; not read")
+    return real
 
 
 def features(hits: list[Hit], number: int, language: str | None = "en") -> dict[str, float]:
@@ -146,11 +169,15 @@ class AnswerSite:
                 "section_bytes": sum(a.nbytes() for a in self.prepared.values())}
 
 
-def read_site(site_dir: Path) -> AnswerSite:
-    """Parse one language's built site (search index and answers file), or raise SearchError."""
+def read_site(site_dir: Path, root: Path | None = None) -> AnswerSite:
+    """Parse one language's built site (search index and answers file), or raise SearchError
+    (OutsideSite when one of its files resolves outside `root`, the whole site's folder)."""
+    root = Path(site_dir) if root is None else Path(root)
+    inside(root, Path(site_dir) / INDEX_PATH)
     index = load_index(site_dir)
     path = Path(site_dir) / ANSWERS_PATH
     try:
+        path = inside(root, path)
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         data = {"format": ANSWERS_FORMAT, "site": {}, "articles": {}}  # a site built before answers
@@ -175,11 +202,13 @@ class SiteCache:
 
     def __init__(self, background: bool = True) -> None:
         self._sites: dict[Path, tuple[tuple, AnswerSite]] = {}
+        self._languages: dict[Path, tuple[tuple, dict[str, str]]] = {}
         self._lock = threading.Lock()
         self.background = background
 
-    def get(self, site_dir: Path) -> AnswerSite:
-        """The parsed site in `site_dir`, parsed again only when its files changed."""
+    def get(self, site_dir: Path, root: Path | None = None) -> AnswerSite:
+        """The parsed site in `site_dir`, parsed again only when its files changed; its files must
+        resolve inside `root` (the whole site, for a language's folder; `site_dir` by default)."""
         site_dir = Path(site_dir)
         key = _stamp(site_dir)
         cached = self._sites.get(site_dir)
@@ -190,11 +219,24 @@ class SiteCache:
             if cached is None or cached[0] != key:
                 if cached is not None:
                     cached[1].stopped.set()
-                cached = (key, read_site(site_dir))
+                cached = (key, read_site(site_dir, root))
                 self._sites[site_dir] = cached
                 if self.background:
                     threading.Thread(target=_prepare_quietly, args=(cached[1], site_dir), daemon=True,
                                      name="kb-answers-prepare").start()
+        return cached[1]
+
+    def languages(self, site_dir: Path) -> dict[str, str]:
+        """`site_languages(site_dir)`, read again only when the manifest changed."""
+        site_dir = Path(site_dir)
+        try:
+            st = (site_dir / MANIFEST_NAME).stat()
+        except OSError:
+            return {}
+        stamp = (st.st_mtime_ns, st.st_size)
+        cached = self._languages.get(site_dir)
+        if cached is None or cached[0] != stamp:
+            cached = self._languages[site_dir] = (stamp, site_languages(site_dir))
         return cached[1]
 
     def current(self, site_dir: Path) -> AnswerSite | None:
@@ -250,16 +292,43 @@ def prepare_site(site_dir: Path, cache: SiteCache = _CACHE) -> threading.Thread:
     return thread
 
 
-def site_for_language(site_dir: Path, language: str | None, cache: SiteCache = _CACHE) -> AnswerSite:
-    """The help center in `language` (the default one when None): `site_dir` or `site_dir/<code>`."""
+def site_languages(site_dir: Path) -> dict[str, str]:
+    """The site's other languages as its root manifest lists them: lower-case code -> folder name."""
+    try:
+        path = inside(site_dir, Path(site_dir) / MANIFEST_NAME)
+        codes = json.loads(path.read_text(encoding="utf-8")).get("languages") or {}
+    except (OSError, ValueError, AttributeError):  # no manifest (a site built before languages)
+        return {}
+    return {code.lower(): code for code in codes if isinstance(code, str)}
+
+
+def language_folder(site_dir: Path, language: str | None, cache: SiteCache = _CACHE) -> Path:
+    """The folder of the help center in `language`: `site_dir` for the default language (None), else
+    `site_dir/<code>` for one of the site's languages; UnknownLanguage for anything else (a path
+    included), OutsideSite when that folder resolves outside `site_dir`."""
     site = cache.get(site_dir)
     if language is None or language.lower() == site.language.lower():
-        return site
-    other = Path(site_dir) / language
-    if not (other / INDEX_PATH).is_file():
+        return Path(site_dir)
+    others = cache.languages(site_dir)
+    code = others.get(language.lower())
+    if code is None:
+        if others:
+            known = ", ".join(repr(c) for c in [site.language, *others.values()])
+            raise UnknownLanguage(f"no help center in language {language!r} (this site's languages are {known})")
         raise UnknownLanguage(f"no help center in language {language!r} (this site's language is "
                               f"{site.language!r})")
-    return cache.get(other)
+    folder = Path(site_dir) / code
+    inside(site_dir, folder)
+    if not (folder / INDEX_PATH).is_file():
+        raise UnknownLanguage(f"no help center in language {language!r} (the site lists it, but "
+                              f"{code}/{INDEX_PATH} is missing)")
+    return folder
+
+
+def site_for_language(site_dir: Path, language: str | None, cache: SiteCache = _CACHE) -> AnswerSite:
+    """The help center in `language` (the default one when None): `site_dir` or `site_dir/<code>`."""
+    folder = language_folder(site_dir, language, cache)
+    return cache.get(folder, site_dir)
 
 
 def answer(site_dir: Path, query: str, *, lang: str | None = None, limit: int = DEFAULT_LIMIT,
@@ -282,7 +351,10 @@ def site_ready(site_dir: Path, lang: str | None = None, cache: SiteCache = _CACH
         return False
     if lang is None or lang.lower() == default.language.lower():
         return True
-    other = cache.current(site_dir / lang)
+    code = cache.languages(site_dir).get(lang.lower())
+    if code is None:  # not one of the site's: the answer's thread says so
+        return False
+    other = cache.current(site_dir / code)
     return other is not None and other.ready.is_set()
 
 
@@ -341,12 +413,13 @@ def carry_query(url: str, query: str, mail_search: str = "Last search:") -> str:
 
 
 def get_article(site_dir: Path, article_id: str, lang: str | None = None, cache: SiteCache = _CACHE) -> dict:
-    """An article's Markdown, title, URL and version (the MCP server's get_article), or KeyError."""
-    site = site_for_language(site_dir, lang, cache)
+    """An article's Markdown, title, URL and version (the MCP server's get_article), or KeyError
+    (OutsideSite when its Markdown file resolves outside the site folder)."""
+    folder = language_folder(site_dir, lang, cache)
+    site = cache.get(folder, site_dir)
     entry = site.articles.get(article_id)
     if entry is None:
         raise KeyError(article_id)
-    markdown_path = Path(site_dir) / (lang if lang and lang.lower() != cache.get(site_dir).language.lower()
-                                      else "") / entry["markdown"]
+    markdown_path = inside(site_dir, folder / entry["markdown"])
     return {"id": article_id, "title": entry["title"], "url": entry["url"], "version": entry["version"],
             "language": site.language, "markdown": markdown_path.read_text(encoding="utf-8")}

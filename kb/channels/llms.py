@@ -221,21 +221,3 @@ def describe(article: Any) -> str:
     if len(note) > DESCRIPTION_CHARS:
         note = note[:DESCRIPTION_CHARS - 1].rsplit(" ", 1)[0] + "…"
     return note
-
-
-def write_site_bot_files(config: Any, project: Any, url_of: Mapping[str, str], threshold: float) -> dict[str, int]:
-    """write_bot_files from an MkDocs config (duck-typed: no mkdocs import here) and the kb project."""
-    extra = config.extra if isinstance(config.extra, Mapping) else {}
-    theme = getattr(config, "theme", None)
-    theme_language = theme.get("language") if isinstance(theme, Mapping) else getattr(theme, "language", None)
-    texts = extra.get("kb_texts") or {}
-    language = str(theme_language or "en")
-    info = SiteInfo(name=config.site_name or "Help Center", summary=config.site_description or "",
-                    language=language, answer_threshold=float(threshold),
-                    contact=tuple(extra.get("kb_contact", [])), site_url=config.site_url or "",
-                    handover=texts.get("handover") or SiteInfo.handover,
-                    other_languages=texts.get("other_languages") or SiteInfo.other_languages,
-                    mail_search=(texts.get("widget") or {}).get("mail_search") or SiteInfo.mail_search,
-                    languages=tuple((other["name"], other["lang"], other["link"])
-                                    for other in extra.get("kb_languages") or [] if other["lang"] != language))
-    return write_bot_files(Path(config.site_dir), project.articles, project.categories, url_of, info)

@@ -7,10 +7,15 @@ Two tools, for AI assistants that answer customers:
 - `get_article(id, language?)` returns the article's Markdown, title, URL and version.
 
 Searches are handed to `record` (when given) with channel `mcp`, for the review's gaps.
+
+Both read only the site: `language` is one of the site's languages (the API's `lang` rule, in
+`kb.channels.answers.language_folder`), never a path, and a file the site names that resolves
+outside its folder is refused; either way the tool answers a clear error, never the file.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,11 +24,12 @@ from typing import Any, Callable
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
-from kb.channels.answers import (DEFAULT_LIMIT, MAX_LIMIT, SiteCache, UnknownLanguage, answer, get_article,
-                                 prepare_site)
+from kb.channels.answers import (DEFAULT_LIMIT, MAX_LIMIT, OutsideSite, SiteCache, UnknownLanguage, answer,
+                                 get_article, prepare_site)
 from kb.search.index import SearchError
 
 CHANNEL = "mcp"
+log = logging.getLogger("kb.channels")
 Record = Callable[[dict], Any]
 
 
@@ -55,6 +61,8 @@ def make_server(site_dir: Path, record: Record | None = None, name: str = "kb he
         try:
             result = answer(site_dir, query, lang=language, limit=max(1, min(limit, MAX_LIMIT)),
                             channel=CHANNEL, cache=cache)
+        except OutsideSite as exc:
+            raise _refused(exc) from None
         except (UnknownLanguage, SearchError) as exc:
             raise ToolError(str(exc)) from exc
         if record is not None:
@@ -68,10 +76,21 @@ def make_server(site_dir: Path, record: Record | None = None, name: str = "kb he
             return get_article(site_dir, id, language, cache)
         except KeyError:
             raise ToolError(f"no article with id {id!r}") from None
+        except OutsideSite as exc:
+            raise _refused(exc) from None
         except (UnknownLanguage, SearchError) as exc:
             raise ToolError(str(exc)) from exc
+        except (OSError, UnicodeDecodeError) as exc:  # its Markdown twin is missing or not text
+            log.error("%s: get_article %r: %s", site_dir, id, exc)
+            raise ToolError(f"article {id!r} cannot be read; rebuild the site (kb build)") from None
 
     return server
+
+
+def _refused(exc: OutsideSite) -> ToolError:
+    """The tool's error for a file outside the site: the operator's log names it, the client is told no more."""
+    log.error("refused to read outside the site: %s", exc)
+    return ToolError(f"refused: {exc}")
 
 
 def serve_stdio(site_dir: Path, record: Record | None = None) -> None:

@@ -103,21 +103,27 @@ def serve_command(site_dir: Path, db_url: str, host: str, port: int, rate_limit:
 @click.option("--table", type=click.Choice([*TABLES, "all"]), default="votes", show_default=True,
               help="What to export; 'all' (JSON Lines only) moves a whole store.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write here instead of standard output.")
+              help="Write here instead of standard output (complete or not at all: written aside, then renamed).")
 def export_command(db_url: str, fmt: str, table: str, output: Path | None) -> None:
     """Write stored votes (or searches, contacts, everything) as JSON Lines or CSV."""
-    from kb.votes.io import export_rows
+    from kb.votes.io import atomic_output, export_rows
 
     if table == "all" and fmt == "csv":
         raise click.BadParameter("CSV holds one table; use --format jsonl with --table all", param_hint="--table")
     store = _open(db_url, migrate=False)
     tables = list(TABLES) if table == "all" else [table]
+    target = "standard output" if output is None else str(output)
     try:
         if output is None:
             counts = export_rows(store, tables, fmt, sys.stdout)
+            sys.stdout.flush()
         else:
-            with output.open("w", encoding="utf-8", newline="") as out:
+            with atomic_output(output) as out:
                 counts = export_rows(store, tables, fmt, out)
+    except OSError as exc:  # writing: a full disk, a missing or read-only folder, a closed pipe
+        if output is None:  # what is still buffered cannot be written either: drop it quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise KbError(f"cannot write {target}: {_os_reason(exc)}") from None
     except StoreError as exc:
         raise KbError(f"--db {redact_url(db_url)}: {exc}") from exc
     except Exception as exc:  # an unmigrated or foreign database
@@ -128,11 +134,19 @@ def export_command(db_url: str, fmt: str, table: str, output: Path | None) -> No
     click.echo(f"kb votes export: {summary}" + (f" to {output}" if output else ""), err=True)
 
 
+def _os_reason(exc: OSError) -> str:
+    """'no space left on device', from an OSError, as a message's tail."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return reason[:1].lower() + reason[1:]
+
+
 @votes.command("import")
 @click.option("--db", "db_url", default=DEFAULT_DB, show_default=True, metavar="URL", help="The store to append to.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_command(db_url: str, file: Path) -> None:
-    """Append rows from a `kb votes export` file (JSON Lines or .csv); rows already stored are skipped."""
+    """Append rows from a `kb votes export` file (JSON Lines or .csv); rows already stored are skipped.
+
+    Every record is checked first, as the collector checks a vote; one bad record stores nothing."""
     from kb.votes.io import import_records
 
     store = _open(db_url, migrate=True)
@@ -145,7 +159,8 @@ def import_command(db_url: str, file: Path) -> None:
     if problems:
         for problem in problems:
             click.echo(problem.format(), err=True)
-        raise KbError(f"kb votes import: {len(problems)} bad record(s) in {file}; nothing imported")
+        lines = len({p.line for p in problems})
+        raise KbError(f"kb votes import: {lines} bad record(s) in {file}; nothing imported")
     parts = [f"{stored[t]} of {read[t]} {t}" for t in TABLES if read[t]]
     click.echo(f"kb votes import: stored {', '.join(parts) or 'nothing'} (the rest were already stored)", err=True)
 

@@ -298,12 +298,19 @@ def load_index(site_dir: Path) -> dict:
         raise SearchError(f"{path}: not a kb search index (was it built by Material's own search?)")
     split = index.pop("split", None)
     if split:
+        folder = path.parent.resolve()
+
+        def shard(name: str) -> list:
+            # a shard is a file beside the index, never a path elsewhere (symlinks resolved)
+            found = (path.parent / name).resolve()
+            if found.parent != folder:
+                raise OSError(f"{name!r} is not a file beside the index")
+            return json.loads(found.read_text(encoding="utf-8"))
+
         try:
-            index["postings"] = [row for name in split["postings_files"]
-                                 for row in json.loads((path.parent / name).read_text(encoding="utf-8"))]
-            index["docs"] = [doc for name in split["docs_files"]
-                             for doc in json.loads((path.parent / name).read_text(encoding="utf-8"))]
-        except (OSError, json.JSONDecodeError) as exc:
+            index["postings"] = [row for name in split["postings_files"] for row in shard(name)]
+            index["docs"] = [doc for name in split["docs_files"] for doc in shard(name)]
+        except (OSError, TypeError, json.JSONDecodeError) as exc:
             raise SearchError(f"{path}: a shard of the split index is missing or broken: {exc}") from exc
     if not index.get("docs"):
         raise SearchError(f"{path}: the search index is empty")

@@ -6,9 +6,9 @@ builds at `site/`, each other at `site/<code>/`. A translation keeps its source 
 and records the source version it was made from (`translated_from:`), so an edit of the source
 makes it *outdated*: `kb check` warns, and the page says so.
 
-Everything here is plain data over article records; `kb.site.multisite` runs MkDocs once per
-other language with a derived config (the plugin calls it after the default language's build,
-so `mkdocs build` alone builds every language) and joins their sitemaps and manifests.
+Everything here is plain data over article records; each language is built on its own (a
+renderer of kb.site.renderers runs once per language), and the build's finish step joins their
+sitemaps and manifests (kb.site.multisite).
 """
 
 from __future__ import annotations
@@ -449,42 +449,36 @@ class LanguageSite:
         self.projects: dict[str, Project] = dict(projects)
 
     @classmethod
-    def configure(cls, config: Any, options: Mapping[str, Any], building: str | None,
-                  load: Any) -> LanguageSite | None:
-        """Point `config` at one language's articles and interface; None when the site has one language.
+    def configure(cls, config_file: Path | None, option: Any, building: str | None, docs_root: Path,
+                  use_directory_urls: bool, load: Any) -> LanguageSite | None:
+        """One language's view of a site with `languages` (the option as written); None with one language.
 
-        `load(folder)` loads a language's project (the plugin's loader, so drafts match the build).
+        `building` is the language built (None: the default one); `load(folder)` loads another
+        language's project (the build's loader, so drafts match the build).
         """
-        languages = load_languages(Path(config.config_file_path) if config.config_file_path else None,
-                                   options.get("languages"))
+        languages = load_languages(Path(config_file) if config_file else None, option)
         if not languages:
             return None
         by_code = {language.code: language for language in languages}
         language = by_code[building] if building else languages[0]
-        docs_root = Path(config.docs_dir)
-        config.docs_dir = str(docs_root / language.code)
-        config.theme["language"] = language.code
-        if language.site_name:
-            config.site_name = language.site_name
-        if language.site_description or not language.default:
-            # Another language never shows the default language's summary (meta description, llms.txt).
-            config.site_description = language.site_description
-        localize_markdown(config, language)
-        # Each language's site, linked from this site's root: llms.txt points bots to the others'.
-        config.extra["kb_languages"] = [{"name": other.name, "lang": other.code, "link": site_link(language, other, "")}
-                                        for other in languages]
+        docs_root = Path(docs_root)
         projects = {code: load(docs_root / code) for code in by_code if code != language.code}
-        site = cls(languages, language, docs_root, projects, config.use_directory_urls)
-        site.projects = projects
-        return site
+        return cls(languages, language, docs_root, projects, use_directory_urls)
 
     def status(self, own: Project) -> list[dict[str, Any]]:
         """Each other language's translation status, with this (the default) language's `own` articles."""
         return translation_summary({self.language.code: own, **self.projects}, self.languages)
 
-    def add_own(self, articles: Iterable[Article], use_directory_urls: bool) -> None:
-        """Record this language's own article URLs (known once MkDocs has its files)."""
-        self.urls[self.language.code] = article_urls(articles, use_directory_urls)
+    def add_urls(self, url_of: Mapping[str, str]) -> None:
+        """Record this language's own article URLs (known once the renderer has its files)."""
+        self.urls[self.language.code] = dict(url_of)
+
+    def follow(self, code: str, project: Project, use_directory_urls: bool) -> None:
+        """Take another language's edited articles: its URLs, and with the default language the sources."""
+        self.projects[code] = project
+        self.urls[code] = article_urls(project.articles, use_directory_urls)
+        if code == self.languages[0].code:
+            self.sources = project.by_id()
 
     def texts(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """This language's texts; on the default language the plugin's text options, when set, win."""

@@ -257,6 +257,35 @@ def test_the_help_center_behind_nginx(topology):
     assert {s.status_code for s in searches} == {200, 429}
 
 
+def test_nginx_serves_bots_text_as_utf8_redirects_help_and_keeps_the_admin_routes_inside(topology):
+    url = topology["url"]
+    client = httpx.Client(base_url=url, headers={"User-Agent": UA}, timeout=15)
+    # /help and / lead to the site, with a Location that keeps the client's own scheme and host.
+    for path, code in (("/help", 301), ("/", 302)):
+        r = client.get(path)
+        assert (r.status_code, r.headers["location"]) == (code, "/help/")
+    assert client.get("/help", follow_redirects=True).url.path == "/help/"
+    # The Markdown twins and llms.txt say they are UTF-8 text; pages stay HTML.
+    twin = client.get("/help/account/reset-password/index.md")
+    assert (twin.status_code, twin.headers["content-type"]) == (200, "text/markdown; charset=utf-8")
+    assert twin.text.startswith("# How do I reset my password?\n")
+    llms = client.get("/help/llms.txt")
+    assert (llms.status_code, llms.headers["content-type"]) == (200, "text/plain; charset=utf-8")
+    assert client.get("/help/").headers["content-type"] == "text/html; charset=utf-8"
+    # The report and exports are not served through the public proxy, whatever the spelling; on a
+    # collector's own port, with the token, they are.
+    admin = {"Authorization": f"Bearer {TOKEN}"}
+    for path in ("/api/report", "/api/report/", "/api//report", "/api/%72eport", "/API/Report",
+                 "/api/export?table=votes&format=jsonl", "/api/./export?table=votes"):
+        r = client.get(path, headers=admin)
+        assert (r.status_code, r.headers["content-type"]) == (404, "text/html"), path  # nginx's own 404
+    direct = f"http://127.0.0.1:{topology['ports'][0]}"
+    assert httpx.get(f"{direct}/api/report", headers=admin, timeout=15).status_code == 200
+    assert httpx.get(f"{direct}/api/export", params={"table": "votes"}, headers=admin, timeout=15).status_code == 200
+    r = client.get("/api/search", params={"q": "password"})  # the public routes still pass
+    assert r.status_code == 200 and r.json()["results"][0]["id"] == "reset-password"
+
+
 def test_sigkill_of_one_collector_under_load_loses_no_acknowledged_vote(topology):
     """Clients retrying like the widget (anything but 2xx and 422 is retried) through nginx."""
     url, site, db = topology["url"], topology["site"], topology["db"]

@@ -12,7 +12,7 @@ import pytest
 from support import LiveServer
 
 from kb.site.languages import TEXTS
-from kb.site.preview import create_preview_app
+from kb.site.preview.server import create_preview_app
 from kb.votes.collector import collector_routes
 from kb.votes.store import open_store
 

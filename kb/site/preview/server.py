@@ -1,6 +1,6 @@
 """The preview behind `kb serve`: the built site and the vote collector on one local origin.
 
-Article edits are picked up by a file watcher and update only what they affect (kb.site.live;
+Article edits are picked up by a file watcher and update only what they affect (kb.site.preview.live;
 anything else is built in full aside and swapped in), and open pages reload themselves (they
 poll `/_kb/build`, which changes with every update).
 """
@@ -19,8 +19,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from kb.articles import Problem
-from kb.site.build import BuildFailed, SiteConfig, SiteError, mkdocs_errors
-from kb.site.live import LiveSite
+from kb.site.build import BuildFailed, SiteConfig, SiteError
+from kb.site.preview.live import LiveSite
 from kb.votes.collector import admin_token_from_env, collector_routes
 from kb.votes.server import server_config
 from kb.votes.store import open_store, redact_url
@@ -30,7 +30,7 @@ SETTLE = 0.05  # seconds to let an editor finish its writes before updating
 class Rebuilder:
     """Updates the preview when articles or mkdocs.yml change, one update at a time.
 
-    An edit re-renders only what it affects (kb.site.live); the build number the pages poll
+    An edit re-renders only what it affects (kb.site.preview.live); the build number the pages poll
     changes as soon as the pages are written. Problems are printed, and a broken edit leaves the
     last good pages in place.
     """
@@ -69,7 +69,7 @@ class Rebuilder:
         """Update for `paths` now; on problems, print them and keep serving the last good pages."""
         started = time.perf_counter()
         try:
-            with mkdocs_errors():
+            with self.live.renderer.errors():
                 update = self.live.update(paths, on_pages=self._next_build)
         except (BuildFailed, SiteError) as exc:
             for message in getattr(exc, "messages", []):
@@ -94,7 +94,7 @@ class Rebuilder:
                 self._to_settle = update.settle
             self._settle_wanted.set()
         else:
-            self.live.known_problems = {p.format() for p in update.problems}
+            self.live.shown_problems(update.problems)
         return True
 
     def settle_loop(self) -> None:
@@ -116,19 +116,15 @@ class Rebuilder:
             if problems is None:
                 continue  # a later update's settle follows
             self._print_new(problems, [])
-            self.live.known_problems = {p.format() for p in problems}
+            self.live.shown_problems(problems)
             self.errors = [p.format() for p in problems if p.severity == "error"]
             self.settled += 1
-            missed, self.live.missed = self.live.missed, set()
-            for path in missed:  # changed without the watcher saying so: update them like any edit
+            for path in self.live.take_missed():  # changed without the watcher saying so: update them like any edit
                 self.changed(path)
 
     def _print_new(self, problems: list, always: list) -> None:
-        for problem in problems:
-            text = problem.format()
-            if problem in always or text not in self.live.known_problems:
-                self.echo(text)
-                self.live.known_problems.add(text)
+        for problem in self.live.new_problems(problems, always):
+            self.echo(problem.format())
 
     def _next_build(self) -> None:
         self.build_number += 1
