@@ -1,11 +1,13 @@
-"""Shared fixtures: tiny help centers in tmp dirs, the demo site built once, a real browser, ports."""
+"""Shared fixtures: tiny help centers in tmp dirs, the demo site built once, a real browser, ports, and
+the services (PostgreSQL, axe-core) found or set up where the machine has them."""
 
 from __future__ import annotations
 
 import os
-import uuid
 import shutil
+import subprocess
 import textwrap
+import uuid
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -63,25 +65,67 @@ def chromium() -> Iterator[object]:
             browser.close()
 
 
-POSTGRES_HINT = (f"{POSTGRES_ENV} is not set: to run the PostgreSQL tests, point it at a server, e.g. "
+POSTGRES_HINT = (f"{POSTGRES_ENV} is not set and no PostgreSQL answers on 127.0.0.1:5432 as postgres: to run "
+                 f"the PostgreSQL tests, start one, or point {POSTGRES_ENV} at a server, e.g. "
                  f"{POSTGRES_ENV}=postgresql://postgres@127.0.0.1:5432/postgres (bash .ci/run sets it)")
+#: Where a developer's PostgreSQL usually answers: Debian's and the official image's defaults.
+LOCAL_POSTGRES = ("postgresql://postgres@127.0.0.1:5432/postgres",
+                  "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
+AXE = ROOT / "tests" / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
 
 
-@pytest.fixture
-def postgres_url() -> str:
-    """The PostgreSQL server tests may use (KB_TEST_POSTGRES_URL); skipped where none is configured."""
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The PostgreSQL database the tests may use: KB_TEST_POSTGRES_URL's, else a scratch database made
+    on a local server that answers (dropped at the end of the session); skipped where there is none."""
     url = os.environ.get(POSTGRES_ENV)
-    if not url:
+    if url:
+        yield url
+        return
+    import psycopg
+
+    server = None
+    for candidate in LOCAL_POSTGRES:
+        try:
+            psycopg.connect(candidate, connect_timeout=2).close()
+        except psycopg.Error:
+            continue
+        server = candidate
+        break
+    if server is None:
         _missing(POSTGRES_HINT)
-    return url
+    name = "kb_test_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield server.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
+    """Install axe-core (npm, tests/a11y's lock file) when browser tests are to run, npm is here and it
+    is missing, so the accessibility tests run rather than skip; where that fails they skip as before."""
+    if AXE.is_file() or not shutil.which("npm") or not any(item.get_closest_marker("browser") for item in items):
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line("conftest: installing axe-core for the accessibility tests (npm install --prefix tests/a11y)")
+    subprocess.run(["npm", "install", "--prefix", str(ROOT / "tests" / "a11y"), "--no-audit", "--no-fund", "--silent"],
+                   capture_output=True, timeout=300, check=False)
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
+def postgres_url(postgres_server: str) -> str:
+    """The PostgreSQL server tests may use (see postgres_server); skipped where there is none."""
+    return postgres_server
+
+
+@pytest.fixture
+def pg_url(postgres_server: str) -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
-    base = os.environ.get(POSTGRES_ENV)
-    if not base:
-        _missing(POSTGRES_HINT)
+    base = postgres_server
     import psycopg
 
     schema = "kb_test_" + uuid.uuid4().hex[:12]
