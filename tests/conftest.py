@@ -13,7 +13,8 @@ from typing import Callable, Iterator
 
 import pytest
 
-from support import CHROMIUM, CHROMIUM_ARGS, MKDOCS_YML, POSTGRES_ENV, ROOT, free_port, missing_service, run_kb
+from support import (CHROMIUM, CHROMIUM_ARGS, MKDOCS_YML, POSTGRES_ENV, POSTGRES_HINT, ROOT, free_port,
+                     missing_service, run_kb, scratch_schema)
 
 @pytest.fixture
 def kb_project(tmp_path: Path) -> Callable[..., Path]:
@@ -65,43 +66,42 @@ def chromium() -> Iterator[object]:
             browser.close()
 
 
-POSTGRES_HINT = (f"{POSTGRES_ENV} is not set and no PostgreSQL answers on 127.0.0.1:5432 as postgres: to run "
-                 f"the PostgreSQL tests, start one, or point {POSTGRES_ENV} at a server, e.g. "
-                 f"{POSTGRES_ENV}=postgresql://postgres@127.0.0.1:5432/postgres (bash .ci/run sets it)")
+
+
 #: Where a developer's PostgreSQL usually answers: Debian's and the official image's defaults.
 LOCAL_POSTGRES = ("postgresql://postgres@127.0.0.1:5432/postgres",
                   "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
 AXE = ROOT / "tests" / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
+_scratch_database: list[tuple[str, str]] = []  # (server, database) made for this session, dropped at its end
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    """The PostgreSQL database the tests may use: KB_TEST_POSTGRES_URL's, else a scratch database made
-    on a local server that answers (dropped at the end of the session); skipped where there is none."""
-    url = os.environ.get(POSTGRES_ENV)
-    if url:
-        yield url
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Without KB_TEST_POSTGRES_URL, use a local PostgreSQL that lets postgres in: a scratch database
+    for this session (dropped at its end) becomes KB_TEST_POSTGRES_URL, so the PostgreSQL tests run."""
+    if os.environ.get(POSTGRES_ENV):
         return
     import psycopg
 
-    server = None
-    for candidate in LOCAL_POSTGRES:
+    for server in LOCAL_POSTGRES:
         try:
-            psycopg.connect(candidate, connect_timeout=2).close()
+            with psycopg.connect(server, autocommit=True, connect_timeout=2) as conn:
+                name = "kb_test_" + uuid.uuid4().hex[:12]
+                conn.execute(f"CREATE DATABASE {name}")
         except psycopg.Error:
             continue
-        server = candidate
-        break
-    if server is None:
-        _missing(POSTGRES_HINT)
-    name = "kb_test_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    try:
-        yield server.rsplit("/", 1)[0] + "/" + name
-    finally:
+        _scratch_database.append((server, name))
+        os.environ[POSTGRES_ENV] = server.rsplit("/", 1)[0] + "/" + name
+        return
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop the scratch database pytest_sessionstart made."""
+    import psycopg
+
+    for server, name in _scratch_database:
         with psycopg.connect(server, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        os.environ.pop(POSTGRES_ENV, None)
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
@@ -117,26 +117,19 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 
 @pytest.fixture
-def postgres_url(postgres_server: str) -> str:
-    """The PostgreSQL server tests may use (see postgres_server); skipped where there is none."""
-    return postgres_server
+def postgres_url() -> str:
+    """The PostgreSQL server tests may use (KB_TEST_POSTGRES_URL); skipped where none is configured."""
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        _missing(POSTGRES_HINT)
+    return url
 
 
 @pytest.fixture
-def pg_url(postgres_server: str) -> Iterator[str]:
+def pg_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
-    base = postgres_server
-    import psycopg
-
-    schema = "kb_test_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    with scratch_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -24,7 +24,7 @@ from kb.search.text import strip_markdown
 
 HERE = Path(__file__).parent
 # kb only: the answers' confidence
-ANSWER_KEYS = ["answered_rate", "answered_hit@1", "answered_hit@1_interval", "ece"]
+ANSWER_KEYS = ["answered_rate", "answered_hit@1", "answered_hit@1_interval", "oos_answered", "ece"]
 ENGINES = ["kb", "lunr", "minisearch", "fuse", "flexsearch", "orama", "pagefind"]
 PACKAGES = ["lunr", "minisearch", "fuse.js", "flexsearch", "@orama/orama", "pagefind"]
 # Fuse.js scans every document for every query (hundreds of ms each): it always gets a sample.
@@ -193,18 +193,20 @@ def format_table(results: dict[str, list[EngineRun]]) -> str:
                 lines.append(f"| {label} | {m['queries']} | {run.engine} | {m['hit@1']:.3f} | {m['hit@5']:.3f} "
                              f"| {m['mrr@10']:.3f} | {m['zero']:.3f} | {m['p50_ms']:.2f} | {m['p95_ms']:.2f} "
                              f"| {run.index_gzip_bytes / 1000:.1f} | {run.build_ms:.0f} |")
+    oos = lambda m: f"{m['oos_answered']:.3f}" if "oos_answered" in m else "-"  # noqa: E731
     answers = [f"| {name if variant == 'clean' else name + ' (typos)'} | {m['answered_rate']:.3f} "
                f"| {m['answered_hit@1']:.3f} | {m['answered_hit@1_interval'][0]:.2f}-{m['answered_hit@1_interval'][1]:.2f} "
-               f"| {m['ece']:.3f} | {m['ece_floor']:.3f} |"
+               f"| {oos(m)} | {m['ece']:.3f} | {m['ece_floor']:.3f} |"
                for name, runs in results.items() for run in runs if run.engine == "kb"
                for variant, m in run.metrics.items() if "ece" in m]
     if answers:
-        lines += ["", "kb answers (threshold and confidence as shipped; targets: answered_hit@1 >= 0.90 with "
-                      "answered_rate >= 0.40, ece <= 0.05; ece floor: what a perfectly calibrated model with the "
+        lines += ["", "kb answers, the browser's model and its \"no good answer\" threshold as shipped "
+                      "(answered_rate and answered_hit@1 of the in-scope queries; oos_answered: the share of "
+                      "out-of-scope queries answered; ece floor: what a perfectly calibrated model with the "
                       "same confidences shows on average on that many queries; 95% interval: where "
                       "answered_hit@1 may truly lie, given how many queries were answered):", "",
-                  "| set | answered_rate | answered_hit@1 | 95% interval | ece | ece floor |",
-                  "|---|---|---|---|---|---|", *answers]
+                  "| set | answered_rate | answered_hit@1 | 95% interval | oos_answered | ece | ece floor |",
+                  "|---|---|---|---|---|---|---|", *answers]
     return "\n".join(lines)
 
 

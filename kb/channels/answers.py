@@ -6,8 +6,8 @@
      "results": [{"id", "title", "url", "section", "passage", "score", "confidence"}],
      "contact": [...]}
 
-`confidence` is the estimated probability that a result answers the query. It is a logistic
-model over four features of the ranking, fitted on the public evaluation sets (see COEFFICIENTS).
+`confidence` is the estimated probability that a result answers the query: the model shipped with
+the site's index (kb.search.confidence, the one the site's own search box uses).
 `answered` is true when the top result's confidence reaches the site's `answer_threshold`; when it
 is not, `contact` lists the site's contact channels with the query carried, so the bot can hand
 the customer over to a person.
@@ -25,11 +25,9 @@ article's sections, which a query would otherwise do for its articles the first 
 
 from __future__ import annotations
 
-import functools
 import gc
 import json
 import logging
-import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -39,24 +37,13 @@ from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from kb.channels.llms import ANSWERS_FORMAT, ANSWERS_PATH
 from kb.manifest import NAME as MANIFEST_NAME
+from kb.search.confidence import confidence
 from kb.search.index import INDEX_PATH, SearchError, load_index
 from kb.search.ranker import Hit, search
 from kb.search.ranker import prepare as prepare_ranker
 from kb.search.sections import ArticleSections, Section, SectionAnalysis
 from kb.search.text import analyzer_for
 
-# The confidence model: P(answers) = 1 / (1 + exp(-(intercept + sum(weight * feature)))). One set of
-# weights for every language, fitted on the public sets of all languages together, with an
-# intercept per language (each language's analyzer ranks differently: Polish stems make longer,
-# looser matches); a language without one of its own uses English's. Fitted by `kb bench calibrate
-# ../shared/eval/stackfaq ../shared/eval/banking77 ../shared/eval/plhelp --language plhelp=pl`
-# (logistic regression by Newton's method, L2 1e-3, banking77 sampled to 1,500 queries so no set
-# outweighs the others; label: the top result is one of the query's relevant articles). Features do
-# not depend on the size of the help center: see `features`.
-COEFFICIENTS = {
-    "en": {"intercept": -6.7012, "share": 4.1147, "margin": 7.5507, "log_words": 1.3022, "title_words": 3.7432},
-    "pl": {"intercept": -6.1553, "share": 4.1147, "margin": 7.5507, "log_words": 1.3022, "title_words": 3.7432},
-}
 # The default answer threshold, for 90% precision: cross-validated, the top result was right at least
 # 90% of the time on both English public sets from 0.70 up; 0.8 keeps a margin (`kb bench calibrate`
 # prints the table).
@@ -86,42 +73,6 @@ def inside(root: Path, path: Path) -> Path:
             shown = str(path)
         raise OutsideSite(f"{shown}: resolves outside the site folder; not read")
     return real
-
-
-def features(hits: list[Hit], number: int, language: str | None = "en") -> dict[str, float]:
-    """The confidence model's inputs for result `number` of `hits` (ranked in `language`).
-
-    share: its score over the query's best possible score; margin: how far it leads the best
-    other result, relative to its own score (negative below the top); log_words: log of the
-    number of query words; title_words: the share of query words it matched in its title.
-    """
-    hit = hits[number]
-    others = [h.score for i, h in enumerate(hits) if i != number]
-    runner_up = max(others) if others else 0.0
-    margin = (hit.score - runner_up) / hit.score if hit.score > 0 else 0.0
-    words = max(1, hit.words)
-    title = title_terms(hit.title, language)
-    return {"share": min(1.0, hit.share), "margin": max(-1.0, margin), "log_words": math.log(words),
-            "title_words": sum(1 for term in hit.terms if term in title) / words}
-
-
-@functools.lru_cache(maxsize=100_000)
-def title_terms(title: str, language: str | None) -> frozenset[str]:
-    """The index terms of an article's title, in `language` (kept: the same articles come up often)."""
-    return frozenset(analyzer_for(language).terms(title))
-
-
-def coefficients_for(language: str | None) -> dict[str, float]:
-    """The confidence model of a language (its primary subtag), English's where it has none."""
-    return COEFFICIENTS.get((language or "en").split("-")[0].lower(), COEFFICIENTS["en"])
-
-
-def confidence(hits: list[Hit], number: int, language: str | None = "en") -> float:
-    """The estimated probability that result `number` of `hits` answers the query."""
-    x = features(hits, number, language)
-    weights = coefficients_for(language)
-    z = weights["intercept"] + sum(weights[name] * value for name, value in x.items())
-    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
 @dataclass
@@ -387,7 +338,7 @@ def result_of(site: AnswerSite, hits: list[Hit], number: int) -> dict:
             section = {"heading": best.heading, "anchor": best.anchor}
             url = f"{hit.url}#{best.anchor}"
     return {"id": hit.id, "title": hit.title, "url": url, "section": section, "passage": text,
-            "score": round(hit.score, 4), "confidence": round(confidence(hits, number, site.index.get("language")), 4)}
+            "score": round(hit.score, 4), "confidence": round(confidence(hits, number, site.index), 4)}
 
 
 def handover(channels: list[Mapping[str, Any]], query: str, mail_search: str = "Last search:") -> list[dict]:

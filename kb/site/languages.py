@@ -84,6 +84,18 @@ TEXTS: dict[str, dict[str, Any]] = {
             "mail_article": "Article:",
             "mail_search": "Last search:",
         },
+        # the search box and its results (kb/assets/kb.js, kb/assets/search/templates)
+        "search": {
+            "label": "Search the help center",
+            "placeholder": "Type your question",
+            "none": "No articles found",
+            "one": "1 article found",
+            "other": "# articles found",
+            "no_answer": "We could not find a good answer",
+            "contact": "Ask a person: we will help.",
+            "maybe": "Maybe one of these helps:",
+            "no_results": "Nothing matches your question. Ask a person: we will help.",
+        },
     },
     "pl": {
         "home": "Strona główna",
@@ -136,6 +148,17 @@ TEXTS: dict[str, dict[str, Any]] = {
             "contact_title": "Nadal potrzebujesz pomocy? Porozmawiaj z nami:",
             "mail_article": "Artykuł:",
             "mail_search": "Ostatnie wyszukiwanie:",
+        },
+        "search": {
+            "label": "Szukaj w centrum pomocy",
+            "placeholder": "Wpisz swoje pytanie",
+            "none": "Nie znaleziono artykułów",
+            "one": "Znaleziono 1 artykuł",
+            "other": "Znalezione artykuły: #",
+            "no_answer": "Nie znaleźliśmy dobrej odpowiedzi",
+            "contact": "Zapytaj konsultanta: pomożemy.",
+            "maybe": "Może pomoże któryś z tych artykułów:",
+            "no_results": "Nic nie pasuje do Twojego pytania. Zapytaj konsultanta: pomożemy.",
         },
     },
 }

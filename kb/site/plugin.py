@@ -133,6 +133,7 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
             ["assets/kb/livereload.js"] if state.options.livereload else [])
         config.extra["kb_contact"] = state.contacts
         config.extra["kb_texts"] = state.texts  # for kb's theme templates (404 page, footer, title)
+        config.extra["kb_search"] = search_site.page_settings(state.texts, state.contacts, state.search_language)
         if state.langs:
             config.extra["alternate"] = state.alternates(None)  # <link rel=alternate> to each language's home
         # Articles are left out of the navigation on purpose (see on_nav): do not list them all.

@@ -88,7 +88,10 @@ def built(kb_project) -> Path:
 def test_home_page_has_search_and_categories(built: Path):
     home = soup(built / "index.html")
     assert home.select_one(".kb-hero h1").get_text() == "How can we help?"
-    assert home.select_one("label.kb-hero__search[for=__search]") is not None
+    # a real search box the customer types into (no label pretending to be a button)
+    hero = home.select_one("form.kb-hero__search[role=search] input[type=search][data-kb-search-input]")
+    assert hero is not None and hero["aria-label"] == "Search for answers"
+    assert home.select_one(".kb-hero [role=button]") is None
     categories = home.select(".kb-category")
     assert [c.select_one(".kb-category__title").get_text() for c in categories] == [
         "Shipping & delivery", "Returns", "Pomoc po polsku"]

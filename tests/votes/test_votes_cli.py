@@ -13,7 +13,7 @@ import uuid
 import httpx
 import pytest
 from click.testing import CliRunner
-from support import free_port, utc, write_site
+from support import free_port, utc, write_search_index, write_site
 
 import kb.cli.votes  # noqa: F401  (registers the commands until kb.cli imports it)
 from kb.cli import main
@@ -168,3 +168,59 @@ def test_votes_serve_stores_a_vote_and_export_shows_it(tmp_path):
                                          f"site {site}, admin on; Ctrl+C to stop)")
     exported = subprocess.run([*KB, "votes", "export"], cwd=tmp_path, capture_output=True, text=True)
     assert [json.loads(line)["vote_id"] for line in exported.stdout.splitlines()] == [vote_id]
+
+
+def _start_serve(site, db: str, port: int, *args: str, cwd=None) -> subprocess.Popen:
+    """`kb votes serve` in its own process, once /healthz answers 200."""
+    proc = subprocess.Popen([*KB, "votes", "serve", "--site", str(site), "--db", db, "--port", str(port), *args],
+                            cwd=cwd, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"kb votes serve did not start:\n{proc.stderr.read()}")
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_stopped_collector_stores_everything_it_accepted(tmp_path, store_url, sig):
+    """`systemctl stop` sends SIGTERM right after the last request: the search API's records,
+    which wait up to a second for a group commit, are committed before the process ends."""
+    site = write_search_index(write_site(tmp_path / "site"))
+    port = free_port()
+    proc = _start_serve(site, store_url, port, "--rate-limit", "0", "--visitor-secret", "s")
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"User-Agent": "Mozilla/5.0"}) as client:
+            vote_id = str(uuid.uuid4())
+            r = client.post("/api/votes", content=json.dumps({"vote_id": vote_id, "article": "track-order",
+                                                              "version": "aa11bb22", "helpful": True}))
+            # The last commit was the vote's: these 50 wait for the next one (at most a second).
+            answered = [client.get("/api/search", params={"q": f"password {i}"}).status_code for i in range(50)]
+        proc.send_signal(sig)
+        assert (r.status_code, answered) == (204, [200] * 50)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.stderr.read().splitlines()[-1] == f"kb votes serve: stopped by {sig.name}, after finishing its writes"
+    stored = _dump(store_url)
+    assert (len(stored["searches"]), [v["vote_id"] for v in stored["votes"]]) == (50, [vote_id])
+
+
+@pytest.mark.postgres
+def test_collectors_on_postgresql_without_a_shared_visitor_secret_are_warned(tmp_path, pg_url):
+    site = write_site(tmp_path / "site")
+    port = free_port()
+    proc = _start_serve(site, pg_url, port)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    assert proc.stderr.read().splitlines()[1] == (
+        "kb votes serve: warning: no --visitor-secret (KB_VISITOR_SECRET) on a PostgreSQL store: each collector "
+        "keeps its own visitor key, so a reason sent after its vote to another collector is dropped; give every "
+        "collector the same secret")

@@ -418,7 +418,11 @@
       try { sessionStorage.setItem(SEARCH_KEY, query); } catch (e) { /* ignore */ }
       if (!settings.searches || query.length < 3 || reported[query.toLowerCase()]) return;
       var results = document.querySelectorAll(".md-search-result__item").length;
-      if (results > 0) return;
+      // results that hold no good answer (kb/assets/kb.js marks them) are a failed search too,
+      // unless the collector answered the query itself, and so recorded it
+      var box = document.querySelector(".md-search-result");
+      if (box && box.hasAttribute("data-kb-recorded")) return;
+      if (results > 0 && !(box && box.getAttribute("data-kb-answer") === "none")) return;
       reported[query.toLowerCase()] = true;
       enqueue("searches", { event_id: uuid(), query: query.slice(0, 200), results: 0,
                             article: meta("kb:article"), language: LANGUAGE, website: "" }, false);
