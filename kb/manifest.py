@@ -55,6 +55,8 @@ def load_manifest(site_dir: Path) -> dict:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ManifestError(f"{path}: no such file; build the site first (kb build)") from None
+    except OSError as exc:  # a site deployed under umask 077 by another user, say
+        raise ManifestError(f"{path}: cannot read: {exc.strerror or exc}{_READABLE_HINT}") from None
     except json.JSONDecodeError as exc:
         raise ManifestError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
     try:
@@ -117,8 +119,16 @@ def _history_of(manifest: dict) -> dict[str, list[str]]:
     return history
 
 
+_READABLE_HINT = " (the site must be readable by the user reading it: chmod -R a+rX SITE)"
+
+
 class SiteManifest:
-    """SITE/kb-manifest.json, reloaded whenever the file changes (a rebuild swaps it)."""
+    """SITE/kb-manifest.json, reloaded whenever the file changes (a rebuild swaps it).
+
+    A manifest missing or unreadable (a site deployed under umask 077 by another user, its files
+    0600) counts as none: `versions()` is None and `problem()` says which, so the collector
+    answers 503 and says why in its log, instead of failing on every request.
+    """
 
     def __init__(self, site_dir: Path) -> None:
         self.path = Path(site_dir) / NAME
@@ -126,25 +136,47 @@ class SiteManifest:
         self._data: dict | None = None
         self._versions: dict[str, str] = {}
         self._published: dict[str, frozenset[str]] = {}
+        self._problem: str | None = "no manifest"
         self._lock = threading.Lock()
+
+    def _forget(self, problem: str) -> None:
+        self._stamp, self._data, self._versions, self._published = None, None, {}, {}
+        self._problem = problem
 
     def _refresh(self) -> None:
         try:
             st = self.path.stat()
         except FileNotFoundError:
-            self._stamp, self._data, self._versions, self._published = None, None, {}, {}
+            self._forget("no manifest")
+            return
+        except OSError as exc:  # a folder on the way that this user may not enter
+            self._forget(f"cannot read {self.path}: {exc.strerror or exc}{_READABLE_HINT}")
             return
         stamp = (st.st_mtime_ns, st.st_size)
         if stamp == self._stamp:
             return
         with self._lock:
             try:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
+                text = self.path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                self._forget("no manifest")
+                return
+            except OSError as exc:
+                self._forget(f"cannot read {self.path}: {exc.strerror or exc}{_READABLE_HINT}")
+                return
+            try:
+                data = json.loads(text)
                 versions = {a["id"]: a["version"] for a in data["articles"]}
                 published = {k: frozenset(vs) for k, vs in _history_of(data).items()}
-            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            except (ValueError, KeyError, TypeError, AttributeError):
                 return  # half-written by a rebuild: keep the last good one, retry next request
             self._stamp, self._data, self._versions, self._published = stamp, data, versions, published
+            self._problem = None
+
+    def problem(self) -> str | None:
+        """None when the manifest is read; else "no manifest" or "cannot read PATH: why (hint)"."""
+        self._refresh()
+        return self._problem if self._data is None else None
 
     def versions(self) -> dict[str, str] | None:
         """Article id -> current version, or None when the site has no manifest."""

@@ -66,7 +66,30 @@ def free_port() -> int:
 
 
 POSTGRES_ENV = "KB_TEST_POSTGRES_URL"
+POSTGRES_HINT = (f"{POSTGRES_ENV} is not set and no PostgreSQL on 127.0.0.1:5432 lets postgres in: to run the "
+                 f"PostgreSQL tests, start one, or point {POSTGRES_ENV} at a server, e.g. "
+                 f"{POSTGRES_ENV}=postgresql://postgres@127.0.0.1:5432/postgres (bash .ci/run sets it)")
 NODE_HINT = "node is not on PATH: to run the tests of the browser engine, install Node.js (apt-get install nodejs)"
+
+
+@contextlib.contextmanager
+def scratch_schema() -> Iterator[str]:
+    """A PostgreSQL URL (from KB_TEST_POSTGRES_URL) whose search_path is a fresh schema, dropped
+    afterwards; a missing server skips, or fails where KB_REQUIRE_SERVICES is set."""
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        missing_service(POSTGRES_HINT)
+    import psycopg
+
+    schema = "kb_test_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def missing_service(why: str) -> None:
@@ -97,6 +120,18 @@ def write_site(site: Path, manifest: dict = MANIFEST) -> Path:
     """A stand-in built site: just its manifest."""
     site.mkdir(parents=True, exist_ok=True)
     (site / "kb-manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return site
+
+
+def write_search_index(site: Path) -> Path:
+    """A search index of MANIFEST's articles in `site` (for GET /api/search), without a build."""
+    from types import SimpleNamespace
+
+    from kb.search.index import build_index, write_index
+
+    articles = [SimpleNamespace(id=a["id"], title=a["title"], url=a["url"], body=f"About {a['title']}",
+                                questions=[], tags=[], headings=[]) for a in MANIFEST["articles"]]
+    write_index(build_index(articles), site)
     return site
 
 

@@ -123,16 +123,11 @@ def quality(ranking: list[list[str]], queries: list[Query]) -> dict[str, float]:
 
 
 def answers(probabilities: list[float], right: list[bool], in_scope: list[bool], threshold: float) -> dict:
-    """answer_metrics on the in-scope queries, with `oos_answered` and the precision of all answers
-    when the set has out-of-scope queries."""
-    inside = [i for i, s in enumerate(in_scope) if s]
-    out = answer_metrics([probabilities[i] for i in inside], [right[i] for i in inside], threshold)
-    outside = [i for i, s in enumerate(in_scope) if not s]
-    if outside:
-        answered = [i for i, p in enumerate(probabilities) if p >= threshold]
-        out["oos_answered"] = round(sum(1 for i in outside if probabilities[i] >= threshold) / len(outside), 4)
-        out["precision"] = round(sum(1 for i in answered if right[i]) / len(answered), 4) if answered else 0.0
-        out["out_of_scope"] = len(outside)
+    """answer_metrics with the set's out-of-scope queries marked: answered_rate and answered_hit@1 of
+    the in-scope ones, `oos_answered` and `answered_precision` (of all answers) where it has any."""
+    out = answer_metrics(probabilities, right, threshold, [not s for s in in_scope])
+    if not all(in_scope):
+        out["out_of_scope"] = in_scope.count(False)
     return out
 
 
@@ -141,8 +136,7 @@ def shipped_answers(ranked: Ranked, threshold: float = DEFAULT_THRESHOLD) -> dic
     model = hybrid.coefficients_for(ranked.language)
     probabilities = [predict_logistic(model, row.features, hybrid.FEATURES) for row in ranked.rows]
     right = [row.right for row in ranked.rows]
-    inside = [p for p, s in zip(probabilities, ranked.in_scope) if s]
-    return {**answers(probabilities, right, ranked.in_scope, threshold), "ece_floor": ece_floor(inside)}
+    return {**answers(probabilities, right, ranked.in_scope, threshold), "ece_floor": ece_floor(probabilities)}
 
 
 def fit(sets: list[Ranked], log: Callable[[str], None], seed: int = 0) -> dict:
@@ -246,14 +240,14 @@ def format_hybrid(result: dict) -> str:
         for t, m in r["cross_validated"].items():
             low, high = m["answered_hit@1_interval"]
             lines.append(f"| {name} | {t} | {m['answered_rate']:.3f} | {m['answered_hit@1']:.3f} | {low:.2f}-{high:.2f} "
-                         f"| {_optional(m, 'oos_answered')} | {_optional(m, 'precision')} | {m['ece']:.3f} "
+                         f"| {_optional(m, 'oos_answered')} | {_optional(m, 'answered_precision')} | {m['ece']:.3f} "
                          f"| {r['ece_floor']:.3f} |")
     lines += ["", f"Each set left out of the fit (threshold {DEFAULT_THRESHOLD}):", "",
               "| set | answered_rate | answered_hit@1 | oos_answered | precision |", "|---|---|---|---|---|"]
     for name, r in result["sets"].items():
         m = r["left_out"]
         lines.append(f"| {name} | {m['answered_rate']:.3f} | {m['answered_hit@1']:.3f} | {_optional(m, 'oos_answered')} "
-                     f"| {_optional(m, 'precision')} |")
+                     f"| {_optional(m, 'answered_precision')} |")
     handover = result.get("handover")
     if handover:
         lines += ["", f"Asking for a person (handed over when the handover phrases come closer in meaning than the "

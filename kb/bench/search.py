@@ -31,7 +31,7 @@ HERE = Path(__file__).parent
 # kb and kb-hybrid only: the answers' confidence (oos_answered and precision where a set has
 # out-of-scope queries)
 ANSWER_KEYS = ["answered_rate", "answered_hit@1", "answered_hit@1_interval", "ece", "ece_floor", "oos_answered",
-               "precision"]
+               "answered_precision"]
 ENGINES = ["kb", "kb-hybrid", "lunr", "minisearch", "fuse", "flexsearch", "orama", "pagefind"]
 PYTHON_ENGINES = ("kb-hybrid",)  # not run in node
 PACKAGES = ["lunr", "minisearch", "fuse.js", "flexsearch", "@orama/orama", "pagefind"]
@@ -171,18 +171,9 @@ def bench_dataset(ds: Dataset, *, typos: int | None, sample_size: int | None, en
 
 
 def _browser_answers(index: dict, queries: list[Query]) -> dict:
-    """The browser engine's shipped answers on the in-scope queries, and where the set has out-of-scope
+    """The browser engine's shipped answers: on the in-scope queries, and where the set has out-of-scope
     ones, the share of those answered and the precision of all answers."""
-    inside = [q for q in queries if q.relevant]
-    outside = [q for q in queries if not q.relevant]
-    metrics = shipped_metrics(index, inside)
-    if outside:
-        wrong = shipped_metrics(index, outside)["answered_rate"] * len(outside)
-        right = metrics["answered_rate"] * metrics["answered_hit@1"] * len(inside)
-        answered = metrics["answered_rate"] * len(inside) + wrong
-        metrics["oos_answered"] = round(wrong / len(outside), 4)
-        metrics["precision"] = round(right / answered, 4) if answered else 0.0
-    return metrics
+    return shipped_metrics(index, queries)
 
 
 def _hybrid_run(ds: Dataset, variants: dict[str, list[Query]], language: str, log: Callable[[str], None]) -> EngineRun:
@@ -238,7 +229,7 @@ def format_table(results: dict[str, list[EngineRun]]) -> str:
                              f"| {run.index_gzip_bytes / 1000:.1f} | {run.build_ms:.0f} |")
     answers = [f"| {name if variant == 'clean' else name + ' (typos)'} | {run.engine} | {m['answered_rate']:.3f} "
                f"| {m['answered_hit@1']:.3f} | {m['answered_hit@1_interval'][0]:.2f}-{m['answered_hit@1_interval'][1]:.2f} "
-               f"| {_figure(m, 'oos_answered')} | {_figure(m, 'precision')} | {m['ece']:.3f} | {m['ece_floor']:.3f} |"
+               f"| {_figure(m, 'oos_answered')} | {_figure(m, 'answered_precision')} | {m['ece']:.3f} | {m['ece_floor']:.3f} |"
                for name, runs in results.items() for run in runs if run.engine in ("kb", "kb-hybrid")
                for variant, m in run.metrics.items() if "ece" in m]
     if answers:

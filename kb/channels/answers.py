@@ -9,7 +9,8 @@
 A site built with its vectors (kb.search.vectors; the default) is ranked by meaning and words
 together (kb.search.hybrid), and `confidence` is the hybrid model's (kb.search.hybrid.confidence,
 fitted on in-scope and out-of-scope questions together); a site without them is ranked by words
-alone with the lexical model (COEFFICIENTS below). Either way `confidence` is the estimated
+alone with the model shipped with the site's index (kb.search.confidence, the one the
+site's own search box uses). Either way `confidence` is the estimated
 probability that the result answers the query. `answered` is true when the top result's confidence
 reaches the site's `answer_threshold`; when it is not, `contact` lists the site's contact channels
 with the query carried, so the bot can hand the customer over to a person. A query that asks for a
@@ -20,6 +21,11 @@ phrases) is handed over whatever the articles say: `handover` is then true.
 path from the site's root (`pl/...` for another language). A query without `lang` on a site with
 several languages is answered in the language it is written in (kb.search.hybrid.written_in).
 
+Every file read here (index, answers file, an article's Markdown) must resolve inside the site
+folder, symlinks followed: a `language` names one of the site's languages (its manifest's), never a
+path, and a file that resolves elsewhere is refused with `OutsideSite` (a planted answers file or
+symlink must not turn a bot into a reader of the server's files).
+
 The parsed index and answers file are cached per site folder and reused until the files change
 (their modification time and size), so a collector answers from memory. A server prepares the site
 when it starts (`prepare_site`): in a background thread it decodes the index and analyses every
@@ -28,11 +34,9 @@ article's sections, which a query would otherwise do for its articles the first 
 
 from __future__ import annotations
 
-import functools
 import gc
 import json
 import logging
-import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -43,7 +47,9 @@ from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 import numpy as np
 
 from kb.channels.llms import ANSWERS_FORMAT, ANSWERS_PATH
+from kb.manifest import NAME as MANIFEST_NAME
 from kb.search import hybrid
+from kb.search.confidence import confidence
 from kb.search.embeddings import PASSAGE, EmbeddingError, model
 from kb.search.index import INDEX_PATH, SearchError, load_index
 from kb.search.ranker import Hit, search
@@ -53,18 +59,6 @@ from kb.search.text import analyzer_for, fold
 from kb.search.language import written_in
 from kb.search.vectors import VECTORS_PATH, ArticleVectors, load_vectors
 
-# The confidence model: P(answers) = 1 / (1 + exp(-(intercept + sum(weight * feature)))). One set of
-# weights for every language, fitted on the public sets of all languages together, with an
-# intercept per language (each language's analyzer ranks differently: Polish stems make longer,
-# looser matches); a language without one of its own uses English's. Fitted by `kb bench calibrate
-# ../shared/eval/stackfaq ../shared/eval/banking77 ../shared/eval/plhelp --language plhelp=pl`
-# (logistic regression by Newton's method, L2 1e-3, banking77 sampled to 1,500 queries so no set
-# outweighs the others; label: the top result is one of the query's relevant articles). Features do
-# not depend on the size of the help center: see `features`.
-COEFFICIENTS = {
-    "en": {"intercept": -6.7012, "share": 4.1147, "margin": 7.5507, "log_words": 1.3022, "title_words": 3.7432},
-    "pl": {"intercept": -6.1553, "share": 4.1147, "margin": 7.5507, "log_words": 1.3022, "title_words": 3.7432},
-}
 # The default answer threshold, for 90% precision: cross-validated, the top result was right at least
 # 90% of the time on both English public sets from 0.70 up; 0.8 keeps a margin (`kb bench calibrate`
 # prints the table).
@@ -79,40 +73,21 @@ class UnknownLanguage(ValueError):
     """The site has no help center in the language asked for."""
 
 
-def features(hits: list[Hit], number: int, language: str | None = "en") -> dict[str, float]:
-    """The confidence model's inputs for result `number` of `hits` (ranked in `language`).
-
-    share: its score over the query's best possible score; margin: how far it leads the best
-    other result, relative to its own score (negative below the top); log_words: log of the
-    number of query words; title_words: the share of query words it matched in its title.
-    """
-    hit = hits[number]
-    others = [h.score for i, h in enumerate(hits) if i != number]
-    runner_up = max(others) if others else 0.0
-    margin = (hit.score - runner_up) / hit.score if hit.score > 0 else 0.0
-    words = max(1, hit.words)
-    title = title_terms(hit.title, language)
-    return {"share": min(1.0, hit.share), "margin": max(-1.0, margin), "log_words": math.log(words),
-            "title_words": sum(1 for term in hit.terms if term in title) / words}
+class OutsideSite(SearchError):
+    """A file the site names resolves outside the site folder (a symlink, an absolute or `..` path)."""
 
 
-@functools.lru_cache(maxsize=100_000)
-def title_terms(title: str, language: str | None) -> frozenset[str]:
-    """The index terms of an article's title, in `language` (kept: the same articles come up often)."""
-    return frozenset(analyzer_for(language).terms(title))
-
-
-def coefficients_for(language: str | None) -> dict[str, float]:
-    """The confidence model of a language (its primary subtag), English's where it has none."""
-    return COEFFICIENTS.get((language or "en").split("-")[0].lower(), COEFFICIENTS["en"])
-
-
-def confidence(hits: list[Hit], number: int, language: str | None = "en") -> float:
-    """The estimated probability that result `number` of `hits` answers the query."""
-    x = features(hits, number, language)
-    weights = coefficients_for(language)
-    z = weights["intercept"] + sum(weights[name] * value for name, value in x.items())
-    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+def inside(root: Path, path: Path) -> Path:
+    """`path` with every symlink resolved, or OutsideSite when that is not inside the folder `root`."""
+    real_root = Path(root).resolve()
+    real = Path(path).resolve()
+    if real != real_root and real_root not in real.parents:
+        try:
+            shown = Path(path).relative_to(root).as_posix()
+        except ValueError:
+            shown = str(path)
+        raise OutsideSite(f"{shown}: resolves outside the site folder; not read")
+    return real
 
 
 @dataclass
@@ -129,6 +104,7 @@ class AnswerSite:
     threshold: float
     contact: list[dict]
     articles: dict[str, dict]
+    mail_search: str = "Last search:"  # the line a mailto: hand-over starts the query with, in the site's language
     analysis: SectionAnalysis = field(default_factory=lambda: SectionAnalysis(analyzer_for("en")))
     base: str = ""  # what article URLs are joined to: the site_url, else the language's folder ("pl/")
     handover_phrases: tuple[str, ...] = ()  # what customers say to ask for a person
@@ -175,14 +151,19 @@ class AnswerSite:
         return self._handover_vectors
 
 
-def read_site(site_dir: Path, base: str = "") -> AnswerSite:
-    """Parse one language's built site (search index, answers file, vectors), or raise SearchError.
+def read_site(site_dir: Path, root: Path | None = None) -> AnswerSite:
+    """Parse one language's built site (search index, answers file, vectors), or raise SearchError
+    (OutsideSite when one of its files resolves outside `root`, the whole site's folder).
 
-    `base`: the language's folder from the site's root ("pl/"), for article URLs when the site has
-    no `site_url`. A vectors file that cannot be read is logged and left out: words still answer."""
+    Article URLs are joined to the site's `site_url`, else to the language's folder from the site's
+    root ("pl/"). A vectors file that cannot be read is logged and left out: words still answer."""
+    root = Path(site_dir) if root is None else Path(root)
+    inside(root, Path(site_dir) / INDEX_PATH)
+    base = "" if Path(site_dir) == root else Path(site_dir).relative_to(root).as_posix() + "/"
     index = load_index(site_dir)
     path = Path(site_dir) / ANSWERS_PATH
     try:
+        path = inside(root, path)
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         data = {"format": ANSWERS_FORMAT, "site": {}, "articles": {}}  # a site built before answers
@@ -191,6 +172,8 @@ def read_site(site_dir: Path, base: str = "") -> AnswerSite:
     if not isinstance(data, dict) or data.get("format") != ANSWERS_FORMAT:
         raise SearchError(f"{path}: not a kb answers file (expected format {ANSWERS_FORMAT})")
     site = data.get("site", {})
+    if (Path(site_dir) / VECTORS_PATH).exists():
+        inside(root, Path(site_dir) / VECTORS_PATH)
     try:
         vectors = load_vectors(site_dir)
     except EmbeddingError as exc:
@@ -200,6 +183,7 @@ def read_site(site_dir: Path, base: str = "") -> AnswerSite:
     return AnswerSite(index=index, name=site.get("name", ""), language=site.get("language", "en"),
                       threshold=float(site.get("answer_threshold", DEFAULT_THRESHOLD)),
                       contact=list(site.get("contact", [])), articles=data.get("articles", {}),
+                      mail_search=site.get("mail_search", "Last search:"),
                       analysis=SectionAnalysis(analyzer_for(index.get("language"))),
                       base=site_url.rstrip("/") + "/" if site_url else base,
                       handover_phrases=tuple(str(p) for p in site.get("handover") or ()), vectors=vectors)
@@ -218,8 +202,9 @@ class SiteCache:
         self._lock = threading.Lock()
         self.background = background
 
-    def get(self, site_dir: Path, base: str = "") -> AnswerSite:
-        """The parsed site in `site_dir`, parsed again only when its files changed (`base`: see read_site)."""
+    def get(self, site_dir: Path, root: Path | None = None) -> AnswerSite:
+        """The parsed site in `site_dir`, parsed again only when its files changed; its files must
+        resolve inside `root` (the whole site, for a language's folder; `site_dir` by default)."""
         site_dir = Path(site_dir)
         key = _stamp(site_dir)
         cached = self._sites.get(site_dir)
@@ -230,7 +215,7 @@ class SiteCache:
             if cached is None or cached[0] != key:
                 if cached is not None:
                     cached[1].stopped.set()
-                cached = (key, read_site(site_dir, base))
+                cached = (key, read_site(site_dir, root))
                 self._sites[site_dir] = cached
                 if self.background:
                     threading.Thread(target=_prepare_quietly, args=(cached[1], site_dir), daemon=True,
@@ -241,7 +226,7 @@ class SiteCache:
         """`site_languages(site_dir)`, read again only when the manifest changed."""
         site_dir = Path(site_dir)
         try:
-            st = (site_dir / "kb-manifest.json").stat()
+            st = (site_dir / MANIFEST_NAME).stat()
         except OSError:
             return {}
         stamp = (st.st_mtime_ns, st.st_size)
@@ -306,25 +291,37 @@ def prepare_site(site_dir: Path, cache: SiteCache = _CACHE) -> threading.Thread:
     return thread
 
 
-def site_for_language(site_dir: Path, language: str | None, cache: SiteCache = _CACHE) -> AnswerSite:
-    """The help center in `language` (the default one when None): `site_dir` or `site_dir/<code>`."""
-    site = cache.get(site_dir)
-    if language is None or language.lower() == site.language.lower():
-        return site
-    other = Path(site_dir) / language
-    if not (other / INDEX_PATH).is_file():
-        raise UnknownLanguage(f"no help center in language {language!r} (this site's language is "
-                              f"{site.language!r})")
-    return cache.get(other, f"{language}/")
-
-
 def site_languages(site_dir: Path) -> dict[str, str]:
     """The site's other languages as its root manifest lists them: lower-case code -> folder name."""
     try:
-        codes = json.loads((Path(site_dir) / "kb-manifest.json").read_text(encoding="utf-8")).get("languages") or {}
+        path = inside(site_dir, Path(site_dir) / MANIFEST_NAME)
+        codes = json.loads(path.read_text(encoding="utf-8")).get("languages") or {}
     except (OSError, ValueError, AttributeError):  # no manifest (a site built before languages)
         return {}
     return {code.lower(): code for code in codes if isinstance(code, str)}
+
+
+def language_folder(site_dir: Path, language: str | None, cache: SiteCache = _CACHE) -> Path:
+    """The folder of the help center in `language`: `site_dir` for the default language (None), else
+    `site_dir/<code>` for one of the site's languages; UnknownLanguage for anything else (a path
+    included), OutsideSite when that folder resolves outside `site_dir`."""
+    site = cache.get(site_dir)
+    if language is None or language.lower() == site.language.lower():
+        return Path(site_dir)
+    others = cache.languages(site_dir)
+    code = others.get(language.lower())
+    if code is None:
+        if others:
+            known = ", ".join(repr(c) for c in [site.language, *others.values()])
+            raise UnknownLanguage(f"no help center in language {language!r} (this site's languages are {known})")
+        raise UnknownLanguage(f"no help center in language {language!r} (this site's language is "
+                              f"{site.language!r})")
+    folder = Path(site_dir) / code
+    inside(site_dir, folder)
+    if not (folder / INDEX_PATH).is_file():
+        raise UnknownLanguage(f"no help center in language {language!r} (the site lists it, but "
+                              f"{code}/{INDEX_PATH} is missing)")
+    return folder
 
 
 def query_language(site_dir: Path, query: str, cache: SiteCache = _CACHE) -> str | None:
@@ -335,10 +332,19 @@ def query_language(site_dir: Path, query: str, cache: SiteCache = _CACHE) -> str
     default = cache.get(site_dir)
     indexes = {default.language: default.index}
     for code in others.values():
-        if (Path(site_dir) / code / INDEX_PATH).is_file():
-            indexes[code] = cache.get(Path(site_dir) / code, f"{code}/").index
+        folder = Path(site_dir) / code
+        if (folder / INDEX_PATH).is_file():
+            try:
+                indexes[code] = cache.get(inside(site_dir, folder), site_dir).index
+            except OutsideSite as exc:  # not a help center of this site: never read, never chosen
+                log.error("%s", exc)
     found = written_in(query, indexes, default.language)
     return None if found == default.language else found
+
+
+def site_for_language(site_dir: Path, language: str | None, cache: SiteCache = _CACHE) -> AnswerSite:
+    """The help center in `language` (the default one when None): `site_dir` or `site_dir/<code>`."""
+    return cache.get(language_folder(site_dir, language, cache), site_dir)
 
 
 def answer(site_dir: Path, query: str, *, lang: str | None = None, limit: int = DEFAULT_LIMIT,
@@ -393,7 +399,7 @@ def answer_from(site: AnswerSite, query: str, limit: int = DEFAULT_LIMIT) -> dic
         results = [result_of(site, lexical, i) for i in range(min(limit, len(lexical)))]
     answered = bool(results) and results[0]["confidence"] >= site.threshold and not asks_person
     return {"query": query, "language": site.language, "answered": answered, "handover": asks_person,
-            "results": results, "contact": [] if answered else handover(site.contact, query)}
+            "results": results, "contact": [] if answered else handover(site.contact, query, site.mail_search)}
 
 
 def says_handover_phrase(query: str, phrases: tuple[str, ...]) -> bool:
@@ -407,8 +413,7 @@ def result_of(site: AnswerSite, hits: list[Hit], number: int) -> dict:
     around the matched words."""
     hit = hits[number]
     section, url, text = _section(site, hit.id, hit.url, hit.terms)
-    return _result(site, hit.id, hit.title, url, section, text, hit.score,
-                   confidence(hits, number, site.index.get("language")))
+    return _result(site, hit.id, hit.title, url, section, text, hit.score, confidence(hits, number, site.index))
 
 
 def hybrid_result(site: AnswerSite, hits: list[hybrid.HybridHit], number: int) -> dict:
@@ -446,21 +451,21 @@ def _result(site: AnswerSite, article_id: str, title: str, url: str, section: di
             "section": section, "passage": passage, "score": round(score, 4), "confidence": round(probability, 4)}
 
 
-def handover(channels: list[Mapping[str, Any]], query: str) -> list[dict]:
+def handover(channels: list[Mapping[str, Any]], query: str, mail_search: str = "Last search:") -> list[dict]:
     """The site's contact channels, each link carrying the customer's query (as the widget does)."""
     out = []
     for channel in channels:
         url = str(channel.get("url", ""))
-        out.append({"name": channel.get("name", ""), "url": carry_query(url, query),
+        out.append({"name": channel.get("name", ""), "url": carry_query(url, query, mail_search),
                     "hours": channel.get("hours", ""), "description": channel.get("description", "")})
     return out
 
 
-def carry_query(url: str, query: str) -> str:
+def carry_query(url: str, query: str, mail_search: str = "Last search:") -> str:
     """`url` with the query carried: a mailto body line, or a `search` parameter on a web link."""
     if url.lower().startswith("mailto:"):
         joiner = "&" if "?" in url else "?"
-        return f"{url}{joiner}body={quote('Last search: ' + query + chr(10) + chr(10))}"
+        return f"{url}{joiner}body={quote(mail_search + ' ' + query + chr(10) + chr(10))}"
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         return url
@@ -469,12 +474,13 @@ def carry_query(url: str, query: str) -> str:
 
 
 def get_article(site_dir: Path, article_id: str, lang: str | None = None, cache: SiteCache = _CACHE) -> dict:
-    """An article's Markdown, title, URL and version (the MCP server's get_article), or KeyError."""
-    site = site_for_language(site_dir, lang, cache)
+    """An article's Markdown, title, URL and version (the MCP server's get_article), or KeyError
+    (OutsideSite when its Markdown file resolves outside the site folder)."""
+    folder = language_folder(site_dir, lang, cache)
+    site = cache.get(folder, site_dir)
     entry = site.articles.get(article_id)
     if entry is None:
         raise KeyError(article_id)
-    markdown_path = Path(site_dir) / (lang if lang and lang.lower() != cache.get(site_dir).language.lower()
-                                      else "") / entry["markdown"]
+    markdown_path = inside(site_dir, folder / entry["markdown"])
     return {"id": article_id, "title": entry["title"], "url": entry["url"], "version": entry["version"],
             "language": site.language, "markdown": markdown_path.read_text(encoding="utf-8")}

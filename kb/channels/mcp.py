@@ -7,11 +7,15 @@ Two tools, for AI assistants that answer customers:
 - `get_article(id, language?)` returns the article's Markdown, title, URL and version.
 
 Searches are handed to `record` (when given) with channel `mcp`, for the review's gaps.
+
+Both read only the site: `language` is one of the site's languages (the API's `lang` rule, in
+`kb.channels.answers.language_folder`), never a path, and a file the site names that resolves
+outside its folder is refused; either way the tool answers a clear error, never the file.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,12 +26,12 @@ from pydantic import Field
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
-from kb.channels.answers import (DEFAULT_LIMIT, MAX_LIMIT, SiteCache, UnknownLanguage, answer, get_article,
-                                 prepare_site, site_languages)
-from kb.channels.llms import ANSWERS_PATH
+from kb.channels.answers import (DEFAULT_LIMIT, MAX_LIMIT, OutsideSite, SiteCache, UnknownLanguage, answer,
+                                 get_article, prepare_site, site_languages)
 from kb.search.index import SearchError
 
 CHANNEL = "mcp"
+log = logging.getLogger("kb.channels")
 Record = Callable[[dict], Any]
 
 
@@ -49,7 +53,7 @@ def make_server(site_dir: Path, record: Record | None = None, name: str = "kb he
         "when `answered` is true, answer from the top result's passage and link its url; when it is "
         "false, do not guess: offer the `contact` channels. Call get_article for the whole article."))
 
-    codes = site_codes(site_dir)
+    codes = site_codes(site_dir, cache)
     # The site's languages as an enum, so an assistant picks one of them (a plain string when the
     # site is not built yet: the call then says which languages there are).
     Language = Literal[tuple(codes)] if codes else str  # type: ignore[valid-type]
@@ -75,6 +79,8 @@ def make_server(site_dir: Path, record: Record | None = None, name: str = "kb he
         try:
             result = answer(site_dir, query, lang=language, limit=max(1, min(limit, MAX_LIMIT)),
                             channel=CHANNEL, cache=cache)
+        except OutsideSite as exc:
+            raise _refused(exc) from None
         except (UnknownLanguage, SearchError) as exc:
             raise ToolError(str(exc)) from exc
         if record is not None:
@@ -90,8 +96,13 @@ def make_server(site_dir: Path, record: Record | None = None, name: str = "kb he
             return get_article(site_dir, id, language, cache)
         except KeyError:
             raise ToolError(f"no article with id {id!r}") from None
+        except OutsideSite as exc:
+            raise _refused(exc) from None
         except (UnknownLanguage, SearchError) as exc:
             raise ToolError(str(exc)) from exc
+        except (OSError, UnicodeDecodeError) as exc:  # its Markdown twin is missing or not text
+            log.error("%s: get_article %r: %s", site_dir, id, exc)
+            raise ToolError(f"article {id!r} cannot be read; rebuild the site (kb build)") from None
 
     # The schemas an assistant reads: each parameter described, with its limits (set here, not as
     # string annotations, since they are made from the site at start)
@@ -103,14 +114,19 @@ def make_server(site_dir: Path, record: Record | None = None, name: str = "kb he
     return server
 
 
-def site_codes(site_dir: Path) -> list[str]:
+def site_codes(site_dir: Path, cache: SiteCache) -> list[str]:
     """The built site's languages, its default first ([] when it is not built yet)."""
     try:
-        answers = json.loads((Path(site_dir) / ANSWERS_PATH).read_text(encoding="utf-8"))
-        default = str(answers["site"]["language"])
-    except (OSError, ValueError, KeyError, TypeError):
+        default = cache.get(site_dir).language
+    except SearchError:
         return []
     return [default, *[code for code in site_languages(site_dir).values() if code != default]]
+
+
+def _refused(exc: OutsideSite) -> ToolError:
+    """The tool's error for a file outside the site: the operator's log names it, the client is told no more."""
+    log.error("refused to read outside the site: %s", exc)
+    return ToolError(f"refused: {exc}")
 
 
 def serve_stdio(site_dir: Path, record: Record | None = None) -> None:

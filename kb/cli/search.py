@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from kb.channels.answers import answer_from, read_site
+from kb.channels.answers import SiteCache, UnknownLanguage, answer_from, site_for_language
 from kb.cli.app import KbError, bench, main
 from kb.search.index import SearchError
 from kb.search.ranker import search
@@ -23,17 +23,21 @@ from kb.search.ranker import search
               help="Rank by words alone, as the site's search box in the browser does (default: by meaning and "
                    "words, as the search API, kb mcp and the report do, where the site has its vectors).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def search_command(query: str, site_dir: Path, limit: int, words: bool, as_json: bool) -> None:
+@click.option("--language", default=None, metavar="CODE",
+              help="The help center's language on a site with languages (pl searches SITE/pl/); default the site's own.")
+def search_command(query: str, site_dir: Path, limit: int, words: bool, as_json: bool, language: str | None) -> None:
     """Show what customers find for QUERY, ranked as the search API ranks it (--words: as the search box)."""
     try:
-        site = read_site(site_dir)
-    except SearchError as exc:
+        site = site_for_language(site_dir, language, SiteCache(background=False))
+    except (SearchError, UnknownLanguage) as exc:
         raise KbError(str(exc)) from exc
+    # URLs as paths from the site's root ("pl/..." for another language), whatever its site_url
+    prefix = "" if language is None or language.lower() == site.language.lower() else f"{site.language}/"
     if words:
-        hits = [(h.id, h.title, h.url, h.score, None) for h in search(site.index, query, limit=limit)]
+        hits = [(h.id, h.title, prefix + h.url, h.score, None) for h in search(site.index, query, limit=limit)]
     else:
         answered = answer_from(site, query, limit)
-        hits = [(r["id"], r["title"], r["url"].removeprefix(site.base), r["score"], r["confidence"])
+        hits = [(r["id"], r["title"], prefix + r["url"].removeprefix(site.base), r["score"], r["confidence"])
                 for r in answered["results"]]
     if as_json:
         click.echo(json.dumps({"query": query, "results": [
@@ -159,7 +163,7 @@ def bench_hybrid_command(datasets: tuple[Path, ...], json_path: Path | None, lan
     try:
         loaded = [load_dataset(folder) for folder in datasets]
         result = bench_hybrid(loaded, {ds.name: per_set.get(ds.name, default) for ds in loaded}, stderr_log,
-                              phrases={code: texts["handover"] for code, texts in TEXTS.items()}, asked=ASKED)
+                              phrases={code: texts["handover_phrases"] for code, texts in TEXTS.items()}, asked=ASKED)
     except (DatasetError, SearchError) as exc:
         raise KbError(str(exc)) from exc
     click.echo(format_hybrid(result))

@@ -19,12 +19,20 @@ from kb.cli.app import bench, fail, main, require_store, store_url_problem
 from kb.cli.services import collector_services
 from kb.cli.translations import new_in_language, print_translations
 from kb.search.index import SearchError
-from kb.site.build import (BuildFailed, SiteConfig, SiteError, build_site, check_site, live_site, mkdocs_errors,
-                           read_site_config, rebuild_search_index)
+from kb.site.build import (BuildFailed, SiteConfig, SiteError, build_site, check_site, read_site_config,
+                           rebuild_search_index)
+from kb.site.renderers import renderer_for
+from kb.site.state import RENDERERS
 from kb.votes.store import redact_url
 
 # What `kb new --id` accepts: a slug, optionally with folders (letters, digits, '-', '_', '/').
 ID_SLUG = re.compile(r"^[A-Za-z0-9_-]+(?:/[A-Za-z0-9_-]+)*$")
+
+renderer_option = click.option(
+    "--renderer", type=click.Choice(RENDERERS), default=None,
+    help="What renders the pages: mkdocs (MkDocs + Material) or zensical (default: the kb plugin's "
+         "renderer: option, else mkdocs).",
+)
 
 config_option = click.option(
     "--config-file", "-f", type=click.Path(dir_okay=False, path_type=Path), default=Path("mkdocs.yml"),
@@ -112,9 +120,10 @@ def check(config_file: Path, strict: bool, translations: bool, fmt: str) -> None
 @click.option("--site-dir", "-d", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to put the site (default: site_dir of mkdocs.yml, usually site/).")
 @click.option("--strict", is_flag=True, help="Also fail on front-matter keys the schema does not know.")
-def build(config_file: Path, site_dir: Path | None, strict: bool) -> None:
+def build(config_file: Path, site_dir: Path | None, strict: bool, renderer: str | None = None) -> None:
     """Check, then build the static site aside and swap it in only when it is complete."""
     site = load_site(config_file)
+    engine = renderer_for(renderer or site.renderer)
     project = check_site(site, strict=strict, golden=False)
     if project.errors:
         report_problems(project, "kb build")
@@ -124,8 +133,9 @@ def build(config_file: Path, site_dir: Path | None, strict: bool) -> None:
     started = time.perf_counter()
     published = sum(not a.draft for a in project.articles)
     del project  # the build loads the articles again: two copies of every body would double the peak
-    click.echo(f"kb build: building {_count(published, 'article')}...", err=True)
-    target = _build(site, site_dir, strict=strict)
+    click.echo(f"kb build: building {_count(published, 'article')}"
+               + (f" with {engine.name}" if engine.name != RENDERERS[0] else "") + "...", err=True)
+    target = _build(site, engine, site_dir, strict=strict)
     seconds = time.perf_counter() - started
     click.echo(f"kb build: {_count(published, 'article')} -> {_shown(target)} in {seconds:.1f} s", err=True)
 
@@ -144,7 +154,7 @@ def new(title: str | None, category: str, article_id: str | None, translate_id: 
     site = load_site(config_file)
     if article_id is not None and not ID_SLUG.match(article_id):
         fail(f"kb new: --id must be a slug of letters, digits, '-', '_' and '/', got {article_id!r}", 2)
-    if translate_id is not None or language is not None:
+    if translate_id is not None or language is not None or site.languages:
         new_in_language(site, title, category, article_id, translate_id, language,
                         new_article_text=new_article_text, slugify=slugify)
         return
@@ -171,28 +181,33 @@ def new(title: str | None, category: str, article_id: str | None, translate_id: 
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", "-p", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @click.option("--db", default=None, help="Votes store for the preview (default: sqlite:///.kb/votes.db).")
-def serve(config_file: Path, host: str, port: int, db: str | None) -> None:
+def serve(config_file: Path, host: str, port: int, db: str | None, renderer: str | None = None) -> None:
     """Build with drafts and serve the site and the vote collector on one local origin, updating on edits."""
-    from kb.site.preview import port_problem, serve_preview
+    from kb.site.preview.live import LiveSite
+    from kb.site.preview.server import port_problem, serve_preview
 
     site = load_site(config_file)
+    engine = renderer_for(renderer or site.renderer)
     db_url = db or f"sqlite:///{(site.project_dir / '.kb' / 'votes.db').as_posix()}"
     store_problem = store_url_problem(db_url)
     if store_problem:
         fail(f"kb serve: --db {redact_url(db_url)}: {store_problem}", 2)
     require_store(db_url)
+    store_problem = _store_problem(db_url)  # before the build: a store it cannot write is one line, at once
+    if store_problem:
+        fail(f"kb serve: --db {redact_url(db_url)}: {store_problem}", 1)
     problem = port_problem(host, port)
     if problem:
         fail(f"kb serve: {problem}", 2)
     try:
         project = check_site(site, golden=False)
-        if project.errors:
+        if project.errors:  # the preview starts all the same, with the errors shown in its pages
             report_problems(project, "kb serve")
-            raise SystemExit(1)
-        live = live_site(site, site.project_dir / ".kb" / "preview")
-        _build(site, None, run=live.build)
+        live = LiveSite(site, engine, site.project_dir / ".kb" / "preview")
+        _build(site, engine, None, run=live.build)
         serve_preview(site, live, host=host, port=port, db_url=db_url,
-                      echo=lambda message: click.echo(message, err=True), collector_options=collector_services())
+                      echo=lambda message: click.echo(message, err=True), collector_options=collector_services(),
+                      problems=project.errors)
     except KeyboardInterrupt:
         raise SystemExit(0) from None
 
@@ -288,8 +303,9 @@ _NEW_ARTICLE_COMMENTS = {
 }
 
 
-def new_article_text(article_id: str, title: str, today: dt.date) -> str:
-    """A new article's text: front matter written by yaml.safe_dump (any title stays valid YAML)."""
+def new_article_text(article_id: str, title: str, today: dt.date, body: str = NEW_ARTICLE_BODY) -> str:
+    """A new article's text: front matter written by yaml.safe_dump (any title stays valid YAML),
+    then `body` (the placeholder in the article's language)."""
     fields = {"id": article_id, "title": title, "questions": [], "tags": [], "owner": "@support",
               "reviewed": today, "review_every": "180d", "draft": True}
     lines = []
@@ -298,7 +314,7 @@ def new_article_text(article_id: str, title: str, today: dt.date) -> str:
                               sort_keys=False).rstrip("\n")
         comment = _NEW_ARTICLE_COMMENTS.get(key)
         lines.append(f"{line:<21} # {comment}" if comment else line)
-    return "---\n" + "\n".join(lines) + "\n---\n\n" + NEW_ARTICLE_BODY
+    return "---\n" + "\n".join(lines) + "\n---\n\n" + body
 
 
 def build_search_main(argv: list[str]) -> int:
@@ -330,12 +346,13 @@ def slugify(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60].strip("-")
 
 
-def _build(site: SiteConfig, site_dir: Path | None, run: Callable[[], object] | None = None, **options: bool) -> Path:
-    """Build (with `run`, that build instead), printing kb's progress; stop with MkDocs' problems."""
+def _build(site: SiteConfig, renderer, site_dir: Path | None, run: Callable[[], object] | None = None,  # noqa: ANN001
+           **options: bool) -> Path:
+    """Build with `renderer` (with `run`, that build instead), printing kb's progress; stop with its problems."""
     bar = ProgressBar()
 
     def progress(record: logging.LogRecord) -> None:
-        if record.name == "mkdocs.plugins.kb" and record.levelno == logging.INFO:
+        if record.name in PROGRESS_LOGGERS and record.levelno == logging.INFO:
             counts = getattr(record, "kb_progress", None)
             if counts is not None:
                 bar.show(record.getMessage(), *counts)
@@ -344,11 +361,11 @@ def _build(site: SiteConfig, site_dir: Path | None, run: Callable[[], object] | 
                 click.echo(record.getMessage(), err=True)
 
     try:
-        if run is not None:
-            with mkdocs_errors(progress):
+        with renderer.errors(progress):
+            if run is not None:
                 run()
-            return site_dir or site.site_dir
-        return build_site(site, site_dir, on_log=progress, **options)
+                return site_dir or site.site_dir
+            return build_site(site, renderer, site_dir, **options)
     except BuildFailed as exc:
         for message in exc.messages:
             click.echo(message, err=True)
@@ -385,6 +402,28 @@ class ProgressBar:
         if self.drawn:
             click.echo("", err=True)
             self.drawn = False
+
+
+def _store_problem(db_url: str) -> str | None:
+    """Why the preview's votes store cannot be opened and written, or None (it is created if need be)."""
+    from kb.votes.store import open_store
+
+    try:
+        if db_url.startswith("sqlite:///"):
+            Path(db_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        store = open_store(db_url)
+        try:
+            store.migrate()
+        finally:
+            store.close()
+    except Exception as exc:  # noqa: BLE001 - sqlite3, psycopg and OS errors alike: said in one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"cannot open the votes store: {first}"
+    return None
+
+
+#: The loggers whose INFO lines are kb's progress: the MkDocs plugin's, and kb's own site build's.
+PROGRESS_LOGGERS = ("mkdocs.plugins.kb", "kb.site")
 
 
 def _count(n: int, word: str) -> str:

@@ -11,6 +11,7 @@ import click
 from kb.cli.app import KbError, bench, main, require_store
 from kb.cli.services import collector_services
 from kb.manifest import NAME as MANIFEST_NAME
+from kb.votes.schema import MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS
 from kb.votes.store import TABLES, Store, StoreError, open_store, redact_url
 
 DEFAULT_DB = "sqlite:///votes.db"
@@ -37,7 +38,7 @@ def votes() -> None:
 
 
 @votes.command("serve")
-@click.option("--site", "site_dir", type=click.Path(file_okay=False, path_type=Path), default="site",
+@click.option("--site", "site_dir", type=click.Path(file_okay=False, readable=False, path_type=Path), default="site",
               show_default=True, help=f"The built site; votes are checked against SITE/{MANIFEST_NAME}.")
 @click.option("--db", "db_url", default=DEFAULT_DB, show_default=True, metavar="URL",
               help="sqlite:///PATH or postgresql://user@host/db.")
@@ -55,17 +56,25 @@ def votes() -> None:
 @click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True, metavar="IPS",
               help="Comma-separated proxy addresses or networks (or *) whose X-Forwarded-For, "
                    "X-Forwarded-Host and X-Forwarded-Proto are believed.")
-@click.option("--max-connections", default=1000, show_default=True, type=click.IntRange(1),
+@click.option("--max-connections", default=MAX_CONNECTIONS, show_default=True, type=click.IntRange(1),
               help="Concurrent connections and requests; more are answered 503.")
+@click.option("--max-connections-per-address", default=MAX_CONNECTIONS_PER_ADDRESS, show_default=True,
+              type=click.IntRange(1),
+              help="Concurrent connections from one client address; more are answered 429. The "
+                   "--forwarded-allow-ips proxies are exempt (they limit their own clients).")
 @click.option("--visitor-secret", envvar="KB_VISITOR_SECRET", default=None, metavar="SECRET",
               help="A secret the collectors behind one proxy share (or env KB_VISITOR_SECRET), so they "
                    "derive the same daily visitor key; without it each keeps a random key in memory.")
 def serve_command(site_dir: Path, db_url: str, host: str, port: int, rate_limit: int,
                   origins: tuple[str, ...], address_rate_limit: int | None, admin_token: str | None,
-                  forwarded_allow_ips: str, max_connections: int, visitor_secret: str | None) -> None:
+                  forwarded_allow_ips: str, max_connections: int, max_connections_per_address: int,
+                  visitor_secret: str | None) -> None:
     """Run the vote collector (POST /api/votes, /api/searches, /api/contacts; GET /healthz)."""
     import ipaddress
+    import logging
+    import signal
 
+    from kb.manifest import ManifestError, load_manifest
     from kb.votes.collector import create_app
     from kb.votes.server import serve
 
@@ -81,19 +90,46 @@ def serve_command(site_dir: Path, db_url: str, host: str, port: int, rate_limit:
         if not origin.startswith(("http://", "https://")) or origin.rstrip("/").count("/") != 2:
             raise click.BadParameter(f"expected scheme://host[:port], got {origin!r}", param_hint="--origin")
     manifest = site_dir / MANIFEST_NAME
-    if not manifest.is_file():
-        raise KbError(f"{manifest}: no site manifest; build the site first (kb build) or pass --site")
+    try:
+        manifest.stat()
+    except FileNotFoundError:
+        raise KbError(f"{manifest}: no site manifest; build the site first (kb build) or pass --site") from None
+    except OSError:
+        pass  # load_manifest says what
+    try:
+        load_manifest(site_dir)
+    except ManifestError as exc:  # unreadable (a deploy under umask 077) or not a manifest
+        raise KbError(str(exc)) from None
     store = _open(db_url, migrate=True)
+    # What the collector logs (a failing store or site, a refused record) reaches standard error
+    # (the journal, under systemd) as lines of this command's own.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("kb votes serve: %(levelname)s: %(message)s"))
+    collector_log = logging.getLogger("kb.votes")
+    collector_log.addHandler(handler)
+    collector_log.setLevel(logging.WARNING)
+    collector_log.propagate = False
     click.echo(f"kb votes serve: http://{host}:{port}/  (store {redact_url(db_url)}, site {site_dir}"
                f"{', admin on' if admin_token else ''}; Ctrl+C to stop)", err=True)
+    if store.dialect == "postgresql" and not visitor_secret:
+        click.echo("kb votes serve: warning: no --visitor-secret (KB_VISITOR_SECRET) on a PostgreSQL store: "
+                   "each collector keeps its own visitor key, so a reason sent after its vote to another "
+                   "collector is dropped; give every collector the same secret", err=True)
+    app = create_app(site_dir, store, origins=origins, rate_limit=rate_limit,
+                     address_rate_limit=address_rate_limit, admin_token=admin_token,
+                     forwarded_allow_ips=forwarded_allow_ips.split(","), visitor_secret=visitor_secret,
+                     **collector_services())
     try:
-        serve(create_app(site_dir, store, origins=origins, rate_limit=rate_limit,
-                         address_rate_limit=address_rate_limit, admin_token=admin_token,
-                         forwarded_allow_ips=forwarded_allow_ips.split(","), visitor_secret=visitor_secret,
-                         **collector_services()),
-              host=host, port=port, log_level="warning", limit_concurrency=max_connections)
+        stopped_by = serve(app, host=host, port=port, log_level="warning", limit_concurrency=max_connections,
+                           per_address=max_connections_per_address, exempt=app.state.collector.proxies.trusted,
+                           on_stop=store.close)
     finally:
         store.close()
+    if stopped_by is not None:
+        # Every acknowledged record was committed before its answer; the rest (the search API's
+        # records) by store.close(), which logs any it could not store.
+        click.echo(f"kb votes serve: stopped by {signal.Signals(stopped_by).name}, after finishing its writes",
+                   err=True)
 
 
 @votes.command("export")
@@ -103,21 +139,27 @@ def serve_command(site_dir: Path, db_url: str, host: str, port: int, rate_limit:
 @click.option("--table", type=click.Choice([*TABLES, "all"]), default="votes", show_default=True,
               help="What to export; 'all' (JSON Lines only) moves a whole store.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write here instead of standard output.")
+              help="Write here instead of standard output (complete or not at all: written aside, then renamed).")
 def export_command(db_url: str, fmt: str, table: str, output: Path | None) -> None:
     """Write stored votes (or searches, contacts, everything) as JSON Lines or CSV."""
-    from kb.votes.io import export_rows
+    from kb.votes.io import atomic_output, export_rows
 
     if table == "all" and fmt == "csv":
         raise click.BadParameter("CSV holds one table; use --format jsonl with --table all", param_hint="--table")
     store = _open(db_url, migrate=False)
     tables = list(TABLES) if table == "all" else [table]
+    target = "standard output" if output is None else str(output)
     try:
         if output is None:
             counts = export_rows(store, tables, fmt, sys.stdout)
+            sys.stdout.flush()
         else:
-            with output.open("w", encoding="utf-8", newline="") as out:
+            with atomic_output(output) as out:
                 counts = export_rows(store, tables, fmt, out)
+    except OSError as exc:  # writing: a full disk, a missing or read-only folder, a closed pipe
+        if output is None:  # what is still buffered cannot be written either: drop it quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise KbError(f"cannot write {target}: {_os_reason(exc)}") from None
     except StoreError as exc:
         raise KbError(f"--db {redact_url(db_url)}: {exc}") from exc
     except Exception as exc:  # an unmigrated or foreign database
@@ -128,11 +170,19 @@ def export_command(db_url: str, fmt: str, table: str, output: Path | None) -> No
     click.echo(f"kb votes export: {summary}" + (f" to {output}" if output else ""), err=True)
 
 
+def _os_reason(exc: OSError) -> str:
+    """'no space left on device', from an OSError, as a message's tail."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return reason[:1].lower() + reason[1:]
+
+
 @votes.command("import")
 @click.option("--db", "db_url", default=DEFAULT_DB, show_default=True, metavar="URL", help="The store to append to.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_command(db_url: str, file: Path) -> None:
-    """Append rows from a `kb votes export` file (JSON Lines or .csv); rows already stored are skipped."""
+    """Append rows from a `kb votes export` file (JSON Lines or .csv); rows already stored are skipped.
+
+    Every record is checked first, as the collector checks a vote; one bad record stores nothing."""
     from kb.votes.io import import_records
 
     store = _open(db_url, migrate=True)
@@ -145,7 +195,8 @@ def import_command(db_url: str, file: Path) -> None:
     if problems:
         for problem in problems:
             click.echo(problem.format(), err=True)
-        raise KbError(f"kb votes import: {len(problems)} bad record(s) in {file}; nothing imported")
+        lines = len({p.line for p in problems})
+        raise KbError(f"kb votes import: {lines} bad record(s) in {file}; nothing imported")
     parts = [f"{stored[t]} of {read[t]} {t}" for t in TABLES if read[t]]
     click.echo(f"kb votes import: stored {', '.join(parts) or 'nothing'} (the rest were already stored)", err=True)
 

@@ -16,6 +16,7 @@ import io
 import json
 import re
 import textwrap
+import unicodedata
 from pathlib import Path
 
 import jinja2
@@ -77,10 +78,22 @@ def _period(report: dict) -> str:
     return f"{_day(report['period']['since'])} to {until} (UTC)"
 
 
+_LINE_BREAK = re.compile("\r\n?|[\x85\u2028\u2029]")
+
+
+def visible(text: str) -> str:
+    """Customer text as every format shows it (the one rule): line breaks of every kind as newlines,
+    control and invisible format characters dropped, the bidirectional controls among them (U+202E
+    shows "txt.exe" as "exe.txt"); tabs and zero-width joiners (scripts and emoji need them) kept."""
+    text = _LINE_BREAK.sub("\n", text)
+    return text if text.isprintable() else "".join(
+        c for c in text
+        if c.isprintable() or c in "\n\t\u200c\u200d" or unicodedata.category(c) not in ("Cc", "Cf", "Cs"))
+
+
 def _one_line(text: str) -> str:
-    """Customer text on one line (newlines and tabs folded), control characters dropped."""
-    text = re.sub(r"[\r\n\t]+", " ", text)
-    return "".join(c for c in text if c.isprintable()).strip()
+    """Customer text on one line (line breaks and tabs folded), as `visible` shows it."""
+    return re.sub(r"[\n\t]+", " ", visible(text)).strip()
 
 
 def _reasons(row: dict) -> str:
@@ -299,13 +312,18 @@ def format_csv(report: dict) -> str:
 # --- markdown -------------------------------------------------------------------------------
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+# What GitHub (GFM's autolink extension) turns into a live link without any markup: a URL's
+# "://", "www.", "mailto:" and "xmpp:". A zero-width joiner inside each breaks it, as after "@".
+_AUTOLINK = re.compile(r"://|(?<=www)\.|(?<=mailto):|(?<=xmpp):", re.IGNORECASE)
 
 
 def md_escape(text: str) -> str:
-    """Customer or writer text made inert in Markdown: one line, markup escaped, no raw HTML."""
+    """Customer or writer text made inert in Markdown: one line, markup escaped, no raw HTML, no
+    live link, no mention."""
     text = _one_line(text)
     text = html.escape(text, quote=False)
     text = _MD_SPECIAL.sub(r"\\\1", text)
+    text = _AUTOLINK.sub(lambda m: "\u200d" + m.group(), text)
     # "@name" would notify a stranger on a code host; a zero-width joiner keeps it readable.
     return text.replace("@", "@\u200d")
 
@@ -436,13 +454,10 @@ code{font-size:.9em}
 """
 
 
-_HTML_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # not allowed in an HTML page's text
-
-
 def _e(text: object) -> str:
-    """HTML-escape anything (quotes too), so it is safe in text and attributes alike; control
-    characters (a terminal's escapes in a customer's words) are dropped."""
-    return html.escape(_HTML_CONTROLS.sub("", "" if text is None else str(text)), quote=True)
+    """HTML-escape anything (quotes too), so it is safe in text and attributes alike, shown as
+    `visible` shows customer text (no controls, no bidirectional overrides)."""
+    return html.escape(visible("" if text is None else str(text)), quote=True)
 
 
 def _csp_hash(css: str) -> str:

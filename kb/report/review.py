@@ -3,7 +3,8 @@
 Tallies (kb.report.tally) in, a plain JSON-ready dict out, under a few documented rules:
 
 * **Flags.** ``weak`` only when confidently so: the interval's upper bound is below the target
-  (0 of 2 is not weak, 0 of 5 is). ``overdue`` when ``reviewed + review_every`` is before today,
+  (0 of 2 is not weak, 0 of 5 is), and the votes came from at least ``WEAK_ADDRESSES`` client
+  addresses (one person, whatever browsers they use, cannot mark an article weak). ``overdue`` when ``reviewed + review_every`` is before today,
   or the article was never reviewed. ``unrated`` when no vote was counted in the period.
   "Went on to contact us" (``contacts``) is shown beside every article rather than flagged: a
   contact after reading is a signal to weigh with the rate, not a verdict on its own.
@@ -27,8 +28,8 @@ from kb.manifest import NAME as MANIFEST_NAME
 from kb.manifest import ManifestError, validate_manifest
 from kb.report import sql
 from kb.report.channels import add_channel_views
-from kb.report.tally import (COUNTING_RULE, PRIOR_FALLBACK, PRIOR_STRENGTH, Z, Cell, Tallies, bayesian_mean,
-                             count_contacts, iso, rounded, tally_votes, utc, wilson_interval)
+from kb.report.tally import (COUNTING_RULE, PRIOR_FALLBACK, PRIOR_STRENGTH, Z, Addresses, Cell, Tallies,
+                             bayesian_mean, count_contacts, iso, rounded, tally_votes, utc, wilson_interval)
 from kb.search.text import Analyzer, analyzer_for
 from kb.votes.schema import REASONS
 
@@ -54,6 +55,9 @@ TIMELINE_ARTICLES = 12
 """How many articles get a week-by-week timeline ("weeks"): the first ones in report order (weakest
 first) that have votes and a flag or an edit. The HTML page charts exactly these."""
 FLAGS = ("weak", "overdue", "unrated")
+WEAK_ADDRESSES = 2
+"""Client addresses an article's counted votes must come from before it can be flagged weak: the
+per-address cap still lets one address give 3 votes a day, and 0 of 3 is below the target."""
 
 
 class ReportError(ValueError):
@@ -428,6 +432,8 @@ def assemble_report(
             "counting": COUNTING_RULE,
             "mean": f"Bayesian mean shrunk toward the site's average with {PRIOR_STRENGTH} pseudo-votes",
             "interval": f"95% Wilson score interval (z = {Z})",
+            "weak": f"the interval's upper bound below the target, with votes from at least {WEAK_ADDRESSES} "
+                    "client addresses",
         },
         "site": {"votes": site_votes, "helpful": site_helpful, "rate": rounded(prior if site_votes else None),
                  "prior": rounded(prior), "prior_strength": PRIOR_STRENGTH, "raw_votes": tallies.raw_votes},
@@ -478,7 +484,7 @@ def _article_row(article: dict, tallies: Tallies, contacts: Counter, prior: floa
     low, high = wilson_interval(helpful, votes)
     overdue, due = _overdue(article, today)
     flags = []
-    if votes and high < target:
+    if votes and high < target and tallies.addresses.get(aid, Addresses()).distinct() >= WEAK_ADDRESSES:
         flags.append("weak")
     if overdue:
         flags.append("overdue")

@@ -5,7 +5,8 @@ many seconds of Python. This module applies the same counting rule in SQL (one v
 per article per UTC day, the last one) on connections of its own, read-only, opened from the
 store's public `path` (SQLite) or `url` (PostgreSQL), against the votes table of kb.votes.store's
 schema (version 3: follow-up reasons joined, at most CAP_PER_ADDRESS counted votes per client
-address, article and day). A test holds both ways to the same report. Unknown stores fall back to row
+address, article and day; the addresses' span per article, for the weak flag's rule). A test holds
+both ways to the same report. Unknown stores fall back to row
 by row.
 
 One language's report counts only the votes made in that language (rows stored before languages,
@@ -46,7 +47,8 @@ _BY_VERSION = f"""
 SELECT article, version, COUNT(*), SUM(CASE WHEN helpful THEN 1 ELSE 0 END), {_REASON_SUMS},
        SUM(CASE WHEN NOT helpful AND reason IS NOT NULL AND reason NOT IN ({", ".join(f"'{r}'" for r in REASONS)})
            THEN 1 ELSE 0 END),
-       MIN(created_at), MAX(created_at)
+       MIN(created_at), MAX(created_at),
+       MIN(address), MAX(address), COUNT(address), SUM(CASE WHEN address IS NULL THEN 1 ELSE 0 END)
 FROM ({{counted}}) AS counted GROUP BY article, version
 """
 _BY_WEEK = """
@@ -61,7 +63,7 @@ FROM votes AS v {hint} LEFT JOIN vote_followups AS f ON f.vote_id = v.vote_id"""
 # The per-address cap: of the counted votes of one client address on one article in one UTC day,
 # the CAP_PER_ADDRESS latest (rows from before addresses were kept have none and are not capped).
 _CAPPED = """
-SELECT article, version, helpful, reason, comment, vote_id, created_at{week} FROM (
+SELECT article, version, helpful, reason, comment, vote_id, address, created_at{week} FROM (
     SELECT deduped.*, ROW_NUMBER() OVER (PARTITION BY address, article, {day}
                                          ORDER BY created_at DESC, vote_id {collate} DESC) AS nth
     FROM ({deduped}) AS deduped) AS ranked
@@ -93,13 +95,13 @@ WHERE comment IS NOT NULL AND comment <> ''
 # The plain counting, for stores with neither follow-ups nor client addresses (rows from before
 # schema 3): no join, no cap, and comments found by index instead of a second full count.
 _SQLITE_PLAIN = """
-SELECT article, version, helpful, reason, MAX(created_at) AS created_at{week}
+SELECT article, version, helpful, reason, NULL AS address, MAX(created_at) AS created_at{week}
 FROM votes NOT INDEXED {where}
 GROUP BY visitor, article, substr(created_at, 1, 10)
 """
 _PG_PLAIN = """
 SELECT DISTINCT ON (visitor COLLATE "C", article COLLATE "C", (created_at AT TIME ZONE 'UTC')::date)
-       article, version, helpful, reason, created_at,
+       article, version, helpful, reason, CAST(NULL AS TEXT) AS address, created_at,
        ((created_at AT TIME ZONE 'UTC')::date - DATE '2000-01-03') / 7 AS week
 FROM votes {where}
 ORDER BY visitor COLLATE "C", article COLLATE "C", (created_at AT TIME ZONE 'UTC')::date,
@@ -262,8 +264,9 @@ class _SqlTallies(Tallies):
 
 
 def _fill(tallies: Tallies, by_version: list[tuple], comments: list[tuple], to_time: Callable) -> None:
-    for article, version, n, k, *reasons, other, first, last in by_version:
+    for article, version, n, k, *reasons, other, first, last, low, high, known, unknown in by_version:
         tallies.versions[article][version] = Cell(n, int(k), to_time(first), to_time(last))
+        tallies.addresses[article].merge(low, high, int(known), int(unknown))
         counts = Counter({r: int(c) for r, c in zip(REASONS, reasons) if c})
         if other:
             counts["other"] = int(other)

@@ -12,7 +12,10 @@ Pure data in, plain data out. The numbers follow a few documented rules:
   in the period: ``(helpful + M * site) / (votes + M)`` with ``M = PRIOR_STRENGTH`` pseudo-votes,
   so an article with two votes is not ranked above one with two hundred.
 * **Uncertainty.** ``low`` and ``high`` are the 95% Wilson score interval (``Z = 1.96``) of the
-  raw rate ``helpful / votes``; ``votes`` is n."""
+  raw rate ``helpful / votes``; ``votes`` is n.
+* **Addresses.** How many client addresses an article's counted votes came from, as far as the
+  review's flags need it (none, one, two or more); a vote stored before addresses were kept counts
+  as an address of its own, as it escapes the cap."""
 
 from __future__ import annotations
 
@@ -105,6 +108,36 @@ class Cell:
 
 
 @dataclass
+class Addresses:
+    """The client addresses of one article's counted votes: their smallest and largest hash, how many
+    votes had one, and how many had none (rows from before addresses were kept)."""
+
+    low: str | None = None
+    high: str | None = None
+    known: int = 0
+    unknown: int = 0
+
+    def add(self, address: str | None) -> None:
+        """Count one vote's address (None: unknown, its own)."""
+        if address is None:
+            self.unknown += 1
+        else:
+            self.merge(address, address, 1, 0)
+
+    def merge(self, low: str | None, high: str | None, known: int, unknown: int) -> None:
+        """Add a group of votes: their smallest and largest address, votes with one and without."""
+        if known:
+            self.low = low if self.low is None or low < self.low else self.low
+            self.high = high if self.high is None or high > self.high else self.high
+        self.known += known
+        self.unknown += unknown
+
+    def distinct(self) -> int:
+        """How many addresses the votes came from: 0, 1, or 2 meaning two or more."""
+        return min(2, (0 if not self.known else 1 if self.low == self.high else 2) + self.unknown)
+
+
+@dataclass
 class Tallies:
     """Counted votes aggregated per article: by version, by week, by reason; latest comments."""
 
@@ -113,6 +146,7 @@ class Tallies:
     weeks: dict[str, dict[date, Cell]] = field(default_factory=lambda: defaultdict(dict))
     reasons: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     comments: dict[str, list[tuple]] = field(default_factory=lambda: defaultdict(list))
+    addresses: dict[str, Addresses] = field(default_factory=lambda: defaultdict(Addresses))
 
     def weeks_of(self, article_ids: list[str]) -> dict[str, dict[date, Cell]]:
         """Week-by-week cells of these articles (the SQL tally fetches them only when asked)."""
@@ -124,6 +158,7 @@ class Tallies:
         helpful = bool(vote["helpful"])
         self.versions[article].setdefault(vote["version"], Cell()).add(helpful, at)
         self.weeks[article].setdefault(week_of(at.date()), Cell()).add(helpful, at)
+        self.addresses[article].add(vote.get("address"))
         if not helpful and vote.get("reason"):
             self.reasons[article][vote["reason"]] += 1
         if vote.get("comment"):

@@ -20,6 +20,7 @@ from typing import Any, Iterable, Protocol
 
 import yaml
 
+from kb.search.confidence import model_for
 from kb.search.sections import article_sections
 from kb.search.text import Analyzer, analyzer_for, strip_markdown
 
@@ -123,6 +124,7 @@ def build_index(articles: Iterable[ArticleLike], synonyms: dict[str, list[str]] 
         "postings": postings,
         "synonyms": _expand_synonyms(synonyms or {}, {t: len(docs_of[t]) for t in terms}, analyzer),
         "forms": analyzer.find_forms(text for a in articles for text in _texts(a)),
+        "confidence": model_for(analyzer.language),  # the browser's model: kb/search/confidence.py
     }
 
 
@@ -165,8 +167,27 @@ def _snippet(a: ArticleLike) -> str:
 
 
 def section_heads(a: ArticleLike) -> list[list[str]]:
-    """The article's h2/h3 sections as [heading, anchor] (the browser lists matching ones under it)."""
-    return [[s.heading, s.anchor] for s in article_sections(a.body) if s.anchor]
+    """The article's h2/h3 sections as [heading, anchor, first sentence] (the browser shows the one
+    that holds the customer's words under its article, with the sentence that answers)."""
+    return [[s.heading, s.anchor, first_sentence(s.text)] for s in article_sections(a.body) if s.anchor]
+
+
+SENTENCE_CHARS = 160
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=\S)")
+_LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+_TABLE_RULE = re.compile(r"(?:^|\s):?-{3,}:?(?:\s|$)")
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of a section's plain text (a list's first item), at most SENTENCE_CHARS."""
+    text = _LIST_MARK.sub("", re.sub(r"\s+", " ", re.sub(r"[*_`>~|]+", "", text)).strip())
+    item = re.split(r"\s(?:[-*+]|\d+[.)])\s", text, maxsplit=1)[0]
+    sentence = _SENTENCE_END.split(item, maxsplit=1)[0].strip()
+    if _TABLE_RULE.search(sentence):
+        return ""  # a table's cells, run together, read as no sentence: the heading stands alone
+    if len(sentence) <= SENTENCE_CHARS:
+        return sentence
+    return sentence[:SENTENCE_CHARS].rsplit(" ", 1)[0] + "…"
 
 
 def _expand_synonyms(synonyms: dict[str, list[str]], df: dict[str, int], analyzer: Analyzer) -> dict[str, list[str]]:
@@ -298,12 +319,19 @@ def load_index(site_dir: Path) -> dict:
         raise SearchError(f"{path}: not a kb search index (was it built by Material's own search?)")
     split = index.pop("split", None)
     if split:
+        folder = path.parent.resolve()
+
+        def shard(name: str) -> list:
+            # a shard is a file beside the index, never a path elsewhere (symlinks resolved)
+            found = (path.parent / name).resolve()
+            if found.parent != folder:
+                raise OSError(f"{name!r} is not a file beside the index")
+            return json.loads(found.read_text(encoding="utf-8"))
+
         try:
-            index["postings"] = [row for name in split["postings_files"]
-                                 for row in json.loads((path.parent / name).read_text(encoding="utf-8"))]
-            index["docs"] = [doc for name in split["docs_files"]
-                             for doc in json.loads((path.parent / name).read_text(encoding="utf-8"))]
-        except (OSError, json.JSONDecodeError) as exc:
+            index["postings"] = [row for name in split["postings_files"] for row in shard(name)]
+            index["docs"] = [doc for name in split["docs_files"] for doc in shard(name)]
+        except (OSError, TypeError, json.JSONDecodeError) as exc:
             raise SearchError(f"{path}: a shard of the split index is missing or broken: {exc}") from exc
     if not index.get("docs"):
         raise SearchError(f"{path}: the search index is empty")

@@ -19,6 +19,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from kb.articles import Problem
+from kb.search.confidence import MIN_SHARE
 from kb.search.index import FORMAT, IMPACT_SCALE, SearchError, load_index
 from kb.search.text import analyzer_for, fold, typo_budget
 
@@ -31,8 +32,6 @@ FACTOR_FUZZY = (8, 6, 4)  # by edit distance 0, 1, 2
 PREFIX_LIMIT = 32  # completions considered for a short prefix
 SUFFIX_CUT = 3  # letters a typo in a word's ending may hide
 PREFIX_MIN = 3  # letters typed before completing (two match too much to mean anything)
-# Results must reach this share of the query's best possible score: no noise for off-topic queries.
-MIN_SHARE = 0.12
 # What a query word that matches nothing adds to the query's best possible score.
 UNKNOWN_WORD = 2 * IMPACT_SCALE * FACTOR_EXACT
 

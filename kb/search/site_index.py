@@ -74,6 +74,12 @@ def write_site_index(articles: list, docs_dir: Path, site_dir: Path, separator: 
     return index
 
 
+def page_settings(texts: dict, contact: list[dict], language: str) -> dict:
+    """What the page's search script (kb/assets/kb.js) needs, as `extra.kb_search`: the search texts
+    in the site's language, the contact channels it offers when there is no good answer, the language."""
+    return {"texts": dict(texts.get("search", {})), "contact": [dict(c) for c in contact], "language": language}
+
+
 def separator_of(plugins: list) -> str:
     """The `separator` of Material's search plugin among mkdocs.yml's `plugins:` entries, if set."""
     for entry in plugins:

@@ -1,7 +1,8 @@
-"""The other languages' builds, and what joins them into one site: the sitemap and the manifest.
+"""What joins a site's languages into one site: the sitemap and the manifest.
 
-The default language's build calls `build_languages` when it is done (so `mkdocs build` alone
-builds every language), then `merge_manifests` and `merge_sitemaps`.
+Each language is built on its own (the default at the site's root, each other at `<code>/`);
+kb.site.build's finish then calls `merge_manifests` and `merge_sitemaps` on the default one.
+Both may run again over their own output (the preview merges after every update).
 """
 
 from __future__ import annotations
@@ -13,35 +14,9 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from kb.site.languages import Language
-from kb.site.render import BuildState, run_build
 
-
-def build_languages(parent: Any, languages: list[Language], options: Mapping[str, Any], docs_root: Path,
-                    log: Any) -> dict[str, BuildState]:
-    """Build each non-default language into `<site_dir>/<code>/` with a config derived from `parent`.
-
-    `parent` is the default language's loaded MkDocs config; `options` the kb plugin's options to
-    carry over (drafts, livereload...). Returns each language's build (its plugin holds its
-    manifest, for the default site's; `kb serve` updates the build edit by edit).
-    """
-    from mkdocs.config import load_config
-
-    states: dict[str, BuildState] = {}
-    root = Path(parent.config_file_path).parent
-    for language in languages[1:]:
-        site_dir = Path(parent.site_dir) / language.code
-        config = load_config(config_file=parent.config_file_path, site_dir=str(site_dir),
-                             docs_dir=str(docs_root), use_directory_urls=parent.use_directory_urls)
-        plugin = config.plugins["kb"]
-        for key, value in options.items():
-            if key in plugin.config and key != "languages":
-                plugin.config[key] = value
-        plugin.building = language.code
-        if parent.site_url:
-            config.site_url = parent.site_url.rstrip("/") + f"/{language.code}/"
-        log.info(f"kb: building {language.name} ({language.code}) into {_shown(site_dir, root)}")
-        states[language.code] = run_build(config)
-    return states
+#: Where the other languages' entries start in the default site's sitemap, so a merge can be redone.
+OTHERS_MARK = "<!-- kb: the other languages -->"
 
 
 def merge_sitemaps(site_dir: Path, languages: list[Language], urls: Mapping[str, Mapping[str, str]] | None = None,
@@ -55,12 +30,16 @@ def merge_sitemaps(site_dir: Path, languages: list[Language], urls: Mapping[str,
     if not main.is_file():
         return 0
     text = main.read_text(encoding="utf-8")
+    if OTHERS_MARK in text:  # merged before: back to the language's own entries
+        text = text[:text.index(OTHERS_MARK)].rstrip() + "\n" + text[text.rindex("</urlset>"):]
+    text = re.sub(r"\n\s*<xhtml:link [^>]*/>", "", text)
     entries: list[str] = []
     for language in languages[1:]:
         other = Path(site_dir) / language.code / "sitemap.xml"
         if other.is_file():
             entries += re.findall(r"<url>.*?</url>", other.read_text(encoding="utf-8"), flags=re.S)
-    text = text.replace("</urlset>", "".join(f"\n    {e}" for e in entries) + "\n</urlset>") if entries else text
+    if entries:
+        text = text.replace("</urlset>", f"    {OTHERS_MARK}" + "".join(f"\n    {e}" for e in entries) + "\n</urlset>")
     if urls and site_url:
         text = _hreflang_links(text, languages, urls, site_url.rstrip("/") + "/")
     main.write_text(text, encoding="utf-8")
@@ -85,7 +64,7 @@ def _hreflang_links(text: str, languages: list[Language], urls: Mapping[str, Map
         return match.group(1) + match.group(2) + match.group(3) + links
 
     text = re.sub(r"(<loc>)(.*?)(</loc>)", add, text)
-    if "<xhtml:link" in text:
+    if "<xhtml:link" in text and "xmlns:xhtml" not in text:
         text = text.replace('<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">',
                             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
                             'xmlns:xhtml="http://www.w3.org/1999/xhtml">', 1)
@@ -110,12 +89,3 @@ def merge_manifests(manifest: dict, others: Mapping[str, dict], default: str,
         for code, other in others.items()
     }
     return manifest
-
-
-
-
-def _shown(path: Path, root: Path) -> str:
-    try:
-        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
-    except ValueError:
-        return str(path)

@@ -17,19 +17,14 @@ goes to the log.
 from __future__ import annotations
 
 import asyncio
-import functools
-import hashlib
 import hmac
-import ipaddress
 import json
 import logging
-import math
 import os
 import re
-import secrets
 import time
 import uuid
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 from urllib.parse import urlsplit
@@ -41,16 +36,20 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from kb.manifest import SiteManifest
+from kb.votes.visitors import Proxies, RateLimiter, Visitors
 from kb.votes.openapi import openapi_schema
 from kb.votes.io import export_lines
-from kb.votes.schema import MAX_BODY, PARSERS, TEST_CHANNEL, Invalid, honeypot_filled, kind_of, search_options
-from kb.votes.store import TABLES, Store
+from kb.votes.schema import (MAX_BODY, PARSERS, TEST_CHANNEL, Invalid, clean_text, honeypot_filled, kind_of,
+                             search_options, search_query)
+from kb.votes.store import TABLES, RecordRefused, Store, StoreError
 
 
 log = logging.getLogger("kb.votes")
 
 BODY_TIMEOUT = 10.0         # seconds to receive a whole body (the server also bounds headers)
 MANIFEST_RECHECK = 1.0      # seconds the intake trusts the manifest it read (a miss reads it again)
+PROBE_INTERVAL = 1.0        # seconds /healthz reuses its last probe of the store (a probe writes)
+ADMIN_FAILURES_PER_MINUTE = 10  # wrong admin tokens one client address may send; then 429
 
 # Crawlers and scripted clients that execute JavaScript or replay forms; their "votes" are noise.
 # A missing user agent counts too: every browser sends one.
@@ -71,121 +70,6 @@ SearchFn = Callable[..., "list | dict"]  # (site_dir, query, *, lang, limit, cha
 def now() -> datetime:
     """The current UTC time (the one clock the collector reads; tests move it)."""
     return datetime.now(timezone.utc)
-
-
-# -------------------------------------------------------------------------------------------
-# Visitors and rate limits
-
-
-class Visitors:
-    """Keyed hashes of IP + user agent (and of the IP alone); the key is new each UTC day.
-
-    Without a `secret` the key is random and in memory only. Several collectors behind one proxy
-    must agree on it (a visitor's follow-up may reach another instance than their vote): give them
-    one secret, and each derives the day's key as HMAC(secret, day).
-    """
-
-    def __init__(self, clock: Callable[[], datetime] = now, secret: str | None = None) -> None:
-        self._clock = clock
-        self._secret = secret.encode("utf-8") if secret else None
-        self._day: date | None = None
-        self._key = b""
-
-    def _today(self) -> bytes:
-        today = self._clock().date()
-        if today != self._day:
-            if self._secret is None:
-                key = secrets.token_bytes(32)
-            else:
-                key = hmac.new(self._secret, f"kb-visitors-{today.isoformat()}".encode(), hashlib.sha256).digest()
-            self._day, self._key = today, key
-        return self._key
-
-    def hash(self, ip: str, user_agent: str) -> str:
-        """The visitor's pseudonym for today (16 hex digits)."""
-        digest = hmac.new(self._today(), f"{ip}\n{user_agent}".encode("utf-8", "replace"), hashlib.sha256)
-        return digest.hexdigest()[:16]
-
-    def address(self, ip: str) -> str:
-        """The client address's pseudonym for today (16 hex digits; never the address itself)."""
-        digest = hmac.new(self._today(), f"address\n{ip}".encode("utf-8", "replace"), hashlib.sha256)
-        return digest.hexdigest()[:16]
-
-
-class Proxies:
-    """Which peers are proxies whose X-Forwarded-* headers are believed (addresses or networks, or *)."""
-
-    def __init__(self, allowed: Iterable[str]) -> None:
-        self.any = False
-        self.networks: list[Any] = []
-        for item in allowed:
-            for part in str(item).split(","):
-                part = part.strip()
-                if part == "*":
-                    self.any = True
-                elif part:
-                    self.networks.append(ipaddress.ip_network(part, strict=False))
-
-        # Every request asks about the same few peers (the proxies): remember the answers.
-        self.trusted = functools.lru_cache(maxsize=4096)(self._trusted)
-
-    def _trusted(self, ip: str) -> bool:
-        if self.any:
-            return True
-        try:
-            address = ipaddress.ip_address(ip)
-        except ValueError:
-            return False
-        return any(address in network for network in self.networks)
-
-    def peer(self, client: str, headers: dict[bytes, bytes], scheme: str) -> tuple[str, str, str | None]:
-        """(client address, host, scheme or None when not told) of a request from `client`."""
-        host = headers.get(b"host", b"").decode("latin-1")
-        if not self.trusted(client):
-            return client, host, None
-        forwarded = headers.get(b"x-forwarded-for")
-        if forwarded:
-            hops = [h.strip() for h in forwarded.decode("latin-1").split(",") if h.strip()]
-            # The nearest hop a trusted proxy did not add is the client (the rest can be forged).
-            for hop in reversed(hops):
-                client = hop
-                if not self.trusted(hop):
-                    break
-        fwd_host = headers.get(b"x-forwarded-host")
-        if fwd_host:
-            host = fwd_host.decode("latin-1").split(",")[0].strip()
-        proto = headers.get(b"x-forwarded-proto")
-        told = proto.decode("latin-1").split(",")[0].strip().lower() if proto else None
-        return client, host, told
-
-
-class RateLimiter:
-    """A token bucket per (route, visitor): `per_minute` requests, refilled evenly."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
-        self._swept = time.monotonic()
-
-    def allow(self, kind: str, visitor: str) -> bool:
-        """Take one token; False when the visitor has none left."""
-        if self.per_minute <= 0:
-            return True
-        t = time.monotonic()
-        rate = self.per_minute / 60.0
-        tokens, last = self._buckets.get((kind, visitor), (float(self.per_minute), t))
-        tokens = min(float(self.per_minute), tokens + (t - last) * rate)
-        allowed = tokens >= 1.0
-        self._buckets[(kind, visitor)] = (tokens - 1.0 if allowed else tokens, t)
-        if t - self._swept > 60:
-            # Buckets idle for a minute are full again; forget them to bound memory.
-            self._buckets = {k: v for k, v in self._buckets.items() if t - v[1] < 60}
-            self._swept = t
-        return allowed
-
-    def retry_after(self) -> int:
-        """Seconds until one token is back."""
-        return max(1, math.ceil(60 / self.per_minute)) if self.per_minute > 0 else 0
 
 
 def _no_constants(name: str) -> Any:
@@ -219,6 +103,11 @@ class Collector:
             search.prepare(self.site_dir)
         self.proxies = Proxies(forwarded_allow_ips)
         self.visitors = Visitors(lambda: now(), visitor_secret)
+        # Guessing the admin token: each wrong one takes a token from its address's bucket.
+        self.admin_failures = RateLimiter(ADMIN_FAILURES_PER_MINUTE)
+        self._probe: asyncio.Future | None = None
+        self._probe_at = 0.0
+        self._said: dict[str, str | None] = {"store": None, "site": None}  # what the log last said
 
     def routes(self) -> list[Route]:
         """The collector's routes, to mount beside a static site on one origin."""
@@ -307,7 +196,7 @@ class Collector:
             return _refusal(403, "origin not allowed", "Origin", cors)
 
         declared = headers.get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > MAX_BODY:
+        if declared.isdigit() and (len(declared) > 9 or int(declared) > MAX_BODY):
             return _refusal(413, f"body larger than {MAX_BODY} bytes", "body", cors)
         try:
             async with asyncio.timeout(BODY_TIMEOUT):
@@ -333,7 +222,7 @@ class Collector:
             if honeypot_filled(body):
                 return 204, None, cors
             if not self._check_known(row, required=kind == "votes"):
-                log.error("no site manifest at %s", self.manifest.path)
+                self._note("site", self.manifest.problem())
                 return _refusal(503, "the site has no manifest yet; try again later", None, cors)
         except Invalid as exc:
             return _refusal(422, exc.message, exc.field, cors)
@@ -346,28 +235,53 @@ class Collector:
         row["created_at"] = now()
         try:
             await asyncio.wrap_future(self.store.submit(kind, [row]))
+        except RecordRefused as exc:
+            # This record alone (the requests grouped with it were stored): a rule of the
+            # database the checks above do not know. The sender keeps it and retries.
+            log.error("store refused a %s record (%s): %s", kind, row.get("vote_id") or row.get("event_id"), exc)
+            return _refusal(500, "the store refused this record; try again later", None, cors)
         except Exception as exc:  # noqa: BLE001 - the sender keeps the vote and retries
-            log.error("store write failed: %s", exc)
+            # Said once for the outage, not once per vote: an outage meets many.
+            self._note("store", f"cannot write: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}")
             return _refusal(503, "store unavailable; try again later", None, cors)
+        if self._said["store"] is not None:
+            self._note("store", None)
         return 204, None, cors
 
     # -- public reads ---------------------------------------------------------------------
     async def healthz(self, request: Request) -> Response:
-        """200 when the store answers a read and its last write succeeded and the site has a manifest."""
-        try:
-            await run_in_threadpool(self.store.ping)
-            store = "ok"
-        except Exception as exc:  # noqa: BLE001 - reported, not raised
-            log.error("health check: store read failed: %s", exc)
-            store = "cannot read"
-        if store == "ok" and self.store.last_write_error() is not None:
-            store = "cannot write"  # the writer's last commit failed (disk full, read-only, ...)
+        """200 when the store takes a read and a write now and the site's manifest is read."""
+        store, why = await self._probe_store()
+        self._note("store", None if store == "ok" else f"{store}: {why}")
+        problem = self.manifest.problem()
+        self._note("site", problem)
+        site = "ok" if problem is None else "no manifest" if problem == "no manifest" else "cannot read"
         versions = self.manifest.versions()
-        ok = store == "ok" and versions is not None
-        return JSONResponse({"status": "ok" if ok else "failing", "store": store,
-                             "site": "ok" if versions is not None else "no manifest",
+        ok = store == "ok" and site == "ok"
+        return JSONResponse({"status": "ok" if ok else "failing", "store": store, "site": site,
                              "articles": len(versions) if versions is not None else None},
                             status_code=200 if ok else 503, headers={"Cache-Control": "no-store"})
+
+    async def _probe_store(self) -> tuple[str, str | None]:
+        """The store's probe (a read and a committed write, Store.probe): run at most once per
+        PROBE_INTERVAL, however often a load balancer asks, and shared by the asks meanwhile. No
+        failure is remembered longer: a store back up is healthy at the next probe."""
+        at = time.monotonic()
+        if self._probe is None or (self._probe.done() and at - self._probe_at >= PROBE_INTERVAL):
+            self._probe_at = at
+            self._probe = asyncio.ensure_future(run_in_threadpool(self.store.probe))
+        return await asyncio.shield(self._probe)
+
+    def _note(self, what: str, problem: str | None) -> None:
+        """Log what is wrong with the store or the site once when it starts, and once when it ends
+        (a load balancer's checks and every refused vote would otherwise repeat it)."""
+        if (problem is None) == (self._said[what] is None):
+            return  # still fine, or still failing (the first failure's words were logged)
+        if problem is not None:
+            log.error("%s: %s; votes get 503 until it is fixed", what, problem)
+        elif self._said[what] is not None:
+            log.warning("%s: ok again", what)
+        self._said[what] = problem
 
     async def openapi(self, request: Request) -> Response:
         return JSONResponse(openapi_schema())
@@ -376,18 +290,14 @@ class Collector:
         unknown = _unknown_params(request, {"q", "lang", "limit", "channel"})
         if unknown:
             return unknown
-        query = request.query_params.get("q", "")
-        if not query.strip() or len(query) > 200:
-            return _error(422, "must be 1 to 200 characters", "q", {})
         try:
+            query = search_query(request.query_params)
             options = search_options(request.query_params)
         except Invalid as exc:
             return _error(422, exc.message, exc.field, {})
         if self.search is None:
             return _error(501, "search is not configured on this collector", None, {})
-        headers = dict(request.scope["headers"])
-        peer = request.scope.get("client")
-        client, host, scheme = self.proxies.peer(peer[0] if peer else "", headers, request.url.scheme)
+        client, host, scheme = self._peer(request)
         user_agent = request.headers.get("user-agent", "")
         visitor, address = self.visitors.hash(client, user_agent), self.visitors.address(client)
         if not self._allow("search", visitor, address):
@@ -402,7 +312,11 @@ class Collector:
         except ValueError as exc:  # the site has no help center in that language
             return _error(422, str(exc), "lang", {})
         except Exception as exc:  # noqa: BLE001 - a missing or bad index is the site's problem
-            log.error("search failed: %s", exc)
+            problem = self.manifest.problem()
+            if problem is not None and problem != "no manifest":
+                self._note("site", problem)  # an unreadable site: said once, not per query
+            else:
+                log.error("search failed: %s", exc)
             return _error(503, "search is unavailable; try again later", None, {})
         allowed, cors = self._origin_verdict(request.headers.get("origin"), host, scheme)
         if isinstance(hits, dict):
@@ -419,10 +333,22 @@ class Collector:
         close. The asker is kept as the daily visitor and address hashes only, like every row.
         """
         top = answer["results"][0]["id"] if answer.get("answered") and answer.get("results") else None
-        row = {"event_id": str(uuid.uuid4()), "query": answer.get("query", ""), "results": 1 if top else 0,
-               "article": top, "language": answer.get("language"), "channel": channel,
+        language = answer.get("language")
+        # Cleaned, not refused: the query passed check_text at the edge, but the article and
+        # language come from the site's files, and nobody is there to hear a refusal.
+        row = {"event_id": str(uuid.uuid4()), "query": clean_text(answer.get("query", "")),
+               "results": 1 if top else 0, "article": clean_text(top) if top else None,
+               "language": clean_text(language) if language else None, "channel": channel,
                "visitor": visitor, "address": address, "created_at": now()}
-        self.store.submit_later("searches", [row])
+        try:
+            self.store.submit_later("searches", [row])
+        except StoreError as exc:  # closing: the answer is sent all the same
+            log.error("dropped a searches record: %s", exc)
+
+    def _peer(self, request: Request) -> tuple[str, str, str | None]:
+        """(client address, host, scheme or None) of a request, through the trusted proxies."""
+        peer = request.scope.get("client")
+        return self.proxies.peer(peer[0] if peer else "", dict(request.scope["headers"]), request.url.scheme)
 
     # -- admin ----------------------------------------------------------------------------
     def _admin(self, request: Request) -> Response | None:
@@ -433,7 +359,14 @@ class Collector:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return _error(401, "bearer token required", "Authorization", {"WWW-Authenticate": "Bearer"})
-        if not hmac.compare_digest(token.strip().encode(), self.admin_token.encode()):
+        address = self.visitors.address(self._peer(request)[0])
+        if self.admin_failures.exhausted("admin", address):
+            # Checked before the token: while throttled, the right token is no different.
+            return _error(429, "too many wrong tokens from this address; try again later", None,
+                          {"Retry-After": str(self.admin_failures.retry_after())})
+        if not hmac.compare_digest(token.strip().encode("utf-8", "replace"), self.admin_token.encode()):
+            self.admin_failures.allow("admin", address)
+            log.warning("wrong admin token from address %s", address)
             return _error(403, "wrong token", "Authorization", {})
         return None
 
@@ -527,7 +460,8 @@ async def _respond(send: Callable[..., Any], status: int, payload: dict | None, 
     raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
     body = b""
     if payload is not None:
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        # ASCII: a refusal may quote what was sent, and a lone surrogate has no UTF-8 form.
+        body = json.dumps(payload, separators=(",", ":")).encode("ascii")
         raw += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})

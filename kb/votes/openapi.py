@@ -45,7 +45,9 @@ def _post(summary: str, schema: str) -> dict:
             "413": _err(f"The body is larger than {MAX_BODY} bytes."),
             "422": _err("Not JSON, a bad field, or an article or version not in the site manifest; "
                         "`field` names it."),
-            "429": _err("Too many requests from this visitor; see Retry-After."),
+            "429": _err("Too many requests from this visitor or client address; see Retry-After."),
+            "500": _err("The store refused this one record (a rule of the database that the checks "
+                        "above do not know); nothing else is affected. Retry later."),
             "503": _err("The store or the site manifest is unavailable; retry later."),
         },
     }
@@ -89,8 +91,9 @@ def openapi_schema() -> dict:
                 "responses": {
                     "200": {"description": "The answer.", "content": {"application/json": {
                         "schema": {"$ref": "#/components/schemas/Answer"}}}},
-                    "422": _err("`q` is missing, blank or too long, or `lang`, `limit` or `channel` is bad "
-                                "(`field` names it; an unknown language too)."),
+                    "422": _err("`q` is missing, blank, too long or holds a NUL, or `lang`, `limit` or `channel` "
+                                "is bad (`field` names it; an unknown language too)."),
+                    "429": _err("Too many requests from this visitor or client address; see Retry-After."),
                     "501": _err("This install has no search engine."),
                     "503": _err("The site has no search index."),
                 },
@@ -113,6 +116,7 @@ def openapi_schema() -> dict:
                     "403": _err("Wrong token."),
                     "404": _err("No admin token is configured, so admin routes are off."),
                     "422": _err("`since` is not an ISO 8601 date or time, or the site has no such language."),
+                    "429": _err("Too many wrong tokens from this address; see Retry-After."),
                     "501": _err("This install has no report."),
                     "503": _err("The site has no manifest."),
                 },
@@ -133,6 +137,7 @@ def openapi_schema() -> dict:
                     "403": _err("Wrong token."),
                     "404": _err("No admin token is configured, so admin routes are off."),
                     "422": _err("Unknown table, format or query parameter."),
+                    "429": _err("Too many wrong tokens from this address; see Retry-After."),
                 },
             }},
             "/healthz": {"get": {
@@ -232,9 +237,10 @@ def openapi_schema() -> dict:
                     },
                 },
                 "Health": {
-                    "type": "object", "required": ["status", "store", "articles"],
-                    "properties": {"status": {"type": "string", "enum": ["ok", "unavailable"]},
-                                   "store": {"type": "string"},
+                    "type": "object", "required": ["status", "store", "site", "articles"],
+                    "properties": {"status": {"type": "string", "enum": ["ok", "failing"]},
+                                   "store": {"type": "string", "enum": ["ok", "cannot read", "cannot write"]},
+                                   "site": {"type": "string", "enum": ["ok", "no manifest", "cannot read"]},
                                    "articles": {"type": ["integer", "null"]}},
                 },
             },

@@ -13,6 +13,12 @@ from typing import Any, Callable, Iterable
 REASONS = ("not_answered", "unclear", "outdated", "incomplete")
 MAX_BODY = 2048             # bytes; a vote with a 500-character comment fits with room to spare
 MAX_COMMENT = 500           # characters (code points), as the widget counts them
+MAX_QUERY = 200             # characters of a query, in GET /api/search and in a recorded search
+SEARCH_LIMIT = 50           # results GET /api/search returns at most
+MAX_CONNECTIONS = 1000      # open connections a collector serves (kb votes serve --max-connections)
+#: Open connections one client address may hold (--max-connections-per-address): a browser opens
+#: at most 6 to a host, so this leaves room for a few dozen people behind one NAT.
+MAX_CONNECTIONS_PER_ADDRESS = 50
 #: A BCP 47 language tag as the site's `languages` give them (en, pl, pt-BR).
 LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$"
 _LANGUAGE = re.compile(LANGUAGE_PATTERN)
@@ -34,6 +40,51 @@ class Invalid(Exception):
         self.message = message
 
 
+# -------------------------------------------------------------------------------------------
+# Text a store can hold: the one rule both stores share
+#
+# PostgreSQL's text type refuses NUL (U+0000), and neither store can encode a lone surrogate
+# (U+D800-U+DFFF, which JSON's "\ud800" escape can carry) as UTF-8; everything else is stored as
+# sent, by both. SQLite alone would keep a NUL, so a store moved from SQLite to PostgreSQL would
+# fail on it: both refuse it here instead. (A PostgreSQL database must be UTF8: PostgresStore
+# refuses any other encoding at start, so no other character differs between the two.)
+#
+# Every text field of a request is checked with `check_text` at the edge and REFUSED with a 422
+# naming the field (query, comment, article, version, language, channel, event and vote ids; the
+# query of GET /api/search too): nothing a customer or a bot sent is stored changed. A record the
+# collector writes of its own accord (the search API's record of a query) is CLEANED with
+# `clean_text` instead, since nobody is there to hear a refusal. The user agent and the client
+# address are never stored (only their keyed hashes), so they need neither. The stores call
+# `check_text` on every row they are handed (imports too), so nothing this rule refuses reaches
+# either of them whatever its way in.
+
+
+def text_problem(value: str) -> str | None:
+    """What keeps `value` out of a store (NUL, a lone surrogate), or None when both can hold it."""
+    if "\x00" in value:
+        return "must not contain NUL characters"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode text (lone surrogate)"
+    return None
+
+
+def check_text(field: str, value: str) -> str:
+    """`value`, or Invalid naming `field` when a store could not hold it (see text_problem)."""
+    problem = text_problem(value)
+    if problem is not None:
+        raise Invalid(field, problem)
+    return value
+
+
+def clean_text(value: str) -> str:
+    """`value` made storable: NULs dropped, lone surrogates replaced by U+FFFD."""
+    if text_problem(value) is None:
+        return value
+    return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in value if ch != "\x00")
+
+
 
 def _text(body: dict, name: str, *, max_len: int, required: bool = False, min_len: int = 1) -> str | None:
     value = body.get(name)
@@ -47,12 +98,7 @@ def _text(body: dict, name: str, *, max_len: int, required: bool = False, min_le
         raise Invalid(name, "must not be empty")
     if len(value) > max_len:
         raise Invalid(name, f"must be at most {max_len} characters, got {len(value)}")
-    if "\x00" in value:
-        raise Invalid(name, "must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise Invalid(name, "must be valid Unicode text (lone surrogate)") from exc
+    check_text(name, value)
     return value
 
 
@@ -73,7 +119,7 @@ def kind_of(value: Any) -> str:
 def _only(body: dict, allowed: Iterable[str]) -> None:
     for key in body:
         if key not in allowed:
-            raise Invalid(key, "unknown field")
+            raise Invalid(clean_text(key), "unknown field")
 
 
 def _matching(body: dict, name: str, pattern: re.Pattern, example: str, max_len: int) -> str | None:
@@ -121,7 +167,7 @@ def parse_search(body: dict) -> dict:
     """The stored fields of a failed-search body."""
     _only(body, ("event_id", "query", "results", "article", "language", "channel", "website"))
     row = {"event_id": _uuid(body, "event_id"),
-           "query": _text(body, "query", max_len=200, required=True)}
+           "query": _text(body, "query", max_len=MAX_QUERY, required=True)}
     results = body.get("results")
     if not isinstance(results, int) or isinstance(results, bool):
         raise Invalid("results", "is required" if "results" not in body
@@ -141,7 +187,7 @@ def parse_contact(body: dict) -> dict:
     return {"event_id": _uuid(body, "event_id"),
             "channel": _text(body, "channel", max_len=100, required=True),
             "article": _text(body, "article", max_len=200),
-            "query": _text(body, "query", max_len=200),
+            "query": _text(body, "query", max_len=MAX_QUERY),
             "language": _language(body)}
 
 
@@ -149,14 +195,23 @@ PARSERS: dict[str, Callable[[dict], dict]] = {
     "votes": parse_vote, "searches": parse_search, "contacts": parse_contact}
 
 
-SEARCH_LIMIT = 50  # results GET /api/search returns at most
+_LIMIT = re.compile(r"[0-9]{1,3}")  # ASCII digits only: str.isdigit takes "²", which int() refuses
+
+
+def search_query(params: Any) -> str:
+    """`q` of GET /api/search from its query parameters, or Invalid."""
+    query = params.get("q", "")
+    if not query.strip() or len(query) > MAX_QUERY:
+        raise Invalid("q", f"must be 1 to {MAX_QUERY} characters")
+    return check_text("q", query)
 
 
 def search_options(params: Any) -> dict:
     """`lang`, `limit` and `channel` of GET /api/search from its query parameters, or Invalid."""
     language = _matching({"lang": params["lang"]}, "lang", _LANGUAGE, "en or pt-BR", 35) if "lang" in params else None
     raw = params.get("limit", "5")
-    if not raw.isdigit() or not 1 <= int(raw) <= SEARCH_LIMIT:
-        raise Invalid("limit", f"must be a whole number from 1 to {SEARCH_LIMIT}, got {json.dumps(raw)}")
+    if not _LIMIT.fullmatch(raw) or not 1 <= int(raw) <= SEARCH_LIMIT:
+        shown = raw if len(raw) <= 20 else raw[:20] + "..."
+        raise Invalid("limit", f"must be a whole number from 1 to {SEARCH_LIMIT}, got {json.dumps(shown)}")
     channel = _matching({"channel": params["channel"]}, "channel", _CHANNEL, "web, api or mcp", 32) if "channel" in params else None
     return {"lang": language, "limit": int(raw), "channel": channel or "api"}

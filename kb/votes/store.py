@@ -16,11 +16,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from kb.votes.tables import (FOLLOWUP_SQL, SCHEMA_VERSION_DDL, TABLES, VOTES_JOINED, Table,
-                             migration_sql)
-from kb.votes.writer import GroupWriter, StoreError
+from kb.votes.tables import (FOLLOWUP_SQL, HEALTH_PROBE_SQL, SCHEMA_VERSION_DDL, TABLES, VOTES_JOINED,
+                             as_utc, migration_sql, row_of)
+from kb.votes.writer import GroupWriter, RecordRefused, StoreError
 
-__all__ = ["Store", "StoreError", "TABLES", "open_store"]
+__all__ = ["PROBE_TIMEOUT", "RecordRefused", "Store", "StoreError", "TABLES", "open_store"]
+
+PROBE_TIMEOUT = 2.0
+"""Seconds the health probe waits for the store's read, then for its write, before calling it failing."""
 
 
 def open_store(url: str) -> Store:
@@ -38,45 +41,9 @@ def open_store(url: str) -> Store:
     return SQLiteStore(Path(path))
 
 
-def _utc(value: Any, field: str = "created_at") -> datetime:
-    """A timezone-aware UTC datetime from a datetime or an ISO 8601 string."""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise StoreError(f"{field}: not an ISO 8601 time: {value!r}") from exc
-    if not isinstance(value, datetime):
-        raise StoreError(f"{field}: expected a datetime, got {type(value).__name__}")
-    if value.tzinfo is None:
-        raise StoreError(f"{field}: time without a time zone: {value.isoformat()}")
-    return value.astimezone(timezone.utc)
-
-
-def _bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
-        return value.lower() in ("true", "1")
-    raise StoreError(f"helpful: expected true or false, got {value!r}")
-
-
-def row_of(table: Table, record: dict) -> dict:
-    """Normalise one record for insertion; missing optional fields become None."""
-    row = {name: record.get(name) for name in table.columns}
-    if not row[table.key]:
-        raise StoreError(f"{table.name}: record without {table.key}")
-    row["created_at"] = _utc(row["created_at"] if row["created_at"] is not None
-                             else datetime.now(timezone.utc))
-    if table.name == "votes":
-        row["helpful"] = _bool(row["helpful"])
-    if table.name == "searches":
-        row["results"] = int(row["results"])
-    for name in ("reason", "comment", "article", "query", "language", "channel"):
-        if name in row and row[name] == "":
-            row[name] = None
-    return row
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class Store:
@@ -120,10 +87,6 @@ class Store:
         if self._writer is None:
             raise StoreError("store is closed")
         return self._writer.submit_unit(rows)
-
-    def last_write_error(self) -> str | None:
-        """Why the last commit failed, or None when it succeeded (or nothing was written yet)."""
-        return self._writer.last_error if self._writer is not None else "store is closed"
 
     @staticmethod
     def _followups(rows: list[dict]) -> list[tuple]:
@@ -195,6 +158,37 @@ class Store:
         """Raise when the store cannot answer a trivial query (cheap; for /healthz)."""
         raise NotImplementedError
 
+    _probe_pending: concurrent.futures.Future | None = None
+
+    def probe(self, timeout: float = PROBE_TIMEOUT) -> tuple[str, str | None]:
+        """("ok", None), or ("cannot read" | "cannot write", why): a read, then a write committed
+        by the writer thread the way a vote is, each given `timeout` seconds.
+
+        The write is the health_probe table's one row, written again. While a probe's write is
+        still waiting (the store hangs), the next probe waits for that one instead of queueing
+        another behind it.
+        """
+        try:
+            self.ping()
+        except Exception as exc:  # noqa: BLE001 - the answer is what is wrong
+            return "cannot read", _first_line(exc)
+        if self._writer is None:
+            return "cannot write", "store is closed"
+        pending = self._probe_pending
+        if pending is None or pending.done():
+            pending = self._probe_pending = self._writer.submit_call(self._write_probe)
+        try:
+            pending.result(timeout)
+        except concurrent.futures.TimeoutError:
+            return "cannot write", f"no commit within {timeout:g} s"
+        except Exception as exc:  # noqa: BLE001 - the answer is what is wrong
+            return "cannot write", _first_line(exc)
+        return "ok", None
+
+    def _write_probe(self) -> None:
+        """Commit the health probe's row (on the writer thread)."""
+        raise NotImplementedError
+
     def close(self) -> None:
         """Finish pending writes and release connections."""
         raise NotImplementedError
@@ -228,7 +222,7 @@ class SQLiteStore(Store):
         self._conn: sqlite3.Connection | None = None  # the writer thread's own connection
         self._statements = {name: self._insert_sql(name) for name in TABLES}
         self._followup_sql = FOLLOWUP_SQL.format(p="?")
-        self._writer = GroupWriter("kb-store-writer", self._commit_batch, str(path))
+        self._writer = GroupWriter("kb-store-writer", self._commit_batch, str(path), refused=_sqlite_refused)
 
     def _connect(self) -> sqlite3.Connection:
         if not self.path.parent.exists():
@@ -279,7 +273,7 @@ class SQLiteStore(Store):
     def _select(self, table: str, since: datetime | None) -> Iterator[dict]:
         conn = self._connect()
         try:
-            params = (_iso(_utc(since, "since")),) if since is not None else ()
+            params = (_iso(as_utc(since, "since")),) if since is not None else ()
             cur = conn.execute(self._select_sql(table, since), params)
             columns = TABLES[table].columns
             fromiso = datetime.fromisoformat
@@ -349,6 +343,19 @@ class SQLiteStore(Store):
         finally:
             conn.close()
 
+    def _write_probe(self) -> None:
+        if self._conn is None:
+            self._conn = self._connect()
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(HEALTH_PROBE_SQL.format(p="?"), (_iso(datetime.now(timezone.utc)),))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
@@ -356,6 +363,13 @@ class SQLiteStore(Store):
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def _sqlite_refused(exc: BaseException) -> bool:
+    """A failure of the rows, not of the store: a constraint or a value SQLite cannot take (a
+    locked, read-only, full or broken database is an OperationalError or a DatabaseError)."""
+    return isinstance(exc, (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, ValueError,
+                            OverflowError))
 
 
 # ----------------------------------------------------------------------------------------
@@ -393,14 +407,24 @@ class PostgresStore(Store):
         import psycopg_pool  # imported here so SQLite users never need libpq
 
         self.url = url
+        # After an outage the pool reconnects in the background with a growing delay; giving up
+        # on a slot after RECONNECT_SECONDS (and growing again when asked for a connection)
+        # keeps that delay short, so the store is back within seconds of the database. A caller
+        # waits at most CONNECT_WAIT for a connection: a vote fails fast (503, retried by the
+        # browser or sent by the proxy to another collector) rather than hanging.
         self._pool = psycopg_pool.ConnectionPool(
-            url, min_size=1, max_size=pool_size, open=True,
-            kwargs={"autocommit": True}, configure=_configure_utc,
+            url, min_size=1, max_size=pool_size, open=True, timeout=self.CONNECT_WAIT,
+            reconnect_timeout=self.RECONNECT_SECONDS,
+            kwargs={"autocommit": True, "client_encoding": "UTF8", "connect_timeout": 5},
+            configure=_configure_utc,
         )
         self._followup_sql = FOLLOWUP_SQL.format(p="%s")
         # Group commit here too: one commit (one WAL flush on the server) for many votes.
         self._writer = GroupWriter("kb-store-pg-writer", self._commit_group, redact_url(url),
-                                   commit_unit=self._commit_batch)
+                                   commit_unit=self._commit_batch, refused=_postgres_refused)
+
+    CONNECT_WAIT = 5.0
+    RECONNECT_SECONDS = 3.0
 
     def _commit_batch(self, work: list[tuple[str, list[dict]]]) -> list[int]:
         """All of `work` in one transaction: a unit (an import)."""
@@ -417,7 +441,13 @@ class PostgresStore(Store):
         a table's rows is atomic on its own: a group of one table (nearly every group) needs no
         transaction around it, so it costs one round trip and no BEGIN or COMMIT."""
         entries = self._by_table(work)
-        if len(entries) > 1 or any(len(items) > self.ROWS_PER_STATEMENT for items in entries.values()):
+        # A vote with a reason or a comment may bring a follow-up, a second statement: then the
+        # group is a transaction too, so a failure leaves nothing half stored (and a retry of
+        # part of the group, see GroupWriter, counts each request's rows right).
+        followups = any(r["reason"] is not None or r["comment"] is not None
+                        for _, r in entries.get("votes", ()))
+        if (len(entries) > 1 or followups
+                or any(len(items) > self.ROWS_PER_STATEMENT for items in entries.values())):
             return self._in_transaction(entries, len(work))
         with self._pool.connection() as conn:
             return self._insert(conn.cursor(), entries, len(work))
@@ -459,7 +489,7 @@ class PostgresStore(Store):
 
     def _select(self, table: str, since: datetime | None) -> Iterator[dict]:
         columns = TABLES[table].columns
-        params = (_utc(since, "since"),) if since is not None else ()
+        params = (as_utc(since, "since"),) if since is not None else ()
         with self._pool.connection() as conn:
             with conn.transaction():
                 # A server-side cursor streams a million rows without holding them all.
@@ -474,6 +504,12 @@ class PostgresStore(Store):
 
     def migrate(self) -> None:
         with self._pool.connection() as conn:
+            encoding = conn.execute("SHOW server_encoding").fetchone()[0]
+            if encoding.upper() not in ("UTF8", "UTF-8"):
+                # Text another encoding cannot hold would be refused vote by vote, where SQLite
+                # takes it: the same rule on both stores needs UTF8.
+                raise StoreError(f"the database's encoding is {encoding}; kb stores text as UTF8: create "
+                                 f"the database with ENCODING 'UTF8' (and TEMPLATE template0)")
             with conn.transaction():
                 # Several collectors may start together: one migrates, the others wait.
                 conn.execute("SELECT pg_advisory_xact_lock(727100)")
@@ -509,14 +545,27 @@ class PostgresStore(Store):
             return f"{self.url}: {exc}"
 
     def ping(self) -> None:
-        with self._pool.connection() as conn:
+        with self._pool.connection(timeout=PROBE_TIMEOUT) as conn:
             conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()
+
+    def _write_probe(self) -> None:
+        with self._pool.connection() as conn:
+            conn.execute(HEALTH_PROBE_SQL.format(p="%s"), (datetime.now(timezone.utc),))
 
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
         self._pool.close()
+
+
+def _postgres_refused(exc: BaseException) -> bool:
+    """A failure of the rows, not of the store: a constraint (class 23) or a value the database
+    cannot take (class 22, a NUL), found by the server or by psycopg before sending. A refused
+    connection, a read-only or full database, missing privileges are not."""
+    import psycopg
+
+    return isinstance(exc, (psycopg.DataError, psycopg.IntegrityError, ValueError, OverflowError))
 
 
 def redact_url(url: str) -> str:

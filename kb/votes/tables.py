@@ -6,8 +6,14 @@ The one place the stored shape is written; `kb.votes.store` reads and writes thr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
 
-__all__ = ["FOLLOWUP_SQL", "MIGRATIONS", "SCHEMA_VERSION_DDL", "TABLES", "Table", "VOTES_JOINED", "migration_sql"]
+from kb.votes.schema import text_problem
+from kb.votes.writer import StoreError
+
+__all__ = ["FOLLOWUP_SQL", "HEALTH_PROBE_SQL", "MIGRATIONS", "SCHEMA_VERSION_DDL", "TABLES", "Table", "VOTES_JOINED",
+           "as_utc", "migration_sql", "row_of"]
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,18 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             visitor TEXT NOT NULL,
             created_at {ts} NOT NULL)""",
     ]),
+    # The health probe's one row: /healthz proves the store takes a write by committing this
+    # row again (never a vote, so no count changes).
+    (4, [
+        """CREATE TABLE health_probe (
+            id INTEGER PRIMARY KEY,
+            written_at {ts} NOT NULL)""",
+    ]),
 ]
+
+#: The health probe's write: the one row of health_probe, written again (`{p}`: the placeholder).
+HEALTH_PROBE_SQL = ("INSERT INTO health_probe (id, written_at) VALUES (1, {p}) "
+                    "ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at")
 
 SCHEMA_VERSION_DDL = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
 
@@ -105,3 +122,49 @@ SCHEMA_VERSION_DDL = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER
 def migration_sql(ts_type: str) -> list[tuple[int, list[str]]]:
     """MIGRATIONS with `{ts}` as the given timestamp type."""
     return [(v, [s.replace("{ts}", ts_type) for s in stmts]) for v, stmts in MIGRATIONS]
+
+
+def as_utc(value: Any, field: str = "created_at") -> datetime:
+    """A timezone-aware UTC datetime from a datetime or an ISO 8601 string."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise StoreError(f"{field}: not an ISO 8601 time: {value!r}") from exc
+    if not isinstance(value, datetime):
+        raise StoreError(f"{field}: expected a datetime, got {type(value).__name__}")
+    if value.tzinfo is None:
+        raise StoreError(f"{field}: time without a time zone: {value.isoformat()}")
+    return value.astimezone(timezone.utc)
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+        return value.lower() in ("true", "1")
+    raise StoreError(f"helpful: expected true or false, got {value!r}")
+
+
+def row_of(table: Table, record: dict) -> dict:
+    """Normalise one record for insertion; missing optional fields become None."""
+    row = {name: record.get(name) for name in table.columns}
+    if not row[table.key]:
+        raise StoreError(f"{table.name}: record without {table.key}")
+    row["created_at"] = as_utc(row["created_at"] if row["created_at"] is not None
+                             else datetime.now(timezone.utc))
+    if table.name == "votes":
+        row["helpful"] = _bool(row["helpful"])
+    if table.name == "searches":
+        row["results"] = int(row["results"])
+    for name, value in row.items():
+        # The one rule of what text both stores can hold (kb.votes.schema): nothing it refuses
+        # reaches either store, whichever way it came in.
+        if isinstance(value, str) and (problem := text_problem(value)) is not None:
+            raise StoreError(f"{table.name}: {name}: {problem}")
+    for name in ("reason", "comment", "article", "query", "language", "channel"):
+        if name in row and row[name] == "":
+            row[name] = None
+    return row

@@ -95,7 +95,7 @@ def test_an_unanswered_query_hands_over_with_the_query_carried_and_is_kept_for_t
     ({"q": "refund", "limit": "ten"}, "limit", 'must be a whole number from 1 to 50, got "ten"'),
     ({"q": "refund", "channel": "Web!"}, "channel", 'must look like web, api or mcp, got "Web!"'),
     ({"q": "refund", "lang": "polish"}, "lang", 'must look like en or pt-BR, got "polish"'),
-    ({"q": "refund", "lang": "de"}, "lang", "no help center in language 'de' (this site's language is 'en')"),
+    ({"q": "refund", "lang": "de"}, "lang", "no help center in language 'de' (this site's languages are 'en', 'pl')"),
     ({"q": "refund", "page": "2"}, "page", "unknown query parameter"),
 ])
 def test_bad_parameters_are_refused_with_the_field_named(api, params, field, error):

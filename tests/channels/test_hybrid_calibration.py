@@ -45,7 +45,7 @@ def test_the_shipped_confidence_rarely_answers_out_of_scope_questions_and_answer
     assert m["oos_answered"] <= 0.05
     assert m["answered_rate"] >= 0.5
     assert m["answered_hit@1"] >= 0.9
-    assert m["precision"] >= 0.9
+    assert m["answered_precision"] >= 0.9
 
 
 def test_a_model_fitted_on_the_sample_alone_leans_on_meaning_as_the_shipped_one_does(ranked):

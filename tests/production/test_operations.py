@@ -14,11 +14,22 @@ from kb.votes.store import open_store
 
 @pytest.mark.postgres
 def test_import_is_all_or_nothing_when_the_database_refuses_a_row(tmp_path, pg_url):
-    good = [{"vote_id": f"v{i}", "article": "reset-password", "version": "3f2a9c1b", "helpful": True,
-             "reason": None, "comment": None, "visitor": "aa", "created_at": "2026-11-20T08:00:00+00:00"}
-            for i in range(3)]
-    # PostgreSQL text cannot hold NUL: the database refuses the fourth row after the first three.
-    bad = {**good[0], "vote_id": "v9", "comment": "a\u0000b"}
+    import psycopg
+
+    good = [{"vote_id": f"0c7e4f1a-3b2d-4e5f-8a9b-1c2d3e4f5a6{i}", "article": "reset-password", "version": "3f2a9c1b",
+             "helpful": True, "reason": None, "comment": None, "visitor": "aaaaaaaaaaaaaaaa",
+             "created_at": "2026-11-20T08:00:00+00:00"} for i in range(3)]
+    # Every record passes the checks; the database itself refuses the fourth (a trigger of the
+    # operator's), after the first three are inserted in the same transaction.
+    bad = {**good[0], "vote_id": "0c7e4f1a-3b2d-4e5f-8a9b-1c2d3e4f5a69", "article": "refused-by-the-database"}
+    store = open_store(pg_url)
+    store.migrate()
+    store.close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN "
+                     "IF NEW.article = 'refused-by-the-database' THEN RAISE EXCEPTION 'refused'; END IF; "
+                     "RETURN NEW; END $$ LANGUAGE plpgsql")
+        conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON votes FOR EACH ROW EXECUTE FUNCTION refuse()")
     path = tmp_path / "votes.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in [*good, bad]), encoding="utf-8")
     result = run_kb("votes", "import", "--db", pg_url, str(path), cwd=tmp_path)

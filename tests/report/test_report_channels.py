@@ -105,7 +105,7 @@ def test_a_bots_customers_words_are_inert_in_every_formats_channels(tmp_path):
     assert text.endswith("Content gaps by channel\n  [2J<img src=x onerror=alert(1)> [win](ht whatsapp 1\n")
     markdown = format_markdown(report)
     assert markdown.endswith("| Gap | Channels |\n| --- | --- |\n"
-                             "| \\[2J&lt;img src=x onerror=alert(1)&gt; \\[win\\](http://evil.example) @\u200dteam | "
+                             "| \\[2J&lt;img src=x onerror=alert(1)&gt; \\[win\\](http\u200d://evil.example) @\u200dteam | "
                              "whatsapp 1 |\n")
     assert "<img" not in markdown
     page = format_html(report)

@@ -51,7 +51,7 @@ Period all time until 2026-11-23 (UTC); target 60% helpful; 15 votes counted (on
 - Latest comments:
   - 2026-11-07: Still lost.
   - 2026-11-05: &lt;script&gt;alert(1)&lt;/script&gt; the map \\| is \\*wrong\\*
-  - 2026-11-03: =HYPERLINK("http://evil.example","click")
+  - 2026-11-03: =HYPERLINK("http\u200d://evil.example","click")
 
 #### `reset-password`: How do I reset my password?
 
@@ -162,7 +162,8 @@ JSON = """\
   "method": {
     "counting": "one vote per visitor per article per UTC day; the visitor's last vote that day counts; at most 3 per client address per article per UTC day",
     "mean": "Bayesian mean shrunk toward the site's average with 5 pseudo-votes",
-    "interval": "95% Wilson score interval (z = 1.96)"
+    "interval": "95% Wilson score interval (z = 1.96)",
+    "weak": "the interval's upper bound below the target, with votes from at least 2 client addresses"
   },
   "site": {
     "votes": 2,
@@ -310,3 +311,37 @@ def test_render_knows_every_format(scenario_report):
     assert render(scenario_report, "text") == TEXT
     with pytest.raises(ValueError):
         render(scenario_report, "xml")
+
+
+HOSTILE = ("Read https://evil.example/login or WWW.evil.example, (www.evil.example), mailto:x@evil.example, "
+           "xmpp:x@evil.example, FTP://evil.example and @someone; \u202eexe.txt\u202c \u2066hidden\u2069 "
+           "\u200eleft\u200f line\u2028break")
+BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+def test_no_format_shows_a_live_link_a_mention_or_a_bidi_control_from_customer_text(tmp_path):
+    """Rendered by GitHub's own Markdown parser (cmark-gfm, with its autolink extension), the
+    Markdown report holds no link; no format keeps a bidirectional control."""
+    import cmarkgfm
+
+    v = Votes()
+    for i in range(5):
+        v.add("a", False, at(20, 9, i), reason="outdated", comment=HOSTILE if i == 4 else None)
+    store = sqlite_store(tmp_path / "v.db", v.rows, [search(HOSTILE, at(21), visitor="q")])
+    try:
+        report = build_report(store, manifest(article("a", title="Pay later")), now=NOW)
+    finally:
+        store.close()
+    assert report["articles"][0]["flags"] == ["weak"] and report["articles"][0]["comments"][0]["text"] == HOSTILE
+    markdown = format_markdown(report)
+    assert markdown.count("evil.example") == 2 * 6  # the comment and the gap, each naming it 6 times
+    page = cmarkgfm.github_flavored_markdown_to_html(markdown)
+    assert "<a " not in page and "evil.example" in page
+    assert "https\u200d://evil.example/login or WWW\u200d.evil.example, (www\u200d.evil.example), " \
+           "mailto\u200d:x@\u200devil.example, xmpp\u200d:x@\u200devil.example, FTP\u200d://evil.example and " \
+           "@\u200dsomeone; exe.txt hidden left line break" in markdown
+    html_page = format_html(report)
+    assert "Read https://evil.example/login or WWW.evil.example" in html_page
+    for rendered in (markdown, html_page, format_text(report), page):
+        assert not set(BIDI) & set(rendered)
+    assert "exe.txt hidden left line\nbreak" in html_page  # a line separator is a line break

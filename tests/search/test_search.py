@@ -277,3 +277,19 @@ def test_polish_function_words_count_only_in_a_query_of_nothing_else() -> None:
     index = build_index([_doc("a", "Jak to zrobić", "jak jak jak w w w"), _doc("b", "Zmiana hasła")], language="pl")
     assert [h.id for h in search(index, "jak w zmiana hasła")] == ["b"]
     assert [h.id for h in search(index, "jak w ")] == ["a"]
+
+
+def test_a_section_carries_its_first_sentence_not_a_list_run_on_or_a_table():
+    from kb.search.index import first_sentence
+
+    assert first_sentence("After 5 wrong passwords, your account is locked. Wait, then try again.") == (
+        "After 5 wrong passwords, your account is locked.")
+    # a list flattened into one line: its first item
+    assert first_sentence("1. Open the **e-mail** and select Track parcel, or 2. Sign in.") == (
+        "Open the e-mail and select Track parcel, or")
+    assert first_sentence("- Check for typos, such as gmial.com. - You may have used another address") == (
+        "Check for typos, such as gmial.com.")
+    # a table's cells run together are no sentence
+    assert first_sentence("You paid with Refund shows in --- --- Visa 3–5 working days") == ""
+    long = "word " * 60
+    assert first_sentence(long).endswith("…") and len(first_sentence(long)) <= 161

@@ -26,7 +26,8 @@ def test_the_site_ships_our_index_and_worker(built_demo_site: Path) -> None:
     assert data["docs"]["format"] == "kb-search/1"
     assert (built_demo_site / "assets" / "kb" / "search" / "worker.js").is_file()
     page = (built_demo_site / "index.html").read_text(encoding="utf-8")
-    assert '"search": "assets/kb/search/worker.js"' in page
+    # the worker's URL names the page's language and, with kb's feedback sender on, the collector's API
+    assert '"search": "assets/kb/search/worker.js?lang=en\\u0026api=%2Fapi%2Fsearch"' in page
 
 
 @pytest.mark.browser

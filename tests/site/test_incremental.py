@@ -1,6 +1,6 @@
 """The preview's updates leave the very site a full build of the edited articles makes, file for file.
 
-Real MkDocs builds: a site is built, edited through kb.site.live (the quick half, then the slow
+Real MkDocs builds: a site is built, edited through kb.site.preview.live (the quick half, then the slow
 one), and compared byte for byte with a fresh full build of the same articles, one language and
 several, with the Material features that show a page's neighbours (footer, path) and a site_url
 (the sitemap then lists every page).
@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 from support import MKDOCS_YML
 
-from kb.site.build import live_site, read_site_config
+from kb.site.build import read_site_config
+from kb.site.preview.live import LiveSite
+from kb.site.renderers.mkdocs import MkDocsRenderer
 
 FEATURES = "features: [navigation.instant, navigation.footer, navigation.path]"
 ONE_LANGUAGE_YML = MKDOCS_YML.replace("site_name: Test Help Center\n",
@@ -73,7 +75,7 @@ class Preview:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.site = read_site_config(root / "mkdocs.yml")
-        self.live = live_site(self.site, root / ".kb" / "preview", livereload=False)
+        self.live = LiveSite(self.site, MkDocsRenderer(), root / ".kb" / "preview", livereload=False)
         assert self.live.build().full
 
     def edit(self, files: dict[str, str | None], rendered: int | None = None) -> None:
@@ -93,7 +95,7 @@ class Preview:
         assert self.live.settle(update.settle) is not None
 
     def assert_same_as_a_full_build(self, tmp: Path) -> None:
-        full = live_site(self.site, tmp / "full", livereload=False)
+        full = LiveSite(self.site, MkDocsRenderer(), tmp / "full", livereload=False)
         full.build()
         ours, theirs = site_files(self.live.site_dir), site_files(full.site_dir)
         assert sorted(ours) == sorted(theirs)

@@ -1,4 +1,4 @@
-"""The preview's updates (kb.site.live): real MkDocs builds, then edits that re-render only what they affect."""
+"""The preview's updates (kb.site.preview.live): real MkDocs builds, then edits that re-render only what they affect."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import pytest
 from bs4 import BeautifulSoup
 
 from kb.search.index import load_index
-from kb.site.build import live_site, mkdocs_config, read_site_config
-from kb.site.render import run_build
+from kb.site.build import read_site_config
+from kb.site.preview.live import LiveSite
+from kb.site.renderers.mkdocs import MkDocsRenderer, mkdocs_config
+from kb.site.renderers.mkdocs.pagewise import run_build
 from support import MKDOCS_YML
 
 ARTICLES = {
@@ -30,7 +32,7 @@ ARTICLES = {
 @pytest.fixture
 def live(kb_project):
     root = kb_project(ARTICLES)
-    site = live_site(read_site_config(root / "mkdocs.yml"), root / ".kb" / "preview")
+    site = LiveSite(read_site_config(root / "mkdocs.yml"), MkDocsRenderer(), root / ".kb" / "preview")
     update = site.build()
     assert update.full and update.articles == 4
     return site
@@ -41,7 +43,7 @@ def page(live, url: str) -> BeautifulSoup:
 
 
 def write(live, rel: str, text: str) -> Path:
-    path = Path(live.state.config.docs_dir) / rel
+    path = Path(live.state.settings.docs_dir) / rel
     path.write_text(textwrap.dedent(text), encoding="utf-8")
     return path
 
@@ -65,7 +67,7 @@ def test_a_body_edit_renders_the_article_and_its_category_page_only(live):
     assert (live.site_dir / "shipping/late-parcel/index.html").stat().st_mtime_ns == other_before
     settle(live, update)
     manifest = json.loads((live.site_dir / "kb-manifest.json").read_text(encoding="utf-8"))
-    assert {a["id"]: a["version"] for a in manifest["articles"]}["track-order"] == live.plugin.articles["track-order"].version
+    assert {a["id"]: a["version"] for a in manifest["articles"]}["track-order"] == live.state.articles["track-order"].version
 
 
 def test_a_title_edit_reaches_the_home_and_category_pages_and_the_related_lists(live):

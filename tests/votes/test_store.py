@@ -21,10 +21,10 @@ def _vote(vote_id: str, **fields) -> dict:
 
 
 def test_migrate_is_idempotent_and_versioned(store):
-    assert store.schema_version() == 3
+    assert store.schema_version() == 4
     store.migrate()
     store.migrate()
-    assert store.schema_version() == 3
+    assert store.schema_version() == 4
     assert list(store.votes()) == []
 
 
@@ -59,7 +59,7 @@ def test_a_version_1_store_gains_the_language_and_channel_columns(tmp_path):
     store = open_store(f"sqlite:///{path}")
     try:
         store.migrate()
-        assert store.schema_version() == 3
+        assert store.schema_version() == 4
         assert [(v["vote_id"], v["language"]) for v in store.votes()] == [("v0", None)]
         store.add_votes([_vote("v1", language="pl")])
         assert [(v["vote_id"], v["language"]) for v in store.votes()] == [("v0", None), ("v1", "pl")]
@@ -185,7 +185,7 @@ def test_sqlite_is_wal_and_rows_visible_to_other_connections(tmp_path):
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert conn.execute("SELECT vote_id, helpful, created_at FROM votes").fetchall() == [
         ("v1", 0, "2026-11-23T09:30:00.123456+00:00")]
-    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,), (2,), (3,)]
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,), (2,), (3,), (4,)]
     conn.close()
     s.close()
 

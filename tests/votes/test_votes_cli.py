@@ -13,29 +13,33 @@ import uuid
 import httpx
 import pytest
 from click.testing import CliRunner
-from support import free_port, utc, write_site
+from support import free_port, utc, write_search_index, write_site
 
 import kb.cli.votes  # noqa: F401  (registers the commands until kb.cli imports it)
 from kb.cli import main
 from kb.votes.store import open_store
 
 KB = [sys.executable, "-c", "import kb.cli.votes; from kb.cli import main; main(prog_name='kb')"]
+# Ids and pseudonyms as the collector makes them (an import checks them as it does).
+V1, V2 = "0c7e4f1a-3b2d-4e5f-8a9b-1c2d3e4f5a61", "0c7e4f1a-3b2d-4e5f-8a9b-1c2d3e4f5a62"
+S1, C1 = "5e1f0c2a-7b3d-4c8e-9f01-23456789abc1", "5e1f0c2a-7b3d-4c8e-9f01-23456789abc2"
+AA, BB = "aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"
 
 
 def _fill(url: str) -> None:
     s = open_store(url)
     s.migrate()
     s.add_votes([
-        {"vote_id": "v1", "article": "reset-password", "version": "3f2a9c1b", "helpful": False,
-         "reason": "outdated", "comment": 'Line one\nline "two", =SUM(A1)', "visitor": "aa",
+        {"vote_id": V1, "article": "reset-password", "version": "3f2a9c1b", "helpful": False,
+         "reason": "outdated", "comment": 'Line one\nline "two", =SUM(A1)', "visitor": AA,
          "created_at": utc(2026, 11, 20, 8, 0, 0, 1)},
-        {"vote_id": "v2", "article": "track-order", "version": "aa11bb22", "helpful": True,
-         "reason": None, "comment": None, "visitor": "bb", "created_at": utc(2026, 11, 21, 9, 30)},
+        {"vote_id": V2, "article": "track-order", "version": "aa11bb22", "helpful": True,
+         "reason": None, "comment": None, "visitor": BB, "created_at": utc(2026, 11, 21, 9, 30)},
     ])
-    s.add_searches([{"event_id": "s1", "query": "zwrot", "results": 0, "article": None, "visitor": "aa",
+    s.add_searches([{"event_id": S1, "query": "zwrot", "results": 0, "article": None, "visitor": AA,
                      "created_at": utc(2026, 11, 20, 8, 1)}])
-    s.add_contacts([{"event_id": "c1", "channel": "Chat with us", "article": "track-order", "query": None,
-                     "visitor": "bb", "created_at": utc(2026, 11, 21, 9, 31)}])
+    s.add_contacts([{"event_id": C1, "channel": "Chat with us", "article": "track-order", "query": None,
+                     "visitor": BB, "created_at": utc(2026, 11, 21, 9, 31)}])
     s.close()
 
 
@@ -54,11 +58,11 @@ def test_export_jsonl_has_one_vote_per_line(tmp_path):
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert lines == [
-        {"vote_id": "v1", "article": "reset-password", "version": "3f2a9c1b", "helpful": False,
-         "reason": "outdated", "comment": 'Line one\nline "two", =SUM(A1)', "visitor": "aa",
+        {"vote_id": V1, "article": "reset-password", "version": "3f2a9c1b", "helpful": False,
+         "reason": "outdated", "comment": 'Line one\nline "two", =SUM(A1)', "visitor": AA,
          "created_at": "2026-11-20T08:00:00.000001+00:00", "language": None, "address": None},
-        {"vote_id": "v2", "article": "track-order", "version": "aa11bb22", "helpful": True,
-         "reason": None, "comment": None, "visitor": "bb", "created_at": "2026-11-21T09:30:00.000000+00:00",
+        {"vote_id": V2, "article": "track-order", "version": "aa11bb22", "helpful": True,
+         "reason": None, "comment": None, "visitor": BB, "created_at": "2026-11-21T09:30:00.000000+00:00",
          "language": None, "address": None},
     ]
     assert result.stderr == "kb votes export: 2 votes\n"
@@ -100,11 +104,11 @@ def test_sqlite_to_postgres_and_back(tmp_path, pg_url):
 
 def test_import_names_every_bad_line_and_stores_nothing(tmp_path):
     bad = tmp_path / "bad.jsonl"
-    good = {"vote_id": "v1", "article": "a", "version": "1", "helpful": True, "reason": None, "comment": None,
-            "visitor": "x", "created_at": "2026-11-20T08:00:00+00:00"}
+    good = {"vote_id": V1, "article": "a", "version": "1", "helpful": True, "reason": None, "comment": None,
+            "visitor": AA, "created_at": "2026-11-20T08:00:00+00:00"}
     bad.write_text("\n".join([
         json.dumps(good),
-        json.dumps({**good, "vote_id": "v2", "created_at": "2026-11-20T08:00:00"}),
+        json.dumps({**good, "vote_id": V2, "created_at": "2026-11-20T08:00:00"}),
         json.dumps({"hello": 1}),
         json.dumps({k: v for k, v in good.items() if k != "visitor"}),
     ]) + "\n")
@@ -112,9 +116,9 @@ def test_import_names_every_bad_line_and_stores_nothing(tmp_path):
     r = CliRunner().invoke(main, ["votes", "import", "--db", db, str(bad)])
     assert r.exit_code == 1
     assert r.stderr.splitlines() == [
-        f"{bad}:2: error: created_at: time without a time zone: 2026-11-20T08:00:00",
-        f"{bad}:3: error: not a vote, search or contact (no vote_id, channel or results)",
-        f"{bad}:4: error: votes: missing visitor",
+        f'{bad}:2: created_at: has no time zone: "2026-11-20T08:00:00"; expected UTC, like 2026-11-20T08:00:00.000000+00:00',
+        f"{bad}:3: not a vote, search or contact (no vote_id, or an event_id with results or channel)",
+        f"{bad}:4: visitor: is missing; every export has it (null when empty)",
         f"kb votes import: 3 bad record(s) in {bad}; nothing imported",
     ]
     assert _dump(db)["votes"] == []
@@ -164,3 +168,59 @@ def test_votes_serve_stores_a_vote_and_export_shows_it(tmp_path):
                                          f"site {site}, admin on; Ctrl+C to stop)")
     exported = subprocess.run([*KB, "votes", "export"], cwd=tmp_path, capture_output=True, text=True)
     assert [json.loads(line)["vote_id"] for line in exported.stdout.splitlines()] == [vote_id]
+
+
+def _start_serve(site, db: str, port: int, *args: str, cwd=None) -> subprocess.Popen:
+    """`kb votes serve` in its own process, once /healthz answers 200."""
+    proc = subprocess.Popen([*KB, "votes", "serve", "--site", str(site), "--db", db, "--port", str(port), *args],
+                            cwd=cwd, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"kb votes serve did not start:\n{proc.stderr.read()}")
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_stopped_collector_stores_everything_it_accepted(tmp_path, store_url, sig):
+    """`systemctl stop` sends SIGTERM right after the last request: the search API's records,
+    which wait up to a second for a group commit, are committed before the process ends."""
+    site = write_search_index(write_site(tmp_path / "site"))
+    port = free_port()
+    proc = _start_serve(site, store_url, port, "--rate-limit", "0", "--visitor-secret", "s")
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"User-Agent": "Mozilla/5.0"}) as client:
+            vote_id = str(uuid.uuid4())
+            r = client.post("/api/votes", content=json.dumps({"vote_id": vote_id, "article": "track-order",
+                                                              "version": "aa11bb22", "helpful": True}))
+            # The last commit was the vote's: these 50 wait for the next one (at most a second).
+            answered = [client.get("/api/search", params={"q": f"password {i}"}).status_code for i in range(50)]
+        proc.send_signal(sig)
+        assert (r.status_code, answered) == (204, [200] * 50)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.stderr.read().splitlines()[-1] == f"kb votes serve: stopped by {sig.name}, after finishing its writes"
+    stored = _dump(store_url)
+    assert (len(stored["searches"]), [v["vote_id"] for v in stored["votes"]]) == (50, [vote_id])
+
+
+@pytest.mark.postgres
+def test_collectors_on_postgresql_without_a_shared_visitor_secret_are_warned(tmp_path, pg_url):
+    site = write_site(tmp_path / "site")
+    port = free_port()
+    proc = _start_serve(site, pg_url, port)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    assert proc.stderr.read().splitlines()[1] == (
+        "kb votes serve: warning: no --visitor-secret (KB_VISITOR_SECRET) on a PostgreSQL store: each collector "
+        "keeps its own visitor key, so a reason sent after its vote to another collector is dropped; give every "
+        "collector the same secret")

@@ -309,7 +309,7 @@
         for (var c = 1; c <= SUFFIX_CUT; c++)
           if (word.length - c >= PREFIX_MIN + 1) near(p, word.slice(0, -c), budget - 1, 1, offer);
       }
-      groups.push({ word: word, variants: variants, typed: typed });
+      groups.push({ word: word, stem: s, variants: variants, typed: typed });
     });
     return groups;
   }
@@ -375,11 +375,67 @@
       return {
         doc: doc,
         score: totals[doc] / (IMPACT_SCALE * FACTOR_EXACT),
+        share: totals[doc] / bestPossible,
         matched: winners.map(function (won) { return won && won[doc] ? won[doc] - 1 : -1; })
       };
     });
     for (var r = 0; r < touched.length; r++) totals[touched[r]] = 0;
     return { groups: groups, results: results };
+  }
+
+  /* ---- confidence (twin of kb/search/confidence.py) -------------------------------------- */
+
+  // The model's weights and threshold ship with the index (index.confidence): none are kept here.
+  var FEATURES = ["share", "lead", "title_words", "log_matched"];
+
+  /* The index terms of a document's title, analysed once. */
+  function titleTerms(p, doc) {
+    if (!p.titles) p.titles = new Map();
+    var found = p.titles.get(doc);
+    if (!found) {
+      found = new Set(p.analyzer.pairs(p.docs[doc][1]).map(function (pair) { return pair[1]; }));
+      p.titles.set(doc, found);
+    }
+    return found;
+  }
+
+  /* The model's inputs for result `number` of `results` (from rank with matches). */
+  function features(p, results, number) {
+    var r = results[number];
+    var share = Math.min(1, r.share);
+    var other = MIN_SHARE;  // a lone result leads only by what it has above the list's floor
+    for (var i = 0; i < results.length; i++)
+      if (i !== number && Math.min(1, results[i].share) > other) other = Math.min(1, results[i].share);
+    var words = Math.max(1, r.matched.length);
+    var title = titleTerms(p, r.doc);
+    var matched = 0, inTitle = 0;
+    r.matched.forEach(function (term) {
+      if (term < 0) return;
+      matched++;
+      if (title.has(p.terms[term])) inTitle++;
+    });
+    return { share: share, lead: share - other, title_words: inTitle / words,
+             log_matched: matched ? Math.log(matched) : 0 };
+  }
+
+  /* The estimated probability that result `number` answers the query, or null when the index
+     ships no model (an index built before models shipped: the site behaves as it did). */
+  function confidence(p, results, number) {
+    var model = p.index.confidence;
+    if (!model || !results.length) return null;
+    var x = features(p, results, number), w = model.weights;
+    var z = w.intercept;
+    for (var f = 0; f < FEATURES.length; f++) z += w[FEATURES[f]] * x[FEATURES[f]];
+    return 1 / (1 + Math.exp(-Math.max(-30, Math.min(30, z))));
+  }
+
+  /* The top result's confidence for `query` and whether it is a good answer: {id, confidence,
+     confident} (null when nothing is found). kb.search.confidence gives the same. */
+  function assess(p, query) {
+    var results = rank(p, query, 2, true).results;
+    if (!results.length) return null;
+    var c = confidence(p, results, 0);
+    return { id: p.docs[results[0].doc][0], confidence: c, confident: c === null || c >= p.index.confidence.threshold };
   }
 
   /* [{id, title, url, score}], best first: the same list kb.search.search returns. */
@@ -394,9 +450,27 @@
 
   var SETUP = 0, READY = 1, QUERY = 2, RESULT = 3;
   var RESULT_LIMIT = 20;
-  var SECTION_LIMIT = 3;  // sections listed under an article, at most
-  var state = { prepared: null, options: {}, base: null, highlight: false };
+  var MAYBE_LIMIT = 3;  // results shown under "no good answer", at most
+  var SECTION_LIMIT = 1;  // sections listed under an article, at most
+  var PAUSE_MS = 400;  // the customer paused typing: time to ask the collector (never before the instant results)
+  var state = { prepared: null, options: {}, base: null, highlight: false, api: null, language: null, pageLanguage: null,
+                latest: null, timer: null, apiDown: false,
+                page: false };  // page: a worker serving a page (not a module in node)
   var HIGHLIGHT_MIN = 3;  // terms shorter than this would mark too much (kb/assets/highlight.js)
+  // Words never marked, though they may count for ranking: marking "for" or "nie" everywhere hides
+  // the customer's words (folded forms; each language's ranking stop words are unmarked too).
+  var UNMARKED = {
+    en: new Set(("a an and any are as at be been but by can could did do does for from get got had has have how " +
+      "i if in into is it its me my no not of on or our so than that the their them then there these they this " +
+      "to was we were what when where which who why will with would you your").split(" ")),
+    pl: new Set(("co czego czy gdzie jak jaka jakie jaki jest kiedy ktora ktore ktory moge moj moja moje mozna " +
+      "moze nie nic sa sie ze").split(" "))
+  };
+
+  function unmarked(p, word) {
+    var own = UNMARKED[p.analyzer.language] || UNMARKED.en;
+    return own.has(word) || p.analyzer.stopwords.has(word);
+  }
 
   /* The result's link, carrying the terms it matched (?h=) for the page to mark. */
   function withHighlight(location, marks) {
@@ -426,51 +500,91 @@
     return out + escapeHTML(text.slice(last));
   }
 
-  function answer(query) {
-    var p = state.prepared;
-    if (!p || !query.trim()) return { items: [] };
-    if (p.split) return rankAsync(p, query, RESULT_LIMIT, true).then(function (ranked) { return present(p, ranked, query); });
-    return present(p, rank(p, query, RESULT_LIMIT, true), query);
+  /* The terms to mark in a result: the customer's own words and their forms (as typed, completed,
+     corrected or inflected), never a synonym the engine matched for them, never a function word. */
+  function marksOf(p, groups, result) {
+    var marks = new Set();
+    groups.forEach(function (group, g) {
+      if (unmarked(p, group.word)) return;
+      if (p.ids.has(group.stem)) marks.add(group.stem);
+      var term = result ? result.matched[g] : -1;
+      if (term >= 0 && group.variants.get(term) !== FACTOR_SYNONYM) marks.add(p.terms[term]);
+    });
+    return marks;
   }
 
-  /* Material's result shape: one item list per article, text escaped, matched words marked. */
-  function present(p, ranked, query) {
+  function answer(query) {
+    var p = state.prepared;
+    state.latest = query;
+    if (state.timer) { clearTimeout(state.timer); state.timer = null; }
+    if (!p || !query.trim()) return { items: [] };
+    if (p.split) return rankAsync(p, query, RESULT_LIMIT, true).then(function (ranked) { return instant(p, ranked, query); });
+    return instant(p, rank(p, query, RESULT_LIMIT, true), query);
+  }
+
+  /* The instant answer from the browser's own ranking; with a collector, the hybrid one follows. */
+  function instant(p, ranked, query) {
+    var c = ranked.results.length ? confidence(p, ranked.results, 0) : null;
+    var answered = ranked.results.length > 0 && (c === null || c >= p.index.confidence.threshold);
+    var result = present(p, ranked, query, ranked.results, answered);
+    announce({ query: query, answered: answered, confidence: c, results: result.items.length, source: "browser" });
+    if (state.api && !state.apiDown && query === state.latest) {
+      if (state.timer) clearTimeout(state.timer);
+      var shown = Math.max(result.items.length, MAYBE_LIMIT);
+      state.timer = setTimeout(function () { state.timer = null; askCollector(p, ranked, query, shown); }, PAUSE_MS);
+    }
+    return result;
+  }
+
+  /* Material's result shape: one item list per article, text escaped, the customer's words marked.
+     The list stops where results stop being relevant (below the model's `cut` of the top score);
+     when the top is no good answer, only a few are left, as "maybe". */
+  function present(p, ranked, query, results, answered, ordered) {
+    var model = p.index.confidence;
+    if (!ordered && results.length && model && model.cut) {
+      var floor = results[0].score * model.cut;
+      results = results.filter(function (r) { return r.score >= floor; });
+    }
+    if (!answered) results = results.slice(0, MAYBE_LIMIT);
     // the words as typed (case folded only), so the page can highlight "pieniędzy", not "pieniedzy"
     var typed = new Map();
     (query.toLowerCase().match(/[\p{L}\p{N}'\u2019\u02bc]+/gu) || []).forEach(function (raw) {
       var folded = words(raw);
       if (folded.length === 1 && !typed.has(folded[0])) typed.set(folded[0], raw);
     });
-    var items = ranked.results.map(function (r) {
+    var items = results.map(function (r, n) {
       var d = p.docs[r.doc];
-      var terms = {}, stems = new Set();
+      // Material's Enter opens the result of the highest score: in the collector's order, the first
+      var score = ordered ? results.length - n : r.score;
+      var marks = marksOf(p, ranked.groups, r);
+      var terms = {};
       ranked.groups.forEach(function (group, g) {
-        var term = r.matched[g];
-        if (term < 0) { terms[typed.get(group.word) || group.word] = false; return; }
-        var matched = p.terms[term];
-        stems.add(matched);
-        // the page highlights words starting with each key: give it the word as indexed
-        terms[group.typed.has(term) ? typed.get(group.word) || group.word : matched] = true;
+        // only the words it matched (Material strikes the others through as "Missing"), each as
+        // typed, or as indexed when the match was a correction or another form
+        var term = r.matched && r.matched[g] >= 0 ? r.matched[g] : -1;
+        if (term >= 0) terms[group.typed.has(term) ? typed.get(group.word) || group.word : p.terms[term]] = true;
       });
       return [{
-        location: state.highlight ? withHighlight(d[2], Array.from(stems)) : d[2],
-        title: highlight(p, d[1], stems), text: highlight(p, d[3], stems),
-        score: r.score, terms: terms
-      }].concat(sectionItems(p, d, stems, r.score, terms));
+        location: state.highlight ? withHighlight(d[2], Array.from(marks)) : d[2],
+        title: highlight(p, d[1], marks), text: highlight(p, d[3], marks),
+        score: score, terms: terms
+      }].concat(sectionItems(p, d, marks, score, terms));
     });
     var result = { items: items };
     if (state.options && state.options.suggest) result.suggest = [];
     return result;
   }
 
-  /* The article's sections whose heading holds a matched word, as Material lists sections under
-     their article: best-matching first, each linking to its anchor. */
-  function sectionItems(p, d, stems, score, terms) {
+  /* The article's section that best holds the customer's words (in its heading or its first
+     sentence), as Material lists sections under their article: its heading, and the sentence that
+     answers, linking to its anchor. */
+  function sectionItems(p, d, marks, score, terms) {
     var sections = d[4] || [];
     var found = [];
     for (var i = 0; i < sections.length; i++) {
       var hits = 0;
-      p.analyzer.pairs(sections[i][0], p.forms).forEach(function (pair) { if (stems.has(pair[1])) hits++; });
+      p.analyzer.pairs(sections[i][0] + " " + (sections[i][2] || ""), p.forms)
+        .forEach(function (pair) { if (marks.has(pair[1])) hits++; });
       if (hits) found.push({ hits: hits, at: i });
     }
     found.sort(function (a, b) { return b.hits - a.hits || a.at - b.at; });
@@ -478,10 +592,74 @@
       var s = sections[f.at];
       var location = d[2] + "#" + s[1];
       return {
-        location: state.highlight ? withHighlight(location, Array.from(stems)) : location,
-        title: highlight(p, s[0], stems), text: "", score: score, terms: terms
+        location: state.highlight ? withHighlight(location, Array.from(marks)) : location,
+        title: highlight(p, s[0], marks), text: s[2] ? "<p>" + highlight(p, s[2], marks) + "</p>" : "",
+        score: score, terms: terms
       };
     });
+  }
+
+  /* ---- the page and the collector ------------------------------------------------------------ */
+
+  // The page (kb/assets/kb.js) learns here whether the results hold a good answer: Material's
+  // protocol carries result items only. One channel per language (pages of several languages
+  // may share an origin); the page reads only what answers the query in its own search box.
+  var channel = null;
+  function announce(message) {
+    if (!state.page || typeof BroadcastChannel === "undefined" || !state.language) return;
+    try {
+      channel = channel || new BroadcastChannel("kb-search:" + state.language);
+      channel.postMessage(message);
+    } catch (err) {
+      // no channel (an opaque origin): the results still show, only the "no good answer" notice does not
+    }
+  }
+
+  /* Ask the collector's hybrid ranking (GET /api/search) for a query the customer paused on, and
+     show its order and its answer, if the query is still the one in the box. Any failure leaves the
+     instant results as they are; a collector that is not there is not asked again. */
+  function askCollector(p, ranked, query, shown) {
+    var url;
+    try {
+      url = new URL(state.api, root.location.href);
+    } catch (err) { return; }
+    url.searchParams.set("q", query.trim().slice(0, 200));
+    url.searchParams.set("limit", String(RESULT_LIMIT));
+    url.searchParams.set("channel", "web");
+    if (state.language) url.searchParams.set("lang", state.language);
+    fetch(url.href, { credentials: "omit" }).then(function (response) {
+      if (response.status === 404 || response.status === 405 || response.status === 501) state.apiDown = true;
+      if (!response.ok) throw new Error("kb search: " + url.pathname + ": HTTP " + response.status);
+      return response.json();
+    }).then(function (hybrid) {
+      if (state.latest !== query || state.prepared !== p || !hybrid || !Array.isArray(hybrid.results)) return;
+      var results = rerank(p, ranked, hybrid.results).slice(0, shown);
+      var answered = !!hybrid.answered && results.length > 0;
+      var result = present(p, ranked, query, results, answered, true);
+      root.postMessage({ type: RESULT, data: result });
+      announce({ query: query, answered: answered, confidence: results.length && hybrid.results[0].confidence,
+                 results: result.items.length, source: "collector" });
+    }).catch(function (err) { console.warn(err); });
+  }
+
+  /* The results in the collector's order: the browser's own where it found them too, the others
+     when their article is at hand (a split index fetches article details per query only). The
+     list is no longer than the instant one was: the collector re-ranks, it does not lengthen. */
+  function rerank(p, ranked, order) {
+    var local = new Map(ranked.results.map(function (r) { return [p.docs[r.doc][0], r]; }));
+    if (!p.split && !p.byId) {
+      p.byId = new Map();
+      for (var i = 0; i < p.docs.length; i++) p.byId.set(p.docs[i][0], i);
+    }
+    var out = [], seen = new Set();
+    order.forEach(function (hit) {
+      var r = local.get(hit && hit.id);
+      var doc = r ? r.doc : p.byId && p.byId.get(hit && hit.id);
+      if (doc === undefined || seen.has(doc)) return;
+      seen.add(doc);
+      out.push({ doc: doc, score: r ? r.score : 0, matched: r ? r.matched : [] });
+    });
+    return out;
   }
 
   /* The answer to one message (a promise for a query on a split index). */
@@ -491,6 +669,7 @@
         state.prepared = prepare(message.data.docs, state.base);
         state.options = message.data.options || {};
         state.highlight = !!(message.data.config && message.data.config.highlight);
+        state.language = state.pageLanguage || message.data.docs.language || null;
         return { type: READY };
       case QUERY:
         var query = String(message.data);
@@ -519,6 +698,7 @@
   var api = {
     fold: fold, words: words, stem: stem, osa: osa, typoBudget: typoBudget, analyzerFor: analyzerFor,
     prepare: prepare, search: search, rank: rank, rankAsync: rankAsync, handler: handler,
+    features: features, confidence: confidence, assess: assess,
     highlight: highlight, setBase: setBase,
     MessageType: { SETUP: SETUP, READY: READY, QUERY: QUERY, RESULT: RESULT }
   };
@@ -527,9 +707,14 @@
     module.exports = api;
   } else {
     root.kbSearch = api;
+    state.page = true;
     // this script is SITE/assets/kb/search/worker.js; a split index's shards are in SITE/search/
     try {
       setBase(new URL("../../../search/", root.location.href).href);
+      // the page names the collector's search API in the worker's URL (kb_search_config.html)
+      var params = new URL(root.location.href).searchParams;
+      state.api = params.get("api") || null;
+      state.pageLanguage = params.get("lang") || null;
     } catch (err) {
       // no usable location (an iframe shim): a split index cannot load, a whole one still works
     }

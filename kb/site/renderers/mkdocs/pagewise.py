@@ -5,7 +5,7 @@ site holds all its Markdown and HTML at once. `run_build` follows MkDocs' own st
 in the same order, but renders the navigation's pages (home, categories) first and then each
 page in turn, written and released before the next: memory stays flat as the site grows.
 
-What a build leaves behind (`BuildState`) lets `kb serve` render single pages again
+What a build leaves behind (`MkDocsBuild`) lets `kb serve` render single pages again
 (`render_pages`), work the navigation out again after pages come or go (`navigate_again`), see
 which pages show other neighbours since (`neighbours`) and write the sitemap again
 (`write_sitemap`), each as the full build does it.
@@ -17,12 +17,14 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from kb.site.state import BuildState
+
 SITEMAP = "sitemap.xml"
 
 
 @dataclass
-class BuildState:
-    """What one build leaves behind for the next update."""
+class MkDocsBuild:
+    """What one language's MkDocs build leaves behind for the next update: MkDocs' own objects."""
 
     config: Any
     files: Any
@@ -31,9 +33,9 @@ class BuildState:
     _docs: list | None = None
 
     @property
-    def plugin(self) -> Any:
-        """The kb plugin of this build."""
-        return self.config.plugins["kb"]
+    def state(self) -> BuildState:
+        """kb's state of this build (the kb plugin's)."""
+        return self.config.plugins["kb"].state
 
     def documentation_pages(self) -> list:
         """MkDocs' documentation pages, kept until `files_changed`."""
@@ -46,7 +48,7 @@ class BuildState:
         self._docs = None
 
 
-def run_build(config: Any) -> BuildState:
+def run_build(config: Any) -> MkDocsBuild:
     """Build the whole site like `mkdocs build`, writing and releasing one page at a time."""
     from mkdocs import utils
     from mkdocs.commands.build import _build_extra_template, _build_page, _build_theme_template, _populate_page
@@ -105,7 +107,7 @@ def run_build(config: Any) -> BuildState:
         raise
     finally:
         logging.getLogger("mkdocs").removeHandler(counter)
-    return BuildState(config, files, nav, env)
+    return MkDocsBuild(config, files, nav, env)
 
 
 def _read_titles(page_list: list, config: Any, files: Any) -> set[int]:
@@ -141,23 +143,23 @@ def release(page: Any) -> None:
         page.file.content_string = ""
 
 
-def render_pages(state: BuildState, pages: list) -> None:
+def render_pages(build: MkDocsBuild, pages: list) -> None:
     """Render and write `pages` again (all read first, as a build does), then release them."""
     from mkdocs.commands.build import _build_page, _populate_page
 
-    docs = state.documentation_pages()
+    docs = build.documentation_pages()
     for page in pages:
-        _populate_page(page, state.config, state.files)
+        _populate_page(page, build.config, build.files)
     for page in pages:
-        _build_page(page, state.config, docs, state.nav, state.env)
+        _build_page(page, build.config, docs, build.nav, build.env)
         release(page)
 
 
-def neighbours(state: BuildState, page_list: list | None = None) -> dict[int, tuple]:
+def neighbours(build: MkDocsBuild, page_list: list | None = None) -> dict[int, tuple]:
     """What each page (default: every page) shows of the pages around it, keyed by id(page): the
     previous and next page (their titles too with the footer), the sections above it (with
     `navigation.path`)."""
-    features = state.config.theme.get("features") or []
+    features = build.config.theme.get("features") or []
     footer, path = "navigation.footer" in features, "navigation.path" in features
 
     def about(page: Any) -> tuple:
@@ -166,26 +168,26 @@ def neighbours(state: BuildState, page_list: list | None = None) -> dict[int, tu
         return (page.url, page.title) if footer else (page.url,)
 
     if page_list is None:
-        page_list = [file.page for file in state.documentation_pages() if file.page is not None]
+        page_list = [file.page for file in build.documentation_pages() if file.page is not None]
     return {id(page): (about(page.previous_page), about(page.next_page),
                        tuple((s.title, _first_url(s)) for s in page.ancestors) if path else ())
             for page in page_list}
 
 
-def navigate_again(state: BuildState) -> None:
+def navigate_again(build: MkDocsBuild) -> None:
     """Work the navigation out again after pages came or went, as the build does."""
     from mkdocs.structure.nav import get_navigation
 
-    nav = get_navigation(state.files, state.config)
-    state.nav = state.config.plugins.on_nav(nav, config=state.config, files=state.files)
+    nav = get_navigation(build.files, build.config)
+    build.nav = build.config.plugins.on_nav(nav, config=build.config, files=build.files)
 
 
-def write_sitemap(state: BuildState) -> None:
+def write_sitemap(build: MkDocsBuild) -> None:
     """Write the theme's sitemap again (it lists every page), as the build writes it."""
     from mkdocs.commands.build import _build_theme_template
 
-    if SITEMAP in state.config.theme.static_templates:
-        _build_theme_template(SITEMAP, state.env, state.files, state.config, state.nav)
+    if SITEMAP in build.config.theme.static_templates:
+        _build_theme_template(SITEMAP, build.env, build.files, build.config, build.nav)
 
 
 def _first_url(section: Any) -> str | None:
