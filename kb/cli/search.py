@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from kb.channels.answers import SiteCache, UnknownLanguage, answer_from, site_for_language
+from kb.channels.answers import SiteCache, UnknownLanguage, answer_from, language_folder
 from kb.cli.app import KbError, bench, main
 from kb.search.index import SearchError
 from kb.search.ranker import search
@@ -27,12 +27,16 @@ from kb.search.ranker import search
               help="The help center's language on a site with languages (pl searches SITE/pl/); default the site's own.")
 def search_command(query: str, site_dir: Path, limit: int, words: bool, as_json: bool, language: str | None) -> None:
     """Show what customers find for QUERY, ranked as the search API ranks it (--words: as the search box)."""
+    cache = SiteCache(background=False)
     try:
-        site = site_for_language(site_dir, language, SiteCache(background=False))
-    except (SearchError, UnknownLanguage) as exc:
+        folder = language_folder(site_dir, language, cache)
+        site = cache.get(folder, site_dir)
+    except SearchError as exc:
         raise KbError(str(exc)) from exc
+    except UnknownLanguage as exc:
+        raise KbError(f"{site_dir}: {exc}") from exc
     # URLs as paths from the site's root ("pl/..." for another language), whatever its site_url
-    prefix = "" if language is None or language.lower() == site.language.lower() else f"{site.language}/"
+    prefix = "" if folder == site_dir else f"{folder.name}/"
     if words:
         hits = [(h.id, h.title, prefix + h.url, h.score, None) for h in search(site.index, query, limit=limit)]
     else:

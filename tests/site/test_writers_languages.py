@@ -182,7 +182,7 @@ def test_kb_search_searches_a_languages_own_index_and_names_its_urls(built_demo_
     found = json.loads(run_kb("search", "zwrot", "--language", "pl", "--json", cwd=work, check=True).stdout)
     assert found["results"] and all(r["url"].startswith("pl/") for r in found["results"])
     missing = run_kb("search", "x", "--language", "de", cwd=work)
-    assert (missing.returncode, missing.stderr) == (1, "site: no help center in language 'de'; this site has en, pl\n")
+    assert (missing.returncode, missing.stderr) == (1, "site: no help center in language 'de' (this site's languages are 'en', 'pl')\n")
 
 
 def test_serve_checks_the_store_before_building(kb_project):
