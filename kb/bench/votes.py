@@ -2,13 +2,22 @@
 
 The load generator is plain asyncio over raw keep-alive sockets (no HTTP library), so on a
 2-core machine it leaves the server as much CPU as it can. The collector runs in its own
-process, exactly as `kb votes serve` runs it. With a proxy, nginx runs with the configuration
-the README shows (kb/assets/deploy/nginx.conf) in front of several collectors on one database.
+process, as `kb votes serve` runs it (its per-address connection cap included; only the rate
+limit is off). With a proxy, nginx runs with the configuration the README shows
+(kb/assets/deploy/nginx.conf) in front of several collectors on one database.
+
+Both refuse more than a few connections from one client address (the collector 50, nginx 20 at
+once to the API), so load from one address measures the limit, not the throughput: above 20
+connections through nginx, votes were answered 429. Customers come from many addresses,
+so the load generator binds its connections to loopback addresses from 127.0.0.2 on, a few
+connections each, as browsers hold them. (127.0.0.1 is the proxy's address, which the collector
+trusts and exempts from its cap.) A 429 is counted apart: a refusal, never an acknowledged vote.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import os
 import shutil
@@ -24,9 +33,15 @@ from pathlib import Path
 from typing import Callable
 
 from kb.manifest import write_manifest
+from kb.votes.schema import MAX_CONNECTIONS_PER_ADDRESS
 from kb.votes.store import open_store
 
 ARTICLES = 50
+#: Connections the load generator opens from one client address by default: a browser holds at
+#: most 6 to one host.
+CONNECTIONS_PER_ADDRESS = 6
+#: The first loopback address clients send from (127.0.0.1 is the proxy's, trusted and exempt).
+FIRST_CLIENT_ADDRESS = ipaddress.IPv4Address("127.0.0.2")
 
 
 @dataclass
@@ -36,6 +51,7 @@ class LoadResult:
     acknowledged: list[str] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
+    refused: int = 0  # answered 429 (a per-address limit): not acknowledged
     seconds: float = 0.0
 
     def percentile(self, p: float) -> float:
@@ -66,21 +82,60 @@ def _request(port: int, n: int) -> tuple[str, bytes]:
     return vote_id, head + body
 
 
-async def _client(port: int, stop_at: float, result: LoadResult, offset: int) -> None:
-    """One client sending votes one after another on a keep-alive connection, until `stop_at`.
+def client_addresses(connections: int, per_address: int = CONNECTIONS_PER_ADDRESS) -> list[str]:
+    """The loopback address each of `connections` sends from: `per_address` to an address, from
+    127.0.0.2 on."""
+    return [str(FIRST_CLIENT_ADDRESS + i // per_address) for i in range(connections)]
+
+
+def check_addresses(addresses: list[str]) -> None:
+    """RuntimeError naming the first of `addresses` this machine cannot send from."""
+    for address in sorted(set(addresses), key=ipaddress.IPv4Address):
+        try:
+            with socket.socket() as s:
+                s.bind((address, 0))
+        except OSError as exc:
+            raise RuntimeError(
+                f"cannot send from {address} ({exc.strerror}): the load comes from loopback addresses "
+                f"{addresses[0]} to {addresses[-1]}, which Linux routes to the loopback interface; "
+                "elsewhere add them to it (macOS: sudo ifconfig lo0 alias 127.0.0.2 up, and so on)") from None
+
+
+def _retry_after(head: bytes) -> float:
+    """Seconds a 429's Retry-After asks for (1 when it says nothing usable)."""
+    for line in head.split(b"\r\n"):
+        if line[:12].lower() == b"retry-after:":
+            try:
+                return max(0.0, float(line[12:]))
+            except ValueError:
+                break
+    return 1.0
+
+
+async def _wait(seconds: float, stop_at: float) -> None:
+    """Sleep `seconds`, or until `stop_at` if that comes first."""
+    await asyncio.sleep(min(seconds, max(0.0, stop_at - time.perf_counter())))
+
+
+async def _client(port: int, stop_at: float, result: LoadResult, offset: int, address: str) -> None:
+    """One client sending votes one after another on a keep-alive connection from `address`,
+    until `stop_at`.
 
     Like a browser, it opens a new connection when the server closes its own (nginx does after
     `keepalive_requests`, 1,000 by default, saying "Connection: close"). A vote whose answer never
     came is not acknowledged; the client then connects again while time is left, and stops when
-    nothing accepts its connection (the collector it talks to was killed).
+    nothing accepts its connection (the collector it talks to was killed). A 429 is a refusal:
+    the client waits as its Retry-After says (1 s without one), as the widget waits, and goes on
+    with the next vote.
     """
     n = offset
     while time.perf_counter() < stop_at:
         try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(address, 0))
         except OSError:
             result.errors += 1
             return
+        pause = 0.0
         try:
             while time.perf_counter() < stop_at:
                 vote_id, request = _request(port, n)
@@ -102,31 +157,40 @@ async def _client(port: int, stop_at: float, result: LoadResult, offset: int) ->
                 if status == b"204":
                     result.latencies.append(time.perf_counter() - started)
                     result.acknowledged.append(vote_id)
+                elif status == b"429":
+                    result.refused += 1
+                    pause = _retry_after(head)
                 else:
                     result.errors += 1
                 if closing:
                     break
+                if pause:
+                    await _wait(pause, stop_at)
+                    pause = 0.0
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             result.errors += 1  # the connection went away mid-request: this vote was never acknowledged
         finally:
             writer.close()
+        if pause:  # refused and closed (the collector's cap): wait before connecting again
+            await _wait(pause, stop_at)
 
 
-async def _load(port: int, seconds: float, connections: int, on_start: Callable[[], None] | None = None) -> LoadResult:
+async def _load(port: int, seconds: float, connections: int, per_address: int = CONNECTIONS_PER_ADDRESS) -> LoadResult:
     result = LoadResult()
     started = time.perf_counter()
     stop_at = started + seconds
-    tasks = [asyncio.create_task(_client(port, stop_at, result, i * 1_000_000)) for i in range(connections)]
-    if on_start is not None:
-        on_start()
+    addresses = client_addresses(connections, per_address)
+    tasks = [asyncio.create_task(_client(port, stop_at, result, i * 1_000_000, address))
+             for i, address in enumerate(addresses)]
     await asyncio.gather(*tasks)
     result.seconds = time.perf_counter() - started
     return result
 
 
-def run_load(port: int, seconds: float, connections: int) -> LoadResult:
-    """Send votes over `connections` keep-alive sockets for `seconds`."""
-    return asyncio.run(_load(port, seconds, connections))
+def run_load(port: int, seconds: float, connections: int, per_address: int = CONNECTIONS_PER_ADDRESS) -> LoadResult:
+    """Send votes over `connections` keep-alive sockets for `seconds`, `per_address` of them from
+    each loopback address (127.0.0.2 on)."""
+    return asyncio.run(_load(port, seconds, connections, per_address))
 
 
 def _free_port() -> int:
@@ -194,10 +258,20 @@ def start_nginx(conf: Path, run_dir: Path, port: int) -> subprocess.Popen:
     return _answering(proc, port, "nginx")
 
 
-def bench_proxy(db_url: str, *, instances: int, seconds: float, connections: int, kills: int = 3,
+def _sources(connections: int, per_address: int) -> str:
+    """'8 connections from 2 addresses (127.0.0.2-127.0.0.3)', for the progress lines."""
+    addresses = client_addresses(connections, per_address)
+    count = len(set(addresses))
+    span = addresses[0] if count == 1 else f"{addresses[0]}-{addresses[-1]}"
+    return f"{connections} connections from {count} address{'es' if count > 1 else ''} ({span})"
+
+
+def bench_proxy(db_url: str, *, instances: int, seconds: float, connections: int,
+                per_address: int = CONNECTIONS_PER_ADDRESS, kills: int = 3,
                 progress: Callable[[str], None] = lambda _: None) -> BenchFigures:
     """As bench_store, through nginx to `instances` collectors on one database; each kill takes
     down one collector (restarted afterwards) while nginx sends its votes to the others."""
+    check_addresses(client_addresses(connections, per_address))
     with tempfile.TemporaryDirectory(prefix="kb-bench-proxy-") as tmp:
         root = Path(tmp)
         root.chmod(0o755)  # nginx's workers (www-data) read nothing here but must not be refused
@@ -214,14 +288,16 @@ def bench_proxy(db_url: str, *, instances: int, seconds: float, connections: int
         (run_dir / "nginx.conf").write_text(nginx_config(site, listen, ports, run_dir), encoding="utf-8")
         proxy = start_nginx(run_dir / "nginx.conf", run_dir, listen)
         try:
-            run_load(listen, 1.0, connections)  # warm up
+            run_load(listen, 1.0, connections, per_address)  # warm up
             mid = sum(1 for _ in store.votes())
-            progress(f"through nginx to {instances} collectors: {connections} connections for {seconds:g} s")
-            load = run_load(listen, seconds, connections)
+            progress(f"through nginx to {instances} collectors: {_sources(connections, per_address)} "
+                     f"for {seconds:g} s")
+            load_average = os.getloadavg()[0]
+            load = run_load(listen, seconds, connections, per_address)
             stored = sum(1 for _ in store.votes()) - mid
             stored_ids = {v["vote_id"] for v in store.votes()}
             missing = sum(1 for i in load.acknowledged if i not in stored_ids)
-            acknowledged = 0
+            acknowledged = refused = 0
             for k in range(kills):
                 victim = k % instances
                 kill_after = 1.0 + 0.37 * k
@@ -230,12 +306,13 @@ def bench_proxy(db_url: str, *, instances: int, seconds: float, connections: int
                 async def crash(pid: int = procs[victim].pid) -> LoadResult:
                     loop = asyncio.get_running_loop()
                     loop.call_later(kill_after, lambda: os.kill(pid, signal.SIGKILL))
-                    return await _load(listen, kill_after + 1.0, connections)
+                    return await _load(listen, kill_after + 1.0, connections, per_address)
 
                 result = asyncio.run(crash())
                 procs[victim].wait(30)
                 stored_ids = {v["vote_id"] for v in store.votes()}
                 acknowledged += len(result.acknowledged)
+                refused += result.refused
                 missing += sum(1 for i in result.acknowledged if i not in stored_ids)
                 procs[victim] = start_collector(site, db_url, ports[victim])
         finally:
@@ -250,19 +327,22 @@ def bench_proxy(db_url: str, *, instances: int, seconds: float, connections: int
         return BenchFigures(
             store=f"nginx x{instances}", sent_per_s=len(load.acknowledged) / load.seconds,
             stored_per_s=stored / load.seconds, p50_ms=load.percentile(50), p99_ms=load.percentile(99),
-            errors=load.errors, kills=kills, acknowledged_in_kills=acknowledged, missing=missing,
-            integrity=integrity)
+            errors=load.errors, refused=load.refused, kills=kills, acknowledged_in_kills=acknowledged,
+            refused_in_kills=refused, missing=missing, integrity=integrity, load_average=load_average)
 
 
 def serve_for_bench(site: str, db_url: str, port: int) -> None:
-    """Entry point of the collector process the bench starts (rate limit off)."""
+    """Entry point of the collector process the bench starts: as `kb votes serve` with its
+    defaults (connections per address capped, the proxy on 127.0.0.1 exempt), the rate limit off."""
     from kb.votes.collector import create_app
     from kb.votes.server import serve
 
     store = open_store(db_url)
     store.migrate()
     try:
-        serve(create_app(Path(site), store, rate_limit=0), host="127.0.0.1", port=port, log_level="error")
+        app = create_app(Path(site), store, rate_limit=0)
+        serve(app, host="127.0.0.1", port=port, log_level="error", per_address=MAX_CONNECTIONS_PER_ADDRESS,
+              exempt=app.state.collector.proxies.trusted, on_stop=store.close)
     finally:
         store.close()
 
@@ -281,11 +361,15 @@ class BenchFigures:
     acknowledged_in_kills: int
     missing: int
     integrity: str
+    refused: int = 0           # 429s in the load run
+    refused_in_kills: int = 0  # 429s in the runs with a SIGKILL
+    load_average: float = 0.0  # the machine's 1-minute load average as the load run started
 
 
-def bench_store(db_url: str, *, seconds: float, connections: int, kills: int = 3,
-                progress: Callable[[str], None] = lambda _: None) -> BenchFigures:
+def bench_store(db_url: str, *, seconds: float, connections: int, per_address: int = CONNECTIONS_PER_ADDRESS,
+                kills: int = 3, progress: Callable[[str], None] = lambda _: None) -> BenchFigures:
     """Throughput and latency, then `kills` SIGKILLs under load with a durability check."""
+    check_addresses(client_addresses(connections, per_address))
     with tempfile.TemporaryDirectory(prefix="kb-bench-votes-") as tmp:
         site = Path(tmp) / "site"
         site.mkdir()
@@ -294,15 +378,15 @@ def bench_store(db_url: str, *, seconds: float, connections: int, kills: int = 3
             db_url = f"sqlite:///{Path(tmp) / 'votes.db'}"
         store = open_store(db_url)
         store.migrate()
-        before = sum(1 for _ in store.votes())
 
         port = _free_port()
         proc = start_collector(site, db_url, port)
         try:
-            run_load(port, 1.0, connections)  # warm up: imports, page cache, pool
+            run_load(port, 1.0, connections, per_address)  # warm up: imports, page cache, pool
             mid = sum(1 for _ in store.votes())
-            progress(f"load: {connections} connections for {seconds:g} s")
-            load = run_load(port, seconds, connections)
+            progress(f"load: {_sources(connections, per_address)} for {seconds:g} s")
+            load_average = os.getloadavg()[0]
+            load = run_load(port, seconds, connections, per_address)
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)
@@ -310,7 +394,7 @@ def bench_store(db_url: str, *, seconds: float, connections: int, kills: int = 3
         stored_ids = {v["vote_id"] for v in store.votes()}
         lost_in_load = sum(1 for i in load.acknowledged if i not in stored_ids)
 
-        acknowledged = 0
+        acknowledged = refused = 0
         missing = lost_in_load
         for k in range(kills):
             port = _free_port()
@@ -321,21 +405,21 @@ def bench_store(db_url: str, *, seconds: float, connections: int, kills: int = 3
             async def crash() -> LoadResult:
                 loop = asyncio.get_running_loop()
                 loop.call_later(kill_after, lambda: os.kill(proc.pid, signal.SIGKILL))
-                return await _load(port, kill_after + 1.0, connections)
+                return await _load(port, kill_after + 1.0, connections, per_address)
 
             result = asyncio.run(crash())
             proc.wait(30)
             stored_ids = {v["vote_id"] for v in store.votes()}
             acknowledged += len(result.acknowledged)
+            refused += result.refused
             missing += sum(1 for i in result.acknowledged if i not in stored_ids)
         integrity = store.check()
         store.close()
-        del before
         return BenchFigures(
             store=db_url.split(":", 1)[0], sent_per_s=len(load.acknowledged) / load.seconds,
             stored_per_s=stored / load.seconds, p50_ms=load.percentile(50), p99_ms=load.percentile(99),
-            errors=load.errors, kills=kills, acknowledged_in_kills=acknowledged, missing=missing,
-            integrity=integrity)
+            errors=load.errors, refused=load.refused, kills=kills, acknowledged_in_kills=acknowledged,
+            refused_in_kills=refused, missing=missing, integrity=integrity, load_average=load_average)
 
 
 class PostgresScratch:

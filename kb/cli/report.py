@@ -235,7 +235,10 @@ _register_simulate()
               help="Also time PostgreSQL: a server URL; the bench creates and drops its own scratch database there.")
 @click.option("--votes", "n_votes", type=click.IntRange(1), default=1_000_000, show_default=True, help="Votes to generate.")
 @click.option("--articles", "n_articles", type=click.IntRange(1), default=10_000, show_default=True, help="Articles in the synthetic site.")
-def bench_report_command(db_url: str | None, n_votes: int, n_articles: int) -> None:
+@click.option("--addresses/--no-addresses", default=True, show_default=True,
+              help="Give each vote a client address, as the collector stores them (the report then counts "
+                   "with the per-address cap); --no-addresses times a store from before schema 3.")
+def bench_report_command(db_url: str | None, n_votes: int, n_articles: int, addresses: bool) -> None:
     """Time `kb report` on a million synthetic votes: SQLite always, PostgreSQL with --db."""
     from kb.bench.report import BenchError, bench_report
 
@@ -243,6 +246,6 @@ def bench_report_command(db_url: str | None, n_votes: int, n_articles: int) -> N
         click.echo(line, err=True, nl=not redraw)
 
     try:
-        bench_report(db_url, n_votes, n_articles, _now(), click.echo, progress)
+        bench_report(db_url, n_votes, n_articles, _now(), click.echo, progress, addresses=addresses)
     except BenchError as exc:
         raise KbError(str(exc)) from None

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from kb.bench.votes import CONNECTIONS_PER_ADDRESS
 from kb.cli.app import KbError, bench, main, require_store
 from kb.cli.services import collector_services
 from kb.manifest import NAME as MANIFEST_NAME
@@ -207,13 +208,18 @@ def import_command(db_url: str, file: Path) -> None:
 @click.option("--seconds", default=10.0, show_default=True, type=click.FloatRange(1), help="Length of the load run.")
 @click.option("--connections", default=8, show_default=True, type=click.IntRange(1, 256),
               help="Concurrent keep-alive connections.")
+@click.option("--connections-per-address", "per_address", default=CONNECTIONS_PER_ADDRESS, show_default=True,
+              type=click.IntRange(1, 256),
+              help="Connections sent from each loopback address (127.0.0.2, 127.0.0.3, ...), as customers send "
+                   "from many; the default is what a browser holds to one host.")
 @click.option("--proxy", type=click.Choice(["nginx"]), default=None,
               help="Also bench through nginx (the README's configuration) to --instances collectors on --db.")
 @click.option("--instances", default=2, show_default=True, type=click.IntRange(1, 16),
               help="Collectors behind the proxy (with --proxy).")
-def bench_votes(db_url: str | None, seconds: float, connections: int, proxy: str | None, instances: int) -> None:
+def bench_votes(db_url: str | None, seconds: float, connections: int, per_address: int, proxy: str | None,
+                instances: int) -> None:
     """Votes per second, p50/p99 latency, and acknowledged votes lost across 3 SIGKILLs under load."""
-    from kb.bench.votes import PostgresScratch, bench_proxy, bench_store
+    from kb.bench.votes import PostgresScratch, bench_proxy, bench_store, client_addresses
 
     def progress(message: str) -> None:
         click.echo(f"kb bench votes: {message}", err=True)
@@ -228,25 +234,34 @@ def bench_votes(db_url: str | None, seconds: float, connections: int, proxy: str
                                  param_hint="--proxy")
     if proxy:
         runs.append((f"{proxy} x{instances}", db_url))
-    click.echo(f"{'store':<11} {'stored/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} "
-               f"{'kills':>5} {'acked':>6} {'missing':>7}  integrity")
+    click.echo(f"{'store':<11} {'stored/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'429':>5} "
+               f"{'kills':>5} {'acked':>6} {'missing':>7} {'load':>5}  integrity")
+    refusals = []
     for name, url in runs:
         progress(f"{name}: starting")
+        options = {"seconds": seconds, "connections": connections, "per_address": per_address, "progress": progress}
         try:
             if url is None:
-                figures = bench_store("sqlite", seconds=seconds, connections=connections, progress=progress)
+                figures = bench_store("sqlite", **options)
             elif name.startswith("nginx"):
                 with PostgresScratch(url) as scratch:
-                    figures = bench_proxy(scratch, instances=instances, seconds=seconds, connections=connections,
-                                          progress=progress)
+                    figures = bench_proxy(scratch, instances=instances, **options)
             else:
                 with PostgresScratch(url) as scratch:
-                    figures = bench_store(scratch, seconds=seconds, connections=connections, progress=progress)
+                    figures = bench_store(scratch, **options)
         except RuntimeError as exc:
             raise KbError(f"kb bench votes: {name}: {exc}") from exc
         click.echo(f"{name:<11} {figures.stored_per_s:>9.0f} {figures.p50_ms:>7.1f} {figures.p99_ms:>7.1f} "
-                   f"{figures.errors:>6} {figures.kills:>5} {figures.acknowledged_in_kills:>6} "
-                   f"{figures.missing:>7}  {figures.integrity}")
+                   f"{figures.errors:>6} {figures.refused:>5} {figures.kills:>5} {figures.acknowledged_in_kills:>6} "
+                   f"{figures.missing:>7} {figures.load_average:>5.1f}  {figures.integrity}")
+        if figures.refused or figures.refused_in_kills:
+            refusals.append(f"{name}: {figures.refused + figures.refused_in_kills:,} votes answered 429 "
+                            f"({figures.refused:,} in the load run, {figures.refused_in_kills:,} in the kill runs): "
+                            "refused by a per-address connection limit, none counted as acknowledged")
+    for line in refusals:
+        click.echo(line)
+    addresses = len(set(client_addresses(connections, per_address)))
     click.echo(f"targets: >= 1000 stored/s (SQLite), >= 2500 through nginx, p99 < 50 ms at 8 connections, "
-               f"0 missing ({connections} connections, {seconds:g} s; load average "
-               f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+               f"0 missing ({connections} connections from {addresses} address{'es' if addresses > 1 else ''}, "
+               f"{seconds:g} s; load: the 1-minute load average as each load run started, "
+               f"{os.getloadavg()[0]:.1f} now, on {os.cpu_count()} cores)")

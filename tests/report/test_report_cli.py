@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -215,13 +216,25 @@ def test_simulate_needs_a_built_site(tmp_path):
         1, f"{tmp_path / 'kb-manifest.json'}: no such file; build the site first (kb build)\n")
 
 
-def test_bench_report_runs_small():
-    result = kb("bench", "report", "--votes", "3000", "--articles", "40")
+@pytest.mark.parametrize("option, shape", [
+    ([], "each with a client address"),
+    (["--no-addresses"], "without client addresses (a store from before schema 3)")])
+def test_bench_report_runs_small(option, shape):
+    result = kb("bench", "report", "--votes", "3000", "--articles", "40", *option)
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert lines[0] == "kb bench report: 3,000 votes over 40 articles, 90 days (target: report in at most 5 s on SQLite)"
+    assert lines[0] == (f"kb bench report: 3,000 votes over 40 articles, 90 days, {shape} "
+                        "(target: report in at most 5 s on SQLite)")
     assert lines[1].startswith("sqlite: loaded 3,000 votes in ")
     assert lines[2].startswith("sqlite:   ") and " counted of 3,000 received; " in lines[2]
+
+
+def test_bench_report_gives_each_visitor_one_address_like_the_collectors():
+    from kb.bench.report import synthetic_address
+
+    assert re.fullmatch(r"[0-9a-f]{16}", synthetic_address("sim-00ab12cd34"))
+    assert synthetic_address("sim-00ab12cd34") == synthetic_address("sim-00ab12cd34")
+    assert synthetic_address("sim-00ab12cd34") != synthetic_address("sim-00ab12cd35")
 
 
 def test_simulate_and_report_on_the_demo_help_center(built_demo_site, tmp_path):
