@@ -62,6 +62,24 @@ def test_wrong_admin_tokens_are_throttled_per_address(sqlite_store, tmp_path):
             assert report("right-token", "198.51.100.4").status_code == 200  # another address
 
 
+def test_wrong_admin_tokens_naming_a_new_address_each_are_throttled_at_their_proxy(sqlite_store, tmp_path):
+    """The address behind a trusted proxy is what X-Forwarded-For says: anyone who reaches the
+    collector through the proxy (or from the proxy's own machine, where the operator reads the
+    report) can name a new one with every guess. The proxy's clients together get 100 a minute."""
+    site = write_site(tmp_path / "site")
+    with LiveServer(create_app(site, sqlite_store, rate_limit=0, admin_token="right-token",
+                               **collector_services())) as server:
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            codes = [client.get("/api/report", headers={"Authorization": f"Bearer guess-{i}",
+                                                        "X-Forwarded-For": f"203.0.{i // 256}.{i % 256}"}).status_code
+                     for i in range(300)]
+            # The budget refills evenly (100 a minute): of the 200 after it, one may slip in now and then.
+            assert codes[:100] == [403] * 100 and codes[100] == 429 and codes.count(403) < 110
+            # Another collector's peer, not a proxy it trusts, is its own address: not throttled.
+            other = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.3"), timeout=10)
+            assert other.get(f"{server.url}/api/report", headers={"Authorization": "Bearer right-token"}).status_code == 200
+
+
 def _connect_from(address: str, port: int) -> socket.socket:
     return socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(address, 0))
 
