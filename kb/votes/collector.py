@@ -278,14 +278,16 @@ class Collector:
             self._probe = asyncio.ensure_future(run_in_threadpool(self.store.probe))
         return await asyncio.shield(self._probe)
 
-    def _note(self, what: str, problem: str | None) -> None:
-        """Log what is wrong with the store or the site once when it starts, and once when it ends
-        (a load balancer's checks and every refused vote would otherwise repeat it)."""
-        if (problem is None) == (self._said[what] is None):
+    def _note(self, what: str, problem: str | None, fails: str = "votes get") -> None:
+        """Log what is wrong with the store, the site or its search once when it starts, and once
+        when it ends (a load balancer's checks and every refused request would otherwise repeat it).
+        `fails` names what gets 503 meanwhile."""
+        said = self._said.get(what)
+        if (problem is None) == (said is None):
             return  # still fine, or still failing (the first failure's words were logged)
         if problem is not None:
-            log.error("%s: %s; votes get 503 until it is fixed", what, problem)
-        elif self._said[what] is not None:
+            log.error("%s: %s; %s 503 until it is fixed", what, problem, fails)
+        else:
             log.warning("%s: ok again", what)
         self._said[what] = problem
 
@@ -321,9 +323,11 @@ class Collector:
             problem = self.manifest.problem()
             if problem is not None and problem != "no manifest":
                 self._note("site", problem)  # an unreadable site: said once, not per query
-            else:
-                log.error("search failed: %s", exc)
+            else:  # its search files alone (an index deployed unreadable, or broken): once too
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                self._note(_search_topic(options["lang"]), f"cannot answer: {first}", "GET /api/search gets")
             return _error(503, "search is unavailable; try again later", None, {})
+        self._note(_search_topic(options["lang"]), None)
         allowed, cors = self._origin_verdict(request.headers.get("origin"), host, scheme)
         if isinstance(hits, dict):
             self._record_search(visitor, address, hits, options["channel"])
@@ -476,6 +480,11 @@ async def _respond(send: Callable[..., Any], status: int, payload: dict | None, 
         raw += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
+
+
+def _search_topic(language: str | None) -> str:
+    """What the log calls the search of one language, which fails and recovers on its own."""
+    return "search" if language is None else f"search ({language.lower()})"
 
 
 def _unknown_params(request: Request, known: set[str]) -> Response | None:
