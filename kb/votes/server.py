@@ -43,6 +43,7 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from kb.votes.schema import MAX_CONNECTIONS
+from kb.votes.visitors import sender
 
 __all__ = ["MAX_CONNECTIONS", "REQUEST_DEADLINE", "DeadlineH11Protocol",
            "DeadlineHttpToolsProtocol", "http_protocol", "server_config", "serve"]
@@ -80,8 +81,9 @@ class _Deadline:
         self._kb_address: str | None = None
         if self.per_address is not None:
             peer = transport.get_extra_info("peername")
-            address = str(peer[0]) if peer else ""
-            if not self.exempt(address):
+            raw = str(peer[0]) if peer else ""
+            if not self.exempt(raw):
+                address = sender(raw)  # an IPv6 client's whole /64 is one sender
                 open_ = _OPEN.setdefault(self.server_state, Counter())
                 if open_[address] >= self.per_address:
                     transport.write(_TOO_MANY)
