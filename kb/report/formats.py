@@ -273,17 +273,12 @@ CSV_COLUMNS = (
 
 
 def safe_cell(value: object) -> object:
-    """A spreadsheet-safe cell: text as `visible` shows it (no terminal escape or bidirectional
-    control reaches whoever opens or prints the file), and text that a spreadsheet would run as a
-    formula gets a leading '."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        formula = value[:1] in ("=", "+", "-", "@", "\t", "\r")
-        value = visible(value)
-        if formula or value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-            return "'" + value
-    return value
+    """A spreadsheet-safe cell: text as `visible` shows it (no terminal escape, no bidi control), and
+    a leading ' on text a spreadsheet would run as a formula, before or after that."""
+    if not isinstance(value, str):
+        return "" if value is None else value
+    shown = visible(value)
+    return "'" + shown if {value[:1], shown[:1]} & {"=", "+", "-", "@", "\t", "\r"} else shown
 
 
 def format_csv(report: dict) -> str:
@@ -317,13 +312,10 @@ def format_csv(report: dict) -> str:
 # --- markdown -------------------------------------------------------------------------------
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
-# What GitHub (GFM's autolink extension) turns into a live link without any markup: a URL's
-# "://", "www.", "mailto:" and "xmpp:". A zero-width joiner inside each breaks it, as after "@".
-_AUTOLINK = re.compile(r"://|(?<=www)\.|(?<=mailto):|(?<=xmpp):", re.IGNORECASE)
-# What GitHub links to an issue in a pull request or an issue: "#12", "GH-12", "owner/repo#12" (and
-# the last one adds a "mentioned this" line to that repository's issue). A zero-width joiner after
-# the "#" or "GH-" keeps them text.
-_REFERENCE = re.compile(r"#(?=\d)|\bGH-(?=\d)", re.IGNORECASE)
+# What GitHub turns into a live link without any markup: a URL's "://", "www.", "mailto:" and
+# "xmpp:" (GFM's autolink extension), and an issue's "#12", "GH-12" or "owner/repo#12" (the last also
+# marks that repository's issue "mentioned"). A zero-width joiner inside each breaks it, as after "@".
+_AUTOLINK = re.compile(r"://|(?<=www)\.|(?<=mailto):|(?<=xmpp):|(?<=#)(?=\d)|(?<=\bGH-)(?=\d)", re.IGNORECASE)
 
 
 def md_escape(text: str) -> str:
@@ -333,7 +325,6 @@ def md_escape(text: str) -> str:
     text = html.escape(text, quote=False)
     text = _MD_SPECIAL.sub(r"\\\1", text)
     text = _AUTOLINK.sub(lambda m: "\u200d" + m.group(), text)
-    text = _REFERENCE.sub(lambda m: m.group() + "\u200d", text)
     # "@name" would notify a stranger on a code host; a zero-width joiner keeps it readable.
     return text.replace("@", "@\u200d")
 
