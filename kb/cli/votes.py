@@ -109,6 +109,12 @@ def serve_command(site_dir: Path, db_url: str, host: str, port: int, rate_limit:
     collector_log.addHandler(handler)
     collector_log.setLevel(logging.WARNING)
     collector_log.propagate = False
+    # psycopg's pool warns at each reconnection attempt of an outage (lines of its own shape, a few
+    # a second): the store's own line above says the outage once. Its errors still reach the log.
+    driver_log = logging.getLogger("psycopg")
+    driver_log.addHandler(handler)
+    driver_log.setLevel(logging.ERROR)
+    driver_log.propagate = False
     click.echo(f"kb votes serve: http://{host}:{port}/  (store {redact_url(db_url)}, site {site_dir}"
                f"{', admin on' if admin_token else ''}; Ctrl+C to stop)", err=True)
     if store.dialect == "postgresql" and not visitor_secret:

@@ -129,6 +129,9 @@ def test_healthz_follows_a_postgresql_outage_both_ways(pg_role, tmp_path):
     finally:
         log = collector.stop()
     assert "kb votes serve: ERROR: store: cannot read: " in log and "kb votes serve: WARNING: store: ok again" in log
+    # every line the collector's own, once for the outage (not the driver's, per reconnection attempt)
+    assert [line for line in log.splitlines() if not line.startswith("kb votes serve: ")] == []
+    assert len(log.splitlines()) <= 4, log
 
 
 def test_healthz_follows_a_sqlite_store_that_cannot_write(tmp_path):
