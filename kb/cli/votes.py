@@ -22,14 +22,19 @@ def _open(db_url: str, *, migrate: bool) -> Store:
     require_store(db_url)
     try:
         store = open_store(db_url)
+        missing = not migrate and store.dialect == "sqlite" and not store.path.is_file()  # reading: never make one
         if migrate:
             store.migrate()
-        return store
     except StoreError as exc:
         raise KbError(f"--db {redact_url(db_url)}: {exc}") from exc
     except Exception as exc:  # psycopg / sqlite3 errors: connection refused, read-only file, ...
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise KbError(f"--db {redact_url(db_url)}: cannot open the votes store: {first}") from exc
+    if missing:
+        store.close()
+        raise KbError(f"{store.path}: no such votes database (start the collector with kb votes serve, "
+                      "or run kb votes simulate)")
+    return store
 
 
 @main.group()

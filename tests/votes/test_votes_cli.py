@@ -102,6 +102,14 @@ def test_sqlite_to_postgres_and_back(tmp_path, pg_url):
     assert _dump(back) == _dump(source)
 
 
+def test_export_of_a_database_that_is_not_there_says_so_and_makes_none(tmp_path):
+    result = subprocess.run([*KB, "votes", "export", "--db", "sqlite:///typo.db"], cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1, "", "typo.db: no such votes database (start the collector with kb votes serve, or run kb votes simulate)\n")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_import_names_every_bad_line_and_stores_nothing(tmp_path):
     bad = tmp_path / "bad.jsonl"
     good = {"vote_id": V1, "article": "a", "version": "1", "helpful": True, "reason": None, "comment": None,
