@@ -1,10 +1,13 @@
-"""Shared fixtures: tiny help centers in tmp dirs, the demo site built once, a real browser, ports."""
+"""Shared fixtures: tiny help centers in tmp dirs, the demo site built once, a real browser, ports, and
+the services (PostgreSQL, axe-core) found or set up where the machine has them."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import textwrap
+import uuid
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -63,6 +66,54 @@ def chromium() -> Iterator[object]:
             browser.close()
 
 
+
+
+#: Where a developer's PostgreSQL usually answers: Debian's and the official image's defaults.
+LOCAL_POSTGRES = ("postgresql://postgres@127.0.0.1:5432/postgres",
+                  "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
+AXE = ROOT / "tests" / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
+_scratch_database: list[tuple[str, str]] = []  # (server, database) made for this session, dropped at its end
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Without KB_TEST_POSTGRES_URL, use a local PostgreSQL that lets postgres in: a scratch database
+    for this session (dropped at its end) becomes KB_TEST_POSTGRES_URL, so the PostgreSQL tests run."""
+    if os.environ.get(POSTGRES_ENV):
+        return
+    import psycopg
+
+    for server in LOCAL_POSTGRES:
+        try:
+            with psycopg.connect(server, autocommit=True, connect_timeout=2) as conn:
+                name = "kb_test_" + uuid.uuid4().hex[:12]
+                conn.execute(f"CREATE DATABASE {name}")
+        except psycopg.Error:
+            continue
+        _scratch_database.append((server, name))
+        os.environ[POSTGRES_ENV] = server.rsplit("/", 1)[0] + "/" + name
+        return
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop the scratch database pytest_sessionstart made."""
+    import psycopg
+
+    for server, name in _scratch_database:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        os.environ.pop(POSTGRES_ENV, None)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
+    """Install axe-core (npm, tests/a11y's lock file) when browser tests are to run, npm is here and it
+    is missing, so the accessibility tests run rather than skip; where that fails they skip as before."""
+    if AXE.is_file() or not shutil.which("npm") or not any(item.get_closest_marker("browser") for item in items):
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line("conftest: installing axe-core for the accessibility tests (npm install --prefix tests/a11y)")
+    subprocess.run(["npm", "install", "--prefix", str(ROOT / "tests" / "a11y"), "--no-audit", "--no-fund", "--silent"],
+                   capture_output=True, timeout=300, check=False)
 
 
 @pytest.fixture

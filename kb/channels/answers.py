@@ -89,6 +89,7 @@ class AnswerSite:
     threshold: float
     contact: list[dict]
     articles: dict[str, dict]
+    mail_search: str = "Last search:"  # the line a mailto: hand-over starts the query with, in the site's language
     analysis: SectionAnalysis = field(default_factory=lambda: SectionAnalysis(analyzer_for("en")))
     prepared: dict[str, ArticleSections] = field(default_factory=dict)
     ready: threading.Event = field(default_factory=threading.Event)  # set once `prepare` has finished
@@ -139,6 +140,7 @@ def read_site(site_dir: Path, root: Path | None = None) -> AnswerSite:
     return AnswerSite(index=index, name=site.get("name", ""), language=site.get("language", "en"),
                       threshold=float(site.get("answer_threshold", DEFAULT_THRESHOLD)),
                       contact=list(site.get("contact", [])), articles=data.get("articles", {}),
+                      mail_search=site.get("mail_search", "Last search:"),
                       analysis=SectionAnalysis(analyzer_for(index.get("language"))))
 
 
@@ -319,7 +321,7 @@ def answer_from(site: AnswerSite, query: str, limit: int = DEFAULT_LIMIT) -> dic
     results = [result_of(site, hits, i) for i in range(min(limit, len(hits)))]
     answered = bool(results) and results[0]["confidence"] >= site.threshold
     return {"query": query, "language": site.language, "answered": answered, "results": results,
-            "contact": [] if answered else handover(site.contact, query)}
+            "contact": [] if answered else handover(site.contact, query, site.mail_search)}
 
 
 def result_of(site: AnswerSite, hits: list[Hit], number: int) -> dict:
@@ -339,21 +341,21 @@ def result_of(site: AnswerSite, hits: list[Hit], number: int) -> dict:
             "score": round(hit.score, 4), "confidence": round(confidence(hits, number, site.index), 4)}
 
 
-def handover(channels: list[Mapping[str, Any]], query: str) -> list[dict]:
+def handover(channels: list[Mapping[str, Any]], query: str, mail_search: str = "Last search:") -> list[dict]:
     """The site's contact channels, each link carrying the customer's query (as the widget does)."""
     out = []
     for channel in channels:
         url = str(channel.get("url", ""))
-        out.append({"name": channel.get("name", ""), "url": carry_query(url, query),
+        out.append({"name": channel.get("name", ""), "url": carry_query(url, query, mail_search),
                     "hours": channel.get("hours", ""), "description": channel.get("description", "")})
     return out
 
 
-def carry_query(url: str, query: str) -> str:
+def carry_query(url: str, query: str, mail_search: str = "Last search:") -> str:
     """`url` with the query carried: a mailto body line, or a `search` parameter on a web link."""
     if url.lower().startswith("mailto:"):
         joiner = "&" if "?" in url else "?"
-        return f"{url}{joiner}body={quote('Last search: ' + query + chr(10) + chr(10))}"
+        return f"{url}{joiner}body={quote(mail_search + ' ' + query + chr(10) + chr(10))}"
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         return url

@@ -19,16 +19,18 @@ from kb.search.ranker import search
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True,
               help="How many results to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def search_command(query: str, site_dir: Path, limit: int, as_json: bool) -> None:
+@click.option("--language", default=None, metavar="CODE",
+              help="The help center's language on a site with languages (pl searches SITE/pl/); default the site's own.")
+def search_command(query: str, site_dir: Path, limit: int, as_json: bool, language: str | None) -> None:
     """Show what customers find for QUERY, ranked as the site's search box ranks it."""
     try:
-        index = load_index(site_dir)
+        index, prefix = _language_index(site_dir, language)
     except SearchError as exc:
         raise KbError(str(exc)) from exc
     hits = search(index, query, limit=limit)
     if as_json:
         click.echo(json.dumps({"query": query, "results": [
-            {"rank": rank, "id": h.id, "title": h.title, "url": h.url, "score": round(h.score, 3)}
+            {"rank": rank, "id": h.id, "title": h.title, "url": prefix + h.url, "score": round(h.score, 3)}
             for rank, h in enumerate(hits, 1)]}, ensure_ascii=False, indent=2))
         return
     if not hits:
@@ -37,7 +39,21 @@ def search_command(query: str, site_dir: Path, limit: int, as_json: bool) -> Non
     width = len(str(len(hits)))
     for rank, h in enumerate(hits, 1):
         click.echo(f"{rank:>{width}}. {h.title}  [{h.id}]  {h.score:.2f}")
-        click.echo(f"{'':>{width}}  /{h.url}")
+        click.echo(f"{'':>{width}}  /{prefix}{h.url}")
+
+
+def _language_index(site_dir: Path, language: str | None) -> tuple[dict, str]:
+    """The index of the site's help center in `language` (the site's own when None), and where
+    that help center lives in the site ('' or 'pl/'); SearchError names what is missing."""
+    index = load_index(site_dir)
+    own = str(index.get("language") or "en")
+    if language is None or language.lower() == own.lower():
+        return index, ""
+    if not (site_dir / language).is_dir():
+        others = sorted(p.name for p in site_dir.iterdir() if (p / "search" / "search_index.json").is_file())
+        raise SearchError(f"{site_dir}: no help center in language {language!r}; this site has "
+                          + ", ".join([own, *others]))
+    return load_index(site_dir / language), f"{language}/"
 
 
 @bench.command("search")

@@ -28,7 +28,9 @@ from kb.search.index import build_index, load_synonyms, write_index
 from kb.search.ranker import check_golden
 from kb.search.site_index import GOLDEN, SYNONYMS, separator_of
 from kb.search.text import analyzer_for
-from kb.site.languages import Language, LanguageError, combined, load_languages, load_projects, translation_problems
+from kb.site.compress import compress_assets
+from kb.site.languages import (Language, LanguageError, combined, load_languages, load_projects, site_link,
+                               stray_articles, translation_problems)
 from kb.site.multisite import merge_manifests, merge_sitemaps
 from kb.site.state import RENDERERS, BuildState, Options, PrepareError, SiteSettings
 from kb.site.unfinished import REQUIRABLE_KEYS, unfinished
@@ -177,18 +179,20 @@ def check_site(site: SiteConfig, *, strict: bool = False, golden: bool = True) -
         for language in languages:
             project = projects[language.code]
             if project.articles:
-                project.problems.extend(unfinished(project.articles, require, site.project_dir))
-                project.problems.sort(key=lambda p: (p.path, p.line or 0))
+                project.problems.extend(unfinished(project.articles, require, site.project_dir,
+                                                   language.texts["new_article_body"]))
+                project.problems.sort(key=lambda p: p.sort_key)
             if golden and not project.errors:
                 project.problems.extend(_golden_problems(site.language_site(language.code), project))
         everything = combined(projects, site.docs_dir)
+        everything.problems[:0] = stray_articles(site.docs_dir, languages, site.project_dir)
         everything.problems.extend(translation_problems(projects, languages, site.project_dir))
         return everything
     project = load_project(site.docs_dir, strict=strict or bool(site.plugin.get("strict")), drafts=True,
                            display_root=site.project_dir)
     if project.articles:
         project.problems.extend(unfinished(project.articles, require, site.project_dir))
-        project.problems.sort(key=lambda p: (p.path, p.line or 0))
+        project.problems.sort(key=lambda p: p.sort_key)
     if golden and not project.errors:
         project.problems.extend(_golden_problems(site, project))
     return project
@@ -264,6 +268,11 @@ def finish(states: list[BuildState], *, only: Iterable[str] | None = None, field
         if log is not None:
             log.info(f"kb: search index: {len(index['docs'])} articles, {len(index['terms'])} terms"
                      + (f" ({state.search_language})" if state.langs else ""))
+        if not state.options.drafts:  # published only: the preview's files change with every edit, sent as they are
+            packed = compress_assets(state.settings.site_dir)
+            if log is not None:
+                log.info(f"kb: {packed.files} assets compressed beside themselves (.gz): "
+                         f"{packed.before // 1024} KB -> {packed.after // 1024} KB")
     return True
 
 
@@ -272,10 +281,13 @@ def write_bot_files_and_manifest(state: BuildState) -> dict:
 
     On a site with languages the default language's manifest is written by `merge_languages`.
     """
-    settings = state.settings
+    settings, texts, langs = state.settings, state.texts, state.langs
+    others = [other for other in langs.languages if other is not langs.language] if langs else []
     info = SiteInfo(name=settings.site_name or "Help Center", summary=settings.site_description,
                     language=state.search_language, answer_threshold=float(state.options.answer_threshold),
-                    contact=tuple(state.contacts), site_url=settings.site_url)
+                    contact=tuple(state.contacts), site_url=settings.site_url, handover=texts["handover"],
+                    other_languages=texts["other_languages"], mail_search=texts["widget"]["mail_search"],
+                    languages=tuple((other.name, other.code, site_link(langs.language, other, "")) for other in others))
     write_bot_files(settings.site_dir, state.project.articles, state.project.categories, state.url_of, info)
     manifest = build_manifest(state.project.articles, settings.site_name)  # after the bot files: their peak
     for entry in manifest["articles"]:
@@ -354,6 +366,7 @@ def rebuild_search_index(site: SiteConfig) -> tuple[dict, list[Problem]]:
         return results[0][0], [problem for _, problems in results for problem in problems]
     project = load_project(site.docs_dir, drafts=False)  # as `kb build` publishes it
     index = write_search(project.articles, site.settings(), language=site.search_language)
+    compress_assets(site.site_dir, ("search",))  # its .gz follow the index, as the build left them
     return index, project.problems
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import anyio
 from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp.shared.exceptions import MCPError
 
 from support import ROOT
 
@@ -61,7 +62,7 @@ def test_mcp_tools_answer_like_the_api_and_searches_are_kept_with_channel_mcp(bu
     assert missed["contact"][0]["url"] == "https://northwind-outfitters.example/chat?search=zebra+saxophone+lessons"
     article = out["article"]
     source = (ROOT / "articles" / "en" / "account" / "reset-password.md").read_text(encoding="utf-8")
-    body = source.split("\n---\n", 1)[1].strip("\n")
+    body = source.split("\n---\n", 1)[1].strip("\n").replace("](cant-sign-in.md)", "](../cant-sign-in/)")  # site URLs
     assert article["markdown"] == f"# {article['title']}\n\n{body}\n"
     manifest = json.loads((built_demo_site / "kb-manifest.json").read_text(encoding="utf-8"))
     [entry] = [a for a in manifest["articles"] if a["id"] == "reset-password"]
@@ -81,9 +82,36 @@ def test_mcp_tools_answer_like_the_api_and_searches_are_kept_with_channel_mcp(bu
 def test_kb_mcp_without_a_built_site_says_so_and_exits_1(tmp_path: Path):
     from support import run_kb
 
-    result = run_kb("mcp", "--site", str(tmp_path / "site"), cwd=tmp_path)
+    result = run_kb("mcp", "--site", "site", cwd=tmp_path)  # as a client starts it, from a folder of its own
     assert (result.returncode, result.stdout) == (1, "")
-    assert result.stderr == f"{tmp_path / 'site' / 'search' / 'search_index.json'}: no search index; build the site first (kb build)\n"
+    assert result.stderr == (f"kb mcp: no built site at {tmp_path.resolve() / 'site'} (--site site, read from the "
+                             f"folder {tmp_path}); build it with kb build, and give MCP clients its absolute path\n")
+    (tmp_path / "site").mkdir()
+    result = run_kb("mcp", "--site", str(tmp_path / "site"), cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (1, f"kb mcp: {tmp_path / 'site' / 'search' / 'search_index.json'}: "
+                                                     "no search index; build the site first (kb build)\n")
+
+
+async def _client_sees(site: Path) -> str:
+    """What an MCP client logs from a server that cannot start: its standard error."""
+    params = StdioServerParameters(command=sys.executable, args=["-m", "kb", "mcp", "--site", str(site)],
+                                   env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=str(site.parent))
+    log = site.parent / "client.log"
+    with open(log, "w") as errlog:
+        said = ""
+        try:
+            async with stdio_client(params, errlog=errlog) as (read, write):
+                async with ClientSession(read, write) as session:
+                    with anyio.fail_after(30):
+                        await session.initialize()
+        except* MCPError as group:
+            said = repr(group)
+    assert "Connection closed" in said  # all the client itself can say
+    return log.read_text()
+
+
+def test_an_mcp_client_logs_why_the_server_did_not_start(tmp_path: Path):
+    assert "kb mcp: no built site at " in _run(_client_sees, tmp_path / "nowhere")
 
 
 SECRET = "KB_ADMIN_TOKEN=not-for-bots-7f3a"
