@@ -4,7 +4,8 @@ Tallies (kb.report.tally) in, a plain JSON-ready dict out, under a few documente
 
 * **Flags.** ``weak`` only when confidently so: the interval's upper bound is below the target
   (0 of 2 is not weak, 0 of 5 is), and the votes came from at least ``WEAK_ADDRESSES`` client
-  addresses (one person, whatever browsers they use, cannot mark an article weak). ``overdue`` when ``reviewed + review_every`` is before today,
+  addresses (one person, whatever browsers they use, cannot mark an article weak in a day: the
+  address hashes' key changes daily, so a day apart one address is two). ``overdue`` when ``reviewed + review_every`` is before today,
   or the article was never reviewed. ``unrated`` when no vote was counted in the period.
   "Went on to contact us" (``contacts``) is shown beside every article rather than flagged: a
   contact after reading is a signal to weigh with the rate, not a verdict on its own.

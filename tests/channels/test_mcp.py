@@ -220,3 +220,45 @@ def test_mcp_reads_only_the_site_whatever_path_its_arguments_or_files_name(built
         assert out["id", article] == (True, f"Error executing tool get_article: no article with id {article!r}")
     is_error, text = out["still fine"]
     assert not is_error and json.loads(text)["id"] == "reset-password"
+
+
+async def _store_edge_calls(site: Path, db: str, errlog: Path) -> dict:
+    params = StdioServerParameters(command=sys.executable, args=["-m", "kb", "mcp", "--site", str(site), "--db", db],
+                                   env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=str(site.parent))
+    out: dict = {}
+    with open(errlog, "w") as log:
+        async with stdio_client(params, errlog=log) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                for query in ("refund\x00", "poison", "refund"):
+                    result = await session.call_tool("search_help_center", {"query": query})
+                    out[query] = (result.is_error, result.content[0].text if result.is_error
+                                  else result.structured_content["query"])
+    return out
+
+
+def test_mcp_refuses_text_no_store_holds_and_answers_when_its_search_is_not_kept(built_demo_site: Path,
+                                                                               tmp_path: Path):
+    """A NUL in a query is refused as the search API refuses it (no store can hold it); a search the
+    store refuses (a rule of the database's own) is logged, and the assistant still gets its answer."""
+    import sqlite3
+
+    db = f"sqlite:///{tmp_path}/votes.db"
+    store = open_store(db)
+    store.migrate()
+    store.close()
+    conn = sqlite3.connect(tmp_path / "votes.db")
+    conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON searches WHEN NEW.query = 'poison' "
+                 "BEGIN SELECT RAISE(ABORT, 'refused by a rule of the database'); END")
+    conn.commit()
+    conn.close()
+    errlog = tmp_path / "mcp.log"
+    out = _run(_store_edge_calls, built_demo_site, db, errlog)
+    assert out == {"refund\x00": (True, "Error executing tool search_help_center: query must not contain NUL characters"),
+                   "poison": (False, "poison"), "refund": (False, "refund")}
+    assert "search not kept (the answer was sent)" in " ".join(errlog.read_text(encoding="utf-8").split())
+    store = open_store(db)
+    try:
+        assert [r["query"] for r in store.searches()] == ["refund"]
+    finally:
+        store.close()
