@@ -35,6 +35,7 @@ _HEADING_RE = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 # [text](target "title") and ![alt](target); the target stops at whitespace or ')'.
 _LINK_RE = re.compile(r"(!?)\[(?:[^\]\[]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'][^)]*[\"'])?\s*\)")
 _SCHEME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+_FRONT_MATTER_ID = re.compile(r"^id:[ \t]*[\"']?([A-Za-z0-9][A-Za-z0-9._/-]*)", re.M)
 #: Titles this similar (rapidfuzz ratio after folding) are reported as near duplicates.
 NEAR_DUPLICATE_TITLE = 95.0
 
@@ -48,6 +49,12 @@ class Problem:
     severity: str  # "error" or "warning"
     message: str
     hint: str | None = None
+    consequence: bool = False  # it follows from another (an article that cannot be read): fixing that fixes it
+
+    @property
+    def sort_key(self) -> tuple:
+        """Problems in the order a writer should read them: causes first, then by file and line."""
+        return (self.consequence, self.path, self.line or 0)
 
     def format(self) -> str:
         """Render as `path:line: severity: message`, with the hint on its own line."""
@@ -107,6 +114,7 @@ class Project:
     articles: list[Article]
     categories: dict[str, Category]
     problems: list[Problem]
+    unreadable: dict[str, str] = field(default_factory=dict)  # shown path of each unreadable article, by its ids
 
     @property
     def errors(self) -> list[Problem]:
@@ -141,6 +149,7 @@ def load_project(
 
     paths, categories = scan(problems) if cache is None else cache.listing(articles_dir, scan, problems)
     articles: list[Article] = []
+    unreadable: dict[str, str] = {}
     fresh: list[Article] = cache.fresh if cache is not None else []
     for path in paths:
         rel = path.as_posix()[len(articles_dir.as_posix()) + 1:]  # as relative_to(), at a tenth of its cost
@@ -153,18 +162,20 @@ def load_project(
             for ancestor in _ancestors(article.category):
                 if ancestor not in categories:
                     categories[ancestor] = Category(ancestor, _title_from_slug(ancestor))
+        else:
+            unreadable.update(dict.fromkeys(_ids_of_unreadable(path, rel), _show(path, shown)))
 
     _check_ids(articles, shown, problems)
     _check_titles(articles, shown, problems, near=not (quick and cache is not None))
-    _check_related(articles, shown, problems)
+    _check_related(articles, shown, problems, unreadable)
     _check_links(fresh if quick and cache is not None else articles, articles_dir, shown, problems)
     if not articles and not problems:
         problems.append(Problem(_show(articles_dir, shown), None, "error", "no articles found",
                                 "write one with: kb new \"How do I ...?\""))
     if not drafts:
         articles = [a for a in articles if not a.draft]
-    problems.sort(key=lambda p: (p.path, p.line or 0))
-    return Project(articles_dir, articles, categories, problems)
+    problems.sort(key=lambda p: p.sort_key)
+    return Project(articles_dir, articles, categories, problems, unreadable)
 
 
 def first_added(paths: Iterable[Path]) -> dict[Path, tuple[int, float, str]]:
@@ -200,8 +211,9 @@ def _load_article(path: Path, rel: str, shown: str, strict: bool, problems: list
         raw = path.read_bytes()
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        problems.append(Problem(shown, None, "error", f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                                "save the file as UTF-8"))
+        column = exc.start - raw.rfind(b"\n", 0, exc.start)
+        problems.append(Problem(shown, raw[:exc.start].count(b"\n") + 1, "error", f"not UTF-8 text ({exc.reason} "
+                                f"at byte {exc.start}, column {column} of this line)", "save the file as UTF-8"))
         return None
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     meta, meta_lines, body, body_line = split_front_matter(text, shown, problems)
@@ -258,8 +270,11 @@ def split_front_matter(
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 2 if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        problems.append(Problem(shown, line, "error", f"front matter is not valid YAML: {problem}",
-                                "check indentation and quote values holding ':' or '#'"))
+        at = lines[line - 1] if 0 < line <= end else ""  # PyYAML's words for a tab never say "tab"
+        tab = "\t" in at and (mark is None or "\t" in at[: mark.column + 1] or "tab" in problem)
+        problems.append(Problem(shown, line, "error", "front matter is not valid YAML: " + (
+            f"a tab at column {at.index(chr(9)) + 1}; YAML indents with spaces only" if tab else problem),
+            "replace the tab with spaces" if tab else "check indentation and quote values holding ':' or '#'"))
         return None, {}, body, end + 2
     if node is None:
         return {}, {}, body, end + 2
@@ -418,34 +433,40 @@ def _check_ids(articles: list[Article], shown: Path, problems: list[Problem]) ->
 
 
 def _check_titles(articles: list[Article], shown: Path, problems: list[Problem], near: bool = True) -> None:
+    """Duplicate titles (errors) and near duplicates (warnings), each blamed on the newer article:
+    the published one was there first, as with ids (see _check_ids)."""
     folded = [fold_title(a.title) for a in articles]
-    first_by_title: dict[str, int] = {}
-    for i, article in enumerate(articles):
-        if folded[i] in first_by_title:
-            other = articles[first_by_title[folded[i]]]
-            problems.append(Problem(_show(article.path, shown), article.line_of("title"), "error",
-                                    f"title '{article.title}' duplicates {other.rel_path}",
-                                    "merge the two articles, or say how they differ in the titles"))
-        else:
-            first_by_title[folded[i]] = i
+    by_title: dict[str, list[int]] = {}
+    for i, title in enumerate(folded):
+        by_title.setdefault(title, []).append(i)
     # Near duplicates: compare each title with those before it; the length filter inside
     # rapidfuzz makes a high cutoff cheap even for thousands of titles.
-    for i in range(1, len(articles) if near else 0):
-        match = process.extractOne(folded[i], folded[:i], scorer=fuzz.ratio, processor=None,
-                                   score_cutoff=NEAR_DUPLICATE_TITLE)
-        if match and match[0] != folded[i]:
-            other = articles[match[2]]
-            problems.append(Problem(_show(articles[i].path, shown), articles[i].line_of("title"), "warning",
-                                    f"title '{articles[i].title}' is nearly the same as '{other.title}' "
-                                    f"({other.rel_path})",
-                                    "customers cannot tell them apart in search results: make the titles distinct"))
+    matches = [(i, process.extractOne(folded[i], folded[:i], scorer=fuzz.ratio, processor=None,
+                                      score_cutoff=NEAR_DUPLICATE_TITLE)) for i in range(1, len(articles) if near else 0)]
+    pairs = [(m[2], i) for i, m in matches if m and m[0] != folded[i]]
+    groups = [group for group in by_title.values() if len(group) > 1]
+    added = first_added([articles[i].path for group in [*groups, *pairs] for i in group]) if groups or pairs else {}
+    for group in groups:
+        first, *later = sorted((articles[i] for i in group), key=lambda a: added[a.path.resolve()])
+        problems.extend(Problem(_show(a.path, shown), a.line_of("title"), "error", f"title '{a.title}' duplicates "
+                                f"{first.rel_path}", "merge the two articles, or say how they differ in the titles")
+                        for a in later)
+    for pair in pairs:
+        older, newer = sorted((articles[i] for i in pair), key=lambda a: added[a.path.resolve()])
+        problems.append(Problem(_show(newer.path, shown), newer.line_of("title"), "warning",
+                                f"title '{newer.title}' is nearly the same as '{older.title}' ({older.rel_path})",
+                                "customers cannot tell them apart in search results: make the titles distinct"))
 
 
-def _check_related(articles: list[Article], shown: Path, problems: list[Problem]) -> None:
+def _check_related(articles: list[Article], shown: Path, problems: list[Problem], unreadable: dict[str, str]) -> None:
     ids = {a.id for a in articles}
     for article in articles:
         for rid in article.related:
-            if rid not in ids:
+            if rid in unreadable and rid not in ids:  # it follows from that file's own error, reported first
+                problems.append(Problem(_show(article.path, shown), article.line_of("related"), "error",
+                                        f"related id '{rid}' is the id of {unreadable[rid]}, which cannot be read",
+                                        "fix that file's error first: this one follows from it", consequence=True))
+            elif rid not in ids:
                 close = process.extractOne(rid, ids, scorer=fuzz.ratio, processor=None, score_cutoff=70)
                 problems.append(Problem(_show(article.path, shown), article.line_of("related"), "error",
                                         f"related id '{rid}' does not exist",
@@ -495,6 +516,12 @@ def _links(body: str) -> Iterable[tuple[int, bool, str]]:
         line = re.sub(r"`[^`]*`", "", line)
         for match in _LINK_RE.finditer(line):
             yield offset, match.group(1) == "!", match.group(2)
+
+
+def _ids_of_unreadable(path: Path, rel: str) -> list[str]:
+    """The ids an article that cannot be read would have had: its path's, and its front matter's
+    `id:` line when one can be made out (its YAML may be broken elsewhere)."""
+    return [rel[:-3], *_FRONT_MATTER_ID.findall(path.read_bytes().decode("utf-8", "replace").split("\n---", 1)[0])[:1]]
 
 
 def _headings(body: str) -> list[str]:

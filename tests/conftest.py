@@ -1,10 +1,14 @@
-"""Shared fixtures: tiny help centers in tmp dirs, the demo site built once, a real browser, ports."""
+"""Shared fixtures: tiny help centers in tmp dirs, the demo site built once, a real browser, ports, and
+the services (PostgreSQL, axe-core) found or set up where the machine has them."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import tempfile
+import subprocess
 import textwrap
+import uuid
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -12,6 +16,16 @@ import pytest
 
 from support import (CHROMIUM, CHROMIUM_ARGS, MKDOCS_YML, POSTGRES_ENV, POSTGRES_HINT, ROOT, free_port,
                      missing_service, run_kb, scratch_schema)
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One embeddings cache for the whole session (every build and `kb` subprocess shares it), so the
+    same article text is embedded once per run however many sites the tests build."""
+    if "KB_CACHE_DIR" not in os.environ:
+        os.environ["KB_CACHE_DIR"] = _session_cache.setdefault("dir", tempfile.mkdtemp(prefix="kb-test-embeddings-"))
+
+
+_session_cache: dict[str, str] = {}  # the embeddings cache this session made (removed at its end)
+
 
 @pytest.fixture
 def kb_project(tmp_path: Path) -> Callable[..., Path]:
@@ -63,6 +77,56 @@ def chromium() -> Iterator[object]:
             browser.close()
 
 
+
+
+#: Where a developer's PostgreSQL usually answers: Debian's and the official image's defaults.
+LOCAL_POSTGRES = ("postgresql://postgres@127.0.0.1:5432/postgres",
+                  "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
+AXE = ROOT / "tests" / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
+_scratch_database: list[tuple[str, str]] = []  # (server, database) made for this session, dropped at its end
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Without KB_TEST_POSTGRES_URL, use a local PostgreSQL that lets postgres in: a scratch database
+    for this session (dropped at its end) becomes KB_TEST_POSTGRES_URL, so the PostgreSQL tests run."""
+    if os.environ.get(POSTGRES_ENV):
+        return
+    import psycopg
+
+    for server in LOCAL_POSTGRES:
+        try:
+            with psycopg.connect(server, autocommit=True, connect_timeout=2) as conn:
+                name = "kb_test_" + uuid.uuid4().hex[:12]
+                conn.execute(f"CREATE DATABASE {name}")
+        except psycopg.Error:
+            continue
+        _scratch_database.append((server, name))
+        os.environ[POSTGRES_ENV] = server.rsplit("/", 1)[0] + "/" + name
+        return
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop the scratch database pytest_sessionstart made."""
+    import psycopg
+
+    for server, name in _scratch_database:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        os.environ.pop(POSTGRES_ENV, None)
+    if "dir" in _session_cache:
+        shutil.rmtree(_session_cache["dir"], ignore_errors=True)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
+    """Install axe-core (npm, tests/a11y's lock file) when browser tests are to run, npm is here and it
+    is missing, so the accessibility tests run rather than skip; where that fails they skip as before."""
+    if AXE.is_file() or not shutil.which("npm") or not any(item.get_closest_marker("browser") for item in items):
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line("conftest: installing axe-core for the accessibility tests (npm install --prefix tests/a11y)")
+    subprocess.run(["npm", "install", "--prefix", str(ROOT / "tests" / "a11y"), "--no-audit", "--no-fund", "--silent"],
+                   capture_output=True, timeout=300, check=False)
 
 
 @pytest.fixture

@@ -66,7 +66,8 @@ def free_port() -> int:
 
 
 POSTGRES_ENV = "KB_TEST_POSTGRES_URL"
-POSTGRES_HINT = (f"{POSTGRES_ENV} is not set: to run the PostgreSQL tests, point it at a server, e.g. "
+POSTGRES_HINT = (f"{POSTGRES_ENV} is not set and no PostgreSQL on 127.0.0.1:5432 lets postgres in: to run the "
+                 f"PostgreSQL tests, start one, or point {POSTGRES_ENV} at a server, e.g. "
                  f"{POSTGRES_ENV}=postgresql://postgres@127.0.0.1:5432/postgres (bash .ci/run sets it)")
 NODE_HINT = "node is not on PATH: to run the tests of the browser engine, install Node.js (apt-get install nodejs)"
 

@@ -72,6 +72,8 @@ def test_check_reports_every_problem_with_path_and_line(kb_project):
         "    hint: check indentation and quote values holding ':' or '#'",
         "articles/billing/copy.md:2: error: duplicate id 'track-order', already used by shipping/track-order.md",
         "    hint: ids are the key for votes: give this newer article its own id, never reuse one",
+        "articles/billing/copy.md:3: error: title 'where is my parcel' duplicates shipping/track-order.md",
+        "    hint: merge the two articles, or say how they differ in the titles",
         "articles/billing/refunds.md:3: error: 'tags' must be a list of strings, got 'billing' (str)",
         "    hint: write  tags: [billing]",
         "articles/billing/refunds.md:4: error: 'reviewed' is not a real date: '2026-13-01' (month must be in 1..12)",
@@ -89,8 +91,6 @@ def test_check_reports_every_problem_with_path_and_line(kb_project):
         "    hint: put the image beside the article or fix the path",
         "articles/billing/untitled.md:1: error: no title",
         "    hint: add  title: ...  to the front matter, or a first line '# Title'",
-        "articles/shipping/track-order.md:3: error: title 'Where is my parcel?' duplicates billing/copy.md",
-        "    hint: merge the two articles, or say how they differ in the titles",
         "kb check: 11 errors, 0 warnings in 4 articles",
     ]
 

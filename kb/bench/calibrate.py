@@ -18,6 +18,7 @@ them is the luck of one split.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from typing import Callable
@@ -80,21 +81,26 @@ def cut_table(rows: dict[str, list[Row]]) -> dict[str, dict[str, dict[str, float
     return table
 
 
-def predict(weights: dict[str, float], x: dict[str, float] | None) -> float:
-    """The model's probability for features `x` (0 for a query with no result)."""
-    return 0.0 if x is None else probability(weights, x)
+def predict(weights: dict[str, float], x: dict[str, float] | None, names: tuple[str, ...] = FEATURES) -> float:
+    """The model's probability for features `x` over the features `names` (0 for a query with no result)."""
+    if x is None:
+        return 0.0
+    if names == FEATURES:
+        return probability(weights, x)  # the browser's model, summed as the worker sums it
+    z = weights["intercept"] + sum(weights[name] * x[name] for name in names)
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
 def fit_logistic(rows: list[Row], l2: float = L2, iterations: int = 30,
-                 languages: tuple[str, ...] = ()) -> dict[str, float]:
+                 languages: tuple[str, ...] = (), names: tuple[str, ...] = FEATURES) -> dict[str, float]:
     """Logistic regression on rows with results, by Newton's method with a small L2 penalty.
 
     `languages`: those (other than the base language) that get an intercept offset of their own,
-    returned as `offset:<code>`.
+    returned as `offset:<code>`; `names`: the features (of each row's `features`) to fit on.
     """
-    data = [([1.0] + [r.features[n] for n in FEATURES] + [1.0 if r.language == code else 0.0 for code in languages],
+    data = [([1.0] + [r.features[n] for n in names] + [1.0 if r.language == code else 0.0 for code in languages],
              1.0 if r.right else 0.0) for r in rows if r.features]
-    k = len(FEATURES) + 1 + len(languages)
+    k = len(names) + 1 + len(languages)
     x = np.array([d[0] for d in data], dtype=float).reshape(len(data), k)
     y = np.array([d[1] for d in data], dtype=float)
     w = np.zeros(k)
@@ -107,13 +113,14 @@ def fit_logistic(rows: list[Row], l2: float = L2, iterations: int = 30,
         if np.abs(step).max() < 1e-9:
             break
     w = w.tolist()
-    return {"intercept": w[0], **{name: w[i + 1] for i, name in enumerate(FEATURES)},
-            **{f"offset:{code}": w[len(FEATURES) + 1 + i] for i, code in enumerate(languages)}}
+    return {"intercept": w[0], **{name: w[i + 1] for i, name in enumerate(names)},
+            **{f"offset:{code}": w[len(names) + 1 + i] for i, code in enumerate(languages)}}
 
 
-def per_language(fitted: dict[str, float], languages: tuple[str, ...]) -> dict[str, dict[str, float]]:
+def per_language(fitted: dict[str, float], languages: tuple[str, ...],
+                 names: tuple[str, ...] = FEATURES) -> dict[str, dict[str, float]]:
     """One model per language from a fit with offsets: the shared weights, each language's intercept."""
-    shared = {name: fitted[name] for name in FEATURES}
+    shared = {name: fitted[name] for name in names}
     models = {BASE_LANGUAGE: {"intercept": fitted["intercept"], **shared}}
     for code in languages:
         models[code] = {"intercept": fitted["intercept"] + fitted[f"offset:{code}"], **shared}

@@ -2,15 +2,24 @@
 
 `answer(site_dir, query, ...)` is what the collector's `GET /api/search` and the MCP server return:
 
-    {"query", "language", "answered",
-     "results": [{"id", "title", "url", "section", "passage", "score", "confidence"}],
+    {"query", "language", "answered", "handover",
+     "results": [{"id", "title", "url", "version", "section", "passage", "score", "confidence"}],
      "contact": [...]}
 
-`confidence` is the estimated probability that a result answers the query: the model shipped with
-the site's index (kb.search.confidence, the one the site's own search box uses).
-`answered` is true when the top result's confidence reaches the site's `answer_threshold`; when it
-is not, `contact` lists the site's contact channels with the query carried, so the bot can hand
-the customer over to a person.
+A site built with its vectors (kb.search.vectors; the default) is ranked by meaning and words
+together (kb.search.hybrid), and `confidence` is the hybrid model's (kb.search.hybrid.confidence,
+fitted on in-scope and out-of-scope questions together); a site without them is ranked by words
+alone with the model shipped with the site's index (kb.search.confidence, the one the
+site's own search box uses). Either way `confidence` is the estimated
+probability that the result answers the query. `answered` is true when the top result's confidence
+reaches the site's `answer_threshold`; when it is not, `contact` lists the site's contact channels
+with the query carried, so the bot can hand the customer over to a person. A query that asks for a
+person ("talk to a person", in the site's language or close in meaning to one of its `handover`
+phrases) is handed over whatever the articles say: `handover` is then true.
+
+`url` is absolute when the site has a `site_url` (the language's own, `/pl/` included), else the
+path from the site's root (`pl/...` for another language). A query without `lang` on a site with
+several languages is answered in the language it is written in (kb.search.hybrid.written_in).
 
 Every file read here (index, answers file, an article's Markdown) must resolve inside the site
 folder, symlinks followed: a `language` names one of the site's languages (its manifest's), never a
@@ -35,14 +44,20 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
+import numpy as np
+
 from kb.channels.llms import ANSWERS_FORMAT, ANSWERS_PATH
 from kb.manifest import NAME as MANIFEST_NAME
+from kb.search import hybrid
 from kb.search.confidence import confidence
+from kb.search.embeddings import PASSAGE, EmbeddingError, model
 from kb.search.index import INDEX_PATH, SearchError, load_index
 from kb.search.ranker import Hit, search
 from kb.search.ranker import prepare as prepare_ranker
 from kb.search.sections import ArticleSections, Section, SectionAnalysis
-from kb.search.text import analyzer_for
+from kb.search.text import analyzer_for, fold
+from kb.search.language import written_in
+from kb.search.vectors import VECTORS_PATH, ArticleVectors, load_vectors
 
 # The default answer threshold, for 90% precision: cross-validated, the top result was right at least
 # 90% of the time on both English public sets from 0.70 up; 0.8 keeps a margin (`kb bench calibrate`
@@ -89,7 +104,12 @@ class AnswerSite:
     threshold: float
     contact: list[dict]
     articles: dict[str, dict]
+    mail_search: str = "Last search:"  # the line a mailto: hand-over starts the query with, in the site's language
     analysis: SectionAnalysis = field(default_factory=lambda: SectionAnalysis(analyzer_for("en")))
+    base: str = ""  # what article URLs are joined to: the site_url, else the language's folder ("pl/")
+    handover_phrases: tuple[str, ...] = ()  # what customers say to ask for a person
+    vectors: ArticleVectors | None = None  # None: ranked by words alone
+    _handover_vectors: tuple[np.ndarray, np.ndarray] | None = None
     prepared: dict[str, ArticleSections] = field(default_factory=dict)
     ready: threading.Event = field(default_factory=threading.Event)  # set once `prepare` has finished
     stopped: threading.Event = field(default_factory=threading.Event)  # set when a newer build replaced it
@@ -108,6 +128,8 @@ class AnswerSite:
         answered meanwhile wait little; stops early when the site was replaced. Returns figures."""
         start = time.perf_counter()
         prepare_ranker(self.index)
+        if self.vectors is not None:
+            self.handover_vectors()  # loads the model too
         for article_id in list(self.articles):
             if self.stopped.is_set():
                 break
@@ -116,14 +138,28 @@ class AnswerSite:
         else:
             self.ready.set()
         return {"articles": len(self.prepared), "seconds": round(time.perf_counter() - start, 3),
-                "section_bytes": sum(a.nbytes() for a in self.prepared.values())}
+                "section_bytes": sum(a.nbytes() for a in self.prepared.values()),
+                "vectors": len(self.vectors.article) if self.vectors is not None else 0}
+
+    def handover_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """The handover phrases' vectors embedded as passages (like the articles' units) and as a
+        customer's words (like queries), made once."""
+        if self._handover_vectors is None:
+            phrases = [p for p in self.handover_phrases if p.strip()]
+            as_asked = np.stack([model().query(p) for p in phrases]) if phrases else np.zeros((0, 0), np.float32)
+            self._handover_vectors = (model().passages(phrases), as_asked)
+        return self._handover_vectors
 
 
 def read_site(site_dir: Path, root: Path | None = None) -> AnswerSite:
-    """Parse one language's built site (search index and answers file), or raise SearchError
-    (OutsideSite when one of its files resolves outside `root`, the whole site's folder)."""
+    """Parse one language's built site (search index, answers file, vectors), or raise SearchError
+    (OutsideSite when one of its files resolves outside `root`, the whole site's folder).
+
+    Article URLs are joined to the site's `site_url`, else to the language's folder from the site's
+    root ("pl/"). A vectors file that cannot be read is logged and left out: words still answer."""
     root = Path(site_dir) if root is None else Path(root)
     inside(root, Path(site_dir) / INDEX_PATH)
+    base = "" if Path(site_dir) == root else Path(site_dir).relative_to(root).as_posix() + "/"
     index = load_index(site_dir)
     path = Path(site_dir) / ANSWERS_PATH
     try:
@@ -136,10 +172,21 @@ def read_site(site_dir: Path, root: Path | None = None) -> AnswerSite:
     if not isinstance(data, dict) or data.get("format") != ANSWERS_FORMAT:
         raise SearchError(f"{path}: not a kb answers file (expected format {ANSWERS_FORMAT})")
     site = data.get("site", {})
+    if (Path(site_dir) / VECTORS_PATH).exists():
+        inside(root, Path(site_dir) / VECTORS_PATH)
+    try:
+        vectors = load_vectors(site_dir)
+    except EmbeddingError as exc:
+        log.warning("%s; answering by words alone", exc)
+        vectors = None
+    site_url = str(site.get("site_url") or "")
     return AnswerSite(index=index, name=site.get("name", ""), language=site.get("language", "en"),
                       threshold=float(site.get("answer_threshold", DEFAULT_THRESHOLD)),
                       contact=list(site.get("contact", [])), articles=data.get("articles", {}),
-                      analysis=SectionAnalysis(analyzer_for(index.get("language"))))
+                      mail_search=site.get("mail_search", "Last search:"),
+                      analysis=SectionAnalysis(analyzer_for(index.get("language"))),
+                      base=site_url.rstrip("/") + "/" if site_url else base,
+                      handover_phrases=tuple(str(p) for p in site.get("handover") or ()), vectors=vectors)
 
 
 class SiteCache:
@@ -214,7 +261,7 @@ def _prepare_quietly(site: AnswerSite, site_dir: Path) -> None:
 
 def _stamp(site_dir: Path) -> tuple:
     stamp = []
-    for name in (INDEX_PATH, ANSWERS_PATH):
+    for name in (INDEX_PATH, ANSWERS_PATH, VECTORS_PATH):
         try:
             st = (site_dir / name).stat()
             stamp.append((st.st_mtime_ns, st.st_size))
@@ -233,6 +280,9 @@ def prepare_site(site_dir: Path, cache: SiteCache = _CACHE) -> threading.Thread:
     def load() -> None:
         try:
             cache.get(site_dir)
+            for code in cache.languages(site_dir).values():  # a query's language may pick any of them
+                if (Path(site_dir) / code / INDEX_PATH).is_file():
+                    cache.get(Path(site_dir) / code, f"{code}/")
         except SearchError as exc:
             log.info("%s: not prepared: %s", site_dir, exc)
 
@@ -274,10 +324,27 @@ def language_folder(site_dir: Path, language: str | None, cache: SiteCache = _CA
     return folder
 
 
+def query_language(site_dir: Path, query: str, cache: SiteCache = _CACHE) -> str | None:
+    """The site's language `query` is written in (kb.search.language), None for the default one."""
+    others = cache.languages(site_dir)
+    if not others:
+        return None
+    default = cache.get(site_dir)
+    indexes = {default.language: default.index}
+    for code in others.values():
+        folder = Path(site_dir) / code
+        if (folder / INDEX_PATH).is_file():
+            try:
+                indexes[code] = cache.get(inside(site_dir, folder), site_dir).index
+            except OutsideSite as exc:  # not a help center of this site: never read, never chosen
+                log.error("%s", exc)
+    found = written_in(query, indexes, default.language)
+    return None if found == default.language else found
+
+
 def site_for_language(site_dir: Path, language: str | None, cache: SiteCache = _CACHE) -> AnswerSite:
     """The help center in `language` (the default one when None): `site_dir` or `site_dir/<code>`."""
-    folder = language_folder(site_dir, language, cache)
-    return cache.get(folder, site_dir)
+    return cache.get(language_folder(site_dir, language, cache), site_dir)
 
 
 def answer(site_dir: Path, query: str, *, lang: str | None = None, limit: int = DEFAULT_LIMIT,
@@ -285,26 +352,30 @@ def answer(site_dir: Path, query: str, *, lang: str | None = None, limit: int = 
     """The answer JSON for `query` on the built site in `site_dir` (see the module docstring).
 
     `channel` is not used in the answer; it is accepted so every caller hands the same arguments.
+    Without `lang`, the query is answered in the site's language it is written in.
     """
-    site = site_for_language(site_dir, lang, cache)
+    site = site_for_language(site_dir, lang if lang is not None else query_language(site_dir, query, cache), cache)
     return answer_from(site, query, limit)
 
 
 def site_ready(site_dir: Path, lang: str | None = None, cache: SiteCache = _CACHE) -> bool:
-    """True when answering for `site_dir` (in `lang`) will parse nothing: the site is parsed and
-    prepared, and its files have not changed since. A server answers such queries at once, and
-    hands the others to a thread (parsing a large site takes seconds)."""
+    """True when answering for `site_dir` (in `lang`) takes a few milliseconds: the site is parsed
+    and prepared, its files have not changed since, and it ranks by words alone. A server answers
+    such queries at once, and hands the others to a thread: parsing a large site takes seconds, and
+    a site with vectors embeds each query (tens of milliseconds, the GIL released meanwhile)."""
     site_dir = Path(site_dir)
     default = cache.current(site_dir)
-    if default is None or not default.ready.is_set():
+    if default is None or not default.ready.is_set() or default.vectors is not None:
         return False
-    if lang is None or lang.lower() == default.language.lower():
+    if lang is not None and lang.lower() == default.language.lower():
         return True
-    code = cache.languages(site_dir).get(lang.lower())
-    if code is None:  # not one of the site's: the answer's thread says so
-        return False
-    other = cache.current(site_dir / code)
-    return other is not None and other.ready.is_set()
+    # without lang, the query's language picks the site: every language must be ready
+    codes = list(cache.languages(site_dir).values()) if lang is None else [lang]
+    for code in codes:
+        other = cache.current(site_dir / code)
+        if other is None or not other.ready.is_set() or other.vectors is not None:
+            return False
+    return True
 
 
 # Whoever serves `answer` (the collector) calls `prepare` at start, so the site is parsed and
@@ -314,46 +385,87 @@ answer.ready = site_ready  # type: ignore[attr-defined]
 
 
 def answer_from(site: AnswerSite, query: str, limit: int = DEFAULT_LIMIT) -> dict:
-    """The answer JSON for `query` on an already parsed site."""
-    hits = search(site.index, query, limit=max(2, min(limit, MAX_LIMIT)))
-    results = [result_of(site, hits, i) for i in range(min(limit, len(hits)))]
-    answered = bool(results) and results[0]["confidence"] >= site.threshold
-    return {"query": query, "language": site.language, "answered": answered, "results": results,
-            "contact": [] if answered else handover(site.contact, query)}
+    """The answer JSON for `query` on an already parsed site: by meaning and words when the site has
+    vectors, by words alone when it has not."""
+    wanted = max(2, min(limit, MAX_LIMIT))
+    if site.vectors is not None:
+        query_vector = model().query(query)
+        hits = hybrid.hybrid_search(site.index, site.vectors, query, query_vector, limit=wanted)
+        asks_person = hybrid.asks_for_person(query_vector, *site.handover_vectors(), hits)
+        results = [hybrid_result(site, hits, i) for i in range(min(limit, len(hits)))]
+    else:
+        lexical = search(site.index, query, limit=wanted)
+        asks_person = says_handover_phrase(query, site.handover_phrases)
+        results = [result_of(site, lexical, i) for i in range(min(limit, len(lexical)))]
+    answered = bool(results) and results[0]["confidence"] >= site.threshold and not asks_person
+    return {"query": query, "language": site.language, "answered": answered, "handover": asks_person,
+            "results": results, "contact": [] if answered else handover(site.contact, query, site.mail_search)}
+
+
+def says_handover_phrase(query: str, phrases: tuple[str, ...]) -> bool:
+    """Without vectors: whether the query holds one of the handover phrases, word for word (folded)."""
+    words = f" {' '.join(fold(query).split())} "
+    return any(f" {' '.join(fold(p).split())} " in words for p in phrases if p.strip())
 
 
 def result_of(site: AnswerSite, hits: list[Hit], number: int) -> dict:
-    """One result: the article, its best-matching section and a passage around the matched words."""
+    """One result of the words-only ranking: the article, its best-matching section and a passage
+    around the matched words."""
     hit = hits[number]
-    article = site.sections_of(hit.id)
-    section: dict | None = None
-    text = ""
-    url = hit.url
-    if article.sections:
-        which, text = site.analysis.best(article, hit.terms)
-        best = article.sections[which]
-        if best.anchor:
-            section = {"heading": best.heading, "anchor": best.anchor}
-            url = f"{hit.url}#{best.anchor}"
-    return {"id": hit.id, "title": hit.title, "url": url, "section": section, "passage": text,
-            "score": round(hit.score, 4), "confidence": round(confidence(hits, number, site.index), 4)}
+    section, url, text = _section(site, hit.id, hit.url, hit.terms)
+    return _result(site, hit.id, hit.title, url, section, text, hit.score, confidence(hits, number, site.index))
 
 
-def handover(channels: list[Mapping[str, Any]], query: str) -> list[dict]:
+def hybrid_result(site: AnswerSite, hits: list[hybrid.HybridHit], number: int) -> dict:
+    """One result of the hybrid ranking: the section is the one whose passage came closest in
+    meaning, or, when the title or a question did, the one holding most of the matched words."""
+    hit = hits[number]
+    terms = hit.hit.terms if hit.hit is not None else ()
+    vectors = site.vectors
+    assert vectors is not None
+    chosen = int(vectors.sections[hit.unit]) if hit.unit >= 0 and vectors.kinds[hit.unit] == PASSAGE else None
+    section, url, text = _section(site, hit.id, hit.url, terms, chosen)
+    return _result(site, hit.id, hit.title, url, section, text, hit.score,
+                   hybrid.confidence(hits, number, site.index.get("language")))
+
+
+def _section(site: AnswerSite, article_id: str, url: str, terms: tuple[str, ...],
+             number: int | None = None) -> tuple[dict | None, str, str]:
+    """The article's section (`number`, else the best for `terms`), the URL to it, and its passage."""
+    article = site.sections_of(article_id)
+    if not article.sections:
+        return None, url, ""
+    if number is not None and not 0 <= number < len(article.sections):
+        number = None
+    which, text = site.analysis.best(article, terms, number=number)
+    best = article.sections[which]
+    if best.anchor:
+        return {"heading": best.heading, "anchor": best.anchor}, f"{url}#{best.anchor}", text
+    return None, url, text
+
+
+def _result(site: AnswerSite, article_id: str, title: str, url: str, section: dict | None, passage: str,
+            score: float, probability: float) -> dict:
+    entry = site.articles.get(article_id, {})
+    return {"id": article_id, "title": title, "url": site.base + url, "version": entry.get("version", ""),
+            "section": section, "passage": passage, "score": round(score, 4), "confidence": round(probability, 4)}
+
+
+def handover(channels: list[Mapping[str, Any]], query: str, mail_search: str = "Last search:") -> list[dict]:
     """The site's contact channels, each link carrying the customer's query (as the widget does)."""
     out = []
     for channel in channels:
         url = str(channel.get("url", ""))
-        out.append({"name": channel.get("name", ""), "url": carry_query(url, query),
+        out.append({"name": channel.get("name", ""), "url": carry_query(url, query, mail_search),
                     "hours": channel.get("hours", ""), "description": channel.get("description", "")})
     return out
 
 
-def carry_query(url: str, query: str) -> str:
+def carry_query(url: str, query: str, mail_search: str = "Last search:") -> str:
     """`url` with the query carried: a mailto body line, or a `search` parameter on a web link."""
     if url.lower().startswith("mailto:"):
         joiner = "&" if "?" in url else "?"
-        return f"{url}{joiner}body={quote('Last search: ' + query + chr(10) + chr(10))}"
+        return f"{url}{joiner}body={quote(mail_search + ' ' + query + chr(10) + chr(10))}"
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         return url

@@ -6,7 +6,9 @@ Two tools, for AI assistants that answer customers:
   with sections, passages and confidence, `answered`, and the contact channels to hand over to.
 - `get_article(id, language?)` returns the article's Markdown, title, URL and version.
 
-Searches are handed to `record` (when given) with channel `mcp`, for the review's gaps.
+Searches are handed to `record` (when given) with channel `mcp`, for the review's gaps. A query
+no store can hold (a NUL, a lone surrogate: `kb.votes.schema`'s rule) is refused, as the search API
+refuses it; a record the store does not take is logged, and the assistant gets its answer anyway.
 
 Both read only the site: `language` is one of the site's languages (the API's `lang` rule, in
 `kb.channels.answers.language_folder`), never a path, and a file the site names that resolves
@@ -19,14 +21,17 @@ import logging
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Annotated, Any, Callable, Literal
+
+from pydantic import Field
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 from kb.channels.answers import (DEFAULT_LIMIT, MAX_LIMIT, OutsideSite, SiteCache, UnknownLanguage, answer,
-                                 get_article, prepare_site)
+                                 get_article, prepare_site, site_languages)
 from kb.search.index import SearchError
+from kb.votes.schema import MAX_QUERY, text_problem
 
 CHANNEL = "mcp"
 log = logging.getLogger("kb.channels")
@@ -36,7 +41,7 @@ Record = Callable[[dict], Any]
 def search_row(result: dict, channel: str, visitor: str) -> dict:
     """The searches-table row of an answer: answered (results 1, the top article) or handed over (0)."""
     top = result["results"][0]["id"] if result["answered"] and result["results"] else None
-    return {"event_id": str(uuid.uuid4()), "query": result["query"][:200], "results": 1 if top else 0,
+    return {"event_id": str(uuid.uuid4()), "query": result["query"][:MAX_QUERY], "results": 1 if top else 0,
             "article": top, "language": result["language"], "channel": channel, "visitor": visitor,
             "created_at": datetime.now(timezone.utc)}
 
@@ -51,13 +56,32 @@ def make_server(site_dir: Path, record: Record | None = None, name: str = "kb he
         "when `answered` is true, answer from the top result's passage and link its url; when it is "
         "false, do not guess: offer the `contact` channels. Call get_article for the whole article."))
 
-    @server.tool()
+    codes = site_codes(site_dir, cache)
+    # The site's languages as an enum, so an assistant picks one of them (a plain string when the
+    # site is not built yet: the call then says which languages there are).
+    Language = Literal[tuple(codes)] if codes else str  # type: ignore[valid-type]
+    language_help = ("The help center's language to search in"
+                     + (f": one of {', '.join(codes)} (default {codes[0]})" if codes else "")
+                     + ". Leave it out to search in the language the query is written in.")
+    Query = Annotated[str, Field(min_length=1, max_length=MAX_QUERY, description=(
+        f"The customer's question in their own words, 1 to {MAX_QUERY} characters."))]
+    LanguageArg = Annotated[Language | None, Field(description=language_help)]  # type: ignore[valid-type]
+    ArticleLanguage = Annotated[Language | None, Field(description=(  # type: ignore[valid-type]
+        "The language of the help center the article is in" + (f": one of {', '.join(codes)} (default {codes[0]})"
+                                                                 if codes else "") + ".")
+    )]
+    Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description=f"How many results, 1 to {MAX_LIMIT}.")]
+
     def search_help_center(query: str, language: str | None = None, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
-        """Search the help center: ranked articles with their best section, a passage and a confidence
-        (0-1); `answered` says whether the top result is confident enough to answer from, and when it
-        is not, `contact` lists how to reach a person."""
-        if not query.strip() or len(query) > 200:
-            raise ToolError("query must be 1 to 200 characters")
+        """Search the help center: ranked articles with their best section, a passage, an absolute URL,
+        the article's version and a confidence (0-1). When `answered` is true, answer from the top
+        result's passage and link its url; when it is false, do not guess: offer the `contact`
+        channels (`handover` true: the customer asked for a person)."""
+        if not query.strip() or len(query) > MAX_QUERY:
+            raise ToolError(f"query must be 1 to {MAX_QUERY} characters")
+        problem = text_problem(query)
+        if problem is not None:
+            raise ToolError(f"query {problem}")
         try:
             result = answer(site_dir, query, lang=language, limit=max(1, min(limit, MAX_LIMIT)),
                             channel=CHANNEL, cache=cache)
@@ -66,10 +90,16 @@ def make_server(site_dir: Path, record: Record | None = None, name: str = "kb he
         except (UnknownLanguage, SearchError) as exc:
             raise ToolError(str(exc)) from exc
         if record is not None:
-            record(result)
+            try:
+                record(result)
+            except Exception as exc:  # noqa: BLE001 - keeping the search must not cost the customer the answer
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                log.error("search not kept (the answer was sent): %s", first)
         return result
 
-    @server.tool(name="get_article")
+    ArticleId = Annotated[str, Field(min_length=1, max_length=200,
+                                     description="The article's id, as search_help_center returns it.")]
+
     def get_article_tool(id: str, language: str | None = None) -> dict[str, Any]:  # noqa: A002 - the tool's name
         """One article of the help center by its id: its Markdown, title, URL and version."""
         try:
@@ -84,7 +114,23 @@ def make_server(site_dir: Path, record: Record | None = None, name: str = "kb he
             log.error("%s: get_article %r: %s", site_dir, id, exc)
             raise ToolError(f"article {id!r} cannot be read; rebuild the site (kb build)") from None
 
+    # The schemas an assistant reads: each parameter described, with its limits (set here, not as
+    # string annotations, since they are made from the site at start)
+    search_help_center.__annotations__ = {"query": Query, "language": LanguageArg, "limit": Limit,
+                                          "return": dict[str, Any]}
+    get_article_tool.__annotations__ = {"id": ArticleId, "language": ArticleLanguage, "return": dict[str, Any]}
+    server.add_tool(search_help_center, name="search_help_center")
+    server.add_tool(get_article_tool, name="get_article")
     return server
+
+
+def site_codes(site_dir: Path, cache: SiteCache) -> list[str]:
+    """The built site's languages, its default first ([] when it is not built yet)."""
+    try:
+        default = cache.get(site_dir).language
+    except SearchError:
+        return []
+    return [default, *[code for code in site_languages(site_dir).values() if code != default]]
 
 
 def _refused(exc: OutsideSite) -> ToolError:

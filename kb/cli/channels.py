@@ -23,10 +23,16 @@ def mcp_command(site_dir: Path, db: str | None) -> None:
     from kb.votes.collector import Visitors
     from kb.votes.store import StoreError, open_store
 
+    # Fail now, not at the first question: an MCP client shows only "Connection closed" when the
+    # server stops, and logs what it wrote to standard error. It starts the server in a folder of
+    # its own choosing, so a relative --site is the usual mistake: name the folder it was read from.
+    if not site_dir.is_dir():
+        raise KbError(f"kb mcp: no built site at {site_dir.resolve()} (--site {site_dir}, read from the folder "
+                      f"{Path.cwd()}); build it with kb build, and give MCP clients its absolute path")
     try:
-        site_for_language(site_dir, None)  # fail now, not at the first question
+        site_for_language(site_dir, None)
     except SearchError as exc:
-        raise KbError(str(exc)) from exc
+        raise KbError(f"kb mcp: {exc}") from exc
     store = None
     record = None
     if db:

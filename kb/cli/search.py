@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
+from kb.channels.answers import SiteCache, UnknownLanguage, answer_from, language_folder
 from kb.cli.app import KbError, bench, main
-from kb.search.index import SearchError, load_index
+from kb.search.index import SearchError
 from kb.search.ranker import search
 
 
@@ -18,26 +19,43 @@ from kb.search.ranker import search
               show_default=True, help="The built site whose search index to use.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True,
               help="How many results to show.")
+@click.option("--words", is_flag=True,
+              help="Rank by words alone, as the site's search box in the browser does (default: by meaning and "
+                   "words, as the search API, kb mcp and the report do, where the site has its vectors).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def search_command(query: str, site_dir: Path, limit: int, as_json: bool) -> None:
-    """Show what customers find for QUERY, ranked as the site's search box ranks it."""
+@click.option("--language", default=None, metavar="CODE",
+              help="The help center's language on a site with languages (pl searches SITE/pl/); default the site's own.")
+def search_command(query: str, site_dir: Path, limit: int, words: bool, as_json: bool, language: str | None) -> None:
+    """Show what customers find for QUERY, ranked as the search API ranks it (--words: as the search box)."""
+    cache = SiteCache(background=False)
     try:
-        index = load_index(site_dir)
+        folder = language_folder(site_dir, language, cache)
+        site = cache.get(folder, site_dir)
     except SearchError as exc:
         raise KbError(str(exc)) from exc
-    hits = search(index, query, limit=limit)
+    except UnknownLanguage as exc:
+        raise KbError(f"{site_dir}: {exc}") from exc
+    # URLs as paths from the site's root ("pl/..." for another language), whatever its site_url
+    prefix = "" if folder == site_dir else f"{folder.name}/"
+    if words:
+        hits = [(h.id, h.title, prefix + h.url, h.score, None) for h in search(site.index, query, limit=limit)]
+    else:
+        answered = answer_from(site, query, limit)
+        hits = [(r["id"], r["title"], prefix + r["url"].removeprefix(site.base), r["score"], r["confidence"])
+                for r in answered["results"]]
     if as_json:
         click.echo(json.dumps({"query": query, "results": [
-            {"rank": rank, "id": h.id, "title": h.title, "url": h.url, "score": round(h.score, 3)}
-            for rank, h in enumerate(hits, 1)]}, ensure_ascii=False, indent=2))
+            {"rank": rank, "id": i, "title": t, "url": u, "score": round(s, 3),
+             **({"confidence": c} if c is not None else {})}
+            for rank, (i, t, u, s, c) in enumerate(hits, 1)]}, ensure_ascii=False, indent=2))
         return
     if not hits:
         click.echo(f"no results for '{query}'")
         return
     width = len(str(len(hits)))
-    for rank, h in enumerate(hits, 1):
-        click.echo(f"{rank:>{width}}. {h.title}  [{h.id}]  {h.score:.2f}")
-        click.echo(f"{'':>{width}}  /{h.url}")
+    for rank, (article_id, title, url, score, _) in enumerate(hits, 1):
+        click.echo(f"{rank:>{width}}. {title}  [{article_id}]  {score:.2f}")
+        click.echo(f"{'':>{width}}  /{url.split('#')[0]}")
 
 
 @bench.command("search")
@@ -53,7 +71,8 @@ def search_command(query: str, site_dir: Path, limit: int, as_json: bool) -> Non
               help="Grow each data set to N articles (varied copies) to measure a large help center; "
                    "a folder without queries.jsonl gets known-item queries from its titles.")
 @click.option("--engine", "engines", multiple=True, metavar="NAME",
-              help="Only these engines (repeatable): kb, lunr, minisearch, fuse, flexsearch, orama, pagefind.")
+              help="Only these engines (repeatable): kb (the browser's and the server's hybrid, kb-hybrid), "
+                   "kb-hybrid, lunr, minisearch, fuse, flexsearch, orama, pagefind.")
 @click.option("--language", default="en", show_default=True, metavar="CODE",
               help="The language of the data sets' articles and queries: ours runs with its analyzer (en, pl).")
 @click.option("--api", "api", is_flag=True,
@@ -73,7 +92,8 @@ def bench_search(datasets: tuple[Path, ...], typo_seed: int | None, json_path: P
     unknown = [e for e in engines if e not in ENGINES]
     if unknown:
         raise click.UsageError(f"unknown engine {unknown[0]!r}; choose from {', '.join(ENGINES)}")
-    chosen = [e for e in ENGINES if not engines or e in engines]
+    # `kb` names both engines the product ships: the browser's and the server's hybrid
+    chosen = [e for e in ENGINES if not engines or e in engines or (e == "kb-hybrid" and "kb" in engines)]
     try:
         ensure_packages(stderr_log, chosen)
         results = {}
@@ -127,6 +147,67 @@ def bench_calibrate(datasets: tuple[Path, ...], json_path: Path | None, language
     if json_path:
         json_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         stderr_log(f"wrote {json_path}")
+
+
+@bench.command("hybrid")
+@click.argument("datasets", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="FILE", help="Write the figures and the coefficients as JSON to FILE.")
+@click.option("--language", "languages", multiple=True, metavar="[SET=]CODE",
+              help="The language of the sets' articles (all, or one set by its folder name: plhelp=pl). Default en.")
+def bench_hybrid_command(datasets: tuple[Path, ...], json_path: Path | None, languages: tuple[str, ...]) -> None:
+    """Rank DATASET folders by words, meaning and both; fit the hybrid confidence; print cross-validated figures."""
+    from kb.bench.datasets import DatasetError, load_dataset
+    from kb.bench.hybrid import ASKED, bench_hybrid, format_hybrid
+    from kb.bench.search import stderr_log
+    from kb.site.languages import TEXTS
+
+    default, per_set = _languages(languages)
+    try:
+        loaded = [load_dataset(folder) for folder in datasets]
+        result = bench_hybrid(loaded, {ds.name: per_set.get(ds.name, default) for ds in loaded}, stderr_log,
+                              phrases={code: texts["handover_phrases"] for code, texts in TEXTS.items()}, asked=ASKED)
+    except (DatasetError, SearchError) as exc:
+        raise KbError(str(exc)) from exc
+    click.echo(format_hybrid(result))
+    if json_path:
+        json_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        stderr_log(f"wrote {json_path}")
+
+
+@bench.command("embedders")
+@click.argument("datasets", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--language", "languages", multiple=True, metavar="[SET=]CODE",
+              help="The language of the sets' articles (all, or one set by its folder name: plhelp=pl). Default en.")
+def bench_embedders_command(datasets: tuple[Path, ...], languages: tuple[str, ...]) -> None:
+    """kb's embedding model beside an alternative that ships its weights, on DATASET folders."""
+    from kb.bench.datasets import DatasetError, load_dataset
+    from kb.bench.embedders import BenchSetupError, bench_embedders, format_embedders
+    from kb.bench.search import stderr_log
+
+    default, per_set = _languages(languages)
+    try:
+        loaded = [load_dataset(folder) for folder in datasets]
+        result = bench_embedders(loaded, {ds.name: per_set.get(ds.name, default) for ds in loaded}, stderr_log)
+    except (DatasetError, SearchError, BenchSetupError) as exc:
+        raise KbError(str(exc)) from exc
+    click.echo(format_embedders(result))
+
+
+def _languages(values: tuple[str, ...]) -> tuple[str, dict[str, str]]:
+    """--language values: the default language and the per-set ones (SET=CODE)."""
+    default, per_set = "en", {}
+    for value in values:
+        name, _, code = value.rpartition("=")
+        if not code:
+            raise click.BadParameter(f"expected CODE or SET=CODE, got {value!r}", param_hint="--language")
+        if name:
+            per_set[name] = code
+        else:
+            default = code
+    return default, per_set
 
 
 def _bench_api(datasets: tuple[Path, ...], scale: int, json_path: Path | None, language: str) -> None:

@@ -154,7 +154,7 @@ def new(title: str | None, category: str, article_id: str | None, translate_id: 
     site = load_site(config_file)
     if article_id is not None and not ID_SLUG.match(article_id):
         fail(f"kb new: --id must be a slug of letters, digits, '-', '_' and '/', got {article_id!r}", 2)
-    if translate_id is not None or language is not None:
+    if translate_id is not None or language is not None or site.languages:
         new_in_language(site, title, category, article_id, translate_id, language,
                         new_article_text=new_article_text, slugify=slugify)
         return
@@ -193,18 +193,21 @@ def serve(config_file: Path, host: str, port: int, db: str | None, renderer: str
     if store_problem:
         fail(f"kb serve: --db {redact_url(db_url)}: {store_problem}", 2)
     require_store(db_url)
+    store_problem = _store_problem(db_url)  # before the build: a store it cannot write is one line, at once
+    if store_problem:
+        fail(f"kb serve: --db {redact_url(db_url)}: {store_problem}", 1)
     problem = port_problem(host, port)
     if problem:
         fail(f"kb serve: {problem}", 2)
     try:
         project = check_site(site, golden=False)
-        if project.errors:
+        if project.errors:  # the preview starts all the same, with the errors shown in its pages
             report_problems(project, "kb serve")
-            raise SystemExit(1)
         live = LiveSite(site, engine, site.project_dir / ".kb" / "preview")
         _build(site, engine, None, run=live.build)
         serve_preview(site, live, host=host, port=port, db_url=db_url,
-                      echo=lambda message: click.echo(message, err=True), collector_options=collector_services())
+                      echo=lambda message: click.echo(message, err=True), collector_options=collector_services(),
+                      problems=project.errors)
     except KeyboardInterrupt:
         raise SystemExit(0) from None
 
@@ -300,8 +303,9 @@ _NEW_ARTICLE_COMMENTS = {
 }
 
 
-def new_article_text(article_id: str, title: str, today: dt.date) -> str:
-    """A new article's text: front matter written by yaml.safe_dump (any title stays valid YAML)."""
+def new_article_text(article_id: str, title: str, today: dt.date, body: str = NEW_ARTICLE_BODY) -> str:
+    """A new article's text: front matter written by yaml.safe_dump (any title stays valid YAML),
+    then `body` (the placeholder in the article's language)."""
     fields = {"id": article_id, "title": title, "questions": [], "tags": [], "owner": "@support",
               "reviewed": today, "review_every": "180d", "draft": True}
     lines = []
@@ -310,7 +314,7 @@ def new_article_text(article_id: str, title: str, today: dt.date) -> str:
                               sort_keys=False).rstrip("\n")
         comment = _NEW_ARTICLE_COMMENTS.get(key)
         lines.append(f"{line:<21} # {comment}" if comment else line)
-    return "---\n" + "\n".join(lines) + "\n---\n\n" + NEW_ARTICLE_BODY
+    return "---\n" + "\n".join(lines) + "\n---\n\n" + body
 
 
 def build_search_main(argv: list[str]) -> int:
@@ -345,9 +349,16 @@ def slugify(title: str) -> str:
 def _build(site: SiteConfig, renderer, site_dir: Path | None, run: Callable[[], object] | None = None,  # noqa: ANN001
            **options: bool) -> Path:
     """Build with `renderer` (with `run`, that build instead), printing kb's progress; stop with its problems."""
+    bar = ProgressBar()
+
     def progress(record: logging.LogRecord) -> None:
         if record.name in PROGRESS_LOGGERS and record.levelno == logging.INFO:
-            click.echo(record.getMessage(), err=True)
+            counts = getattr(record, "kb_progress", None)
+            if counts is not None:
+                bar.show(record.getMessage(), *counts)
+            else:
+                bar.clear()
+                click.echo(record.getMessage(), err=True)
 
     try:
         with renderer.errors(progress):
@@ -361,6 +372,54 @@ def _build(site: SiteConfig, renderer, site_dir: Path | None, run: Callable[[], 
         fail(str(exc), 1)
     except SiteError as exc:
         fail(str(exc), 1)
+
+
+class ProgressBar:
+    """Long work's progress on standard error: a bar redrawn in place on a terminal, else the lines."""
+
+    WIDTH = 30
+
+    def __init__(self) -> None:
+        self.drawn = False
+        self.terminal = click.get_text_stream("stderr").isatty()
+
+    def show(self, message: str, done: int, total: int) -> None:
+        """Draw `done` of `total` (a terminal), or print `message` (a log or a pipe)."""
+        if not self.terminal:
+            click.echo(message, err=True)
+            return
+        filled = self.WIDTH * done // max(total, 1)
+        label = message.removeprefix("kb: ").split(":", 1)[0]
+        rest = message.rsplit(", ", 1)[-1] if ", about" in message else ""
+        click.echo(f"\r{label} [{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{total} {rest}\033[K",
+                   err=True, nl=False)
+        self.drawn = done < total
+        if not self.drawn:
+            click.echo("", err=True)
+
+    def clear(self) -> None:
+        """End a bar still drawn before printing a line."""
+        if self.drawn:
+            click.echo("", err=True)
+            self.drawn = False
+
+
+def _store_problem(db_url: str) -> str | None:
+    """Why the preview's votes store cannot be opened and written, or None (it is created if need be)."""
+    from kb.votes.store import open_store
+
+    try:
+        if db_url.startswith("sqlite:///"):
+            Path(db_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        store = open_store(db_url)
+        try:
+            store.migrate()
+        finally:
+            store.close()
+    except Exception as exc:  # noqa: BLE001 - sqlite3, psycopg and OS errors alike: said in one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"cannot open the votes store: {first}"
+    return None
 
 
 #: The loggers whose INFO lines are kb's progress: the MkDocs plugin's, and kb's own site build's.

@@ -23,14 +23,19 @@ def _open(db_url: str, *, migrate: bool) -> Store:
     require_store(db_url)
     try:
         store = open_store(db_url)
+        missing = not migrate and store.dialect == "sqlite" and not store.path.is_file()  # reading: never make one
         if migrate:
             store.migrate()
-        return store
     except StoreError as exc:
         raise KbError(f"--db {redact_url(db_url)}: {exc}") from exc
     except Exception as exc:  # psycopg / sqlite3 errors: connection refused, read-only file, ...
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise KbError(f"--db {redact_url(db_url)}: cannot open the votes store: {first}") from exc
+    if missing:
+        store.close()
+        raise KbError(f"{store.path}: no such votes database (start the collector with kb votes serve, "
+                      "or run kb votes simulate)")
+    return store
 
 
 @main.group()
@@ -110,6 +115,12 @@ def serve_command(site_dir: Path, db_url: str, host: str, port: int, rate_limit:
     collector_log.addHandler(handler)
     collector_log.setLevel(logging.WARNING)
     collector_log.propagate = False
+    # psycopg's pool warns at each reconnection attempt of an outage (lines of its own shape, a few
+    # a second): the store's own line above says the outage once. Its errors still reach the log.
+    driver_log = logging.getLogger("psycopg")
+    driver_log.addHandler(handler)
+    driver_log.setLevel(logging.ERROR)
+    driver_log.propagate = False
     click.echo(f"kb votes serve: http://{host}:{port}/  (store {redact_url(db_url)}, site {site_dir}"
                f"{', admin on' if admin_token else ''}; Ctrl+C to stop)", err=True)
     if store.dialect == "postgresql" and not visitor_secret:

@@ -273,12 +273,12 @@ CSV_COLUMNS = (
 
 
 def safe_cell(value: object) -> object:
-    """A spreadsheet-safe cell: text that a spreadsheet would run as a formula gets a leading '."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    """A spreadsheet-safe cell: text as `visible` shows it (no terminal escape, no bidi control), and
+    a leading ' on text a spreadsheet would run as a formula, before or after that."""
+    if not isinstance(value, str):
+        return "" if value is None else value
+    shown = visible(value)
+    return "'" + shown if {value[:1], shown[:1]} & {"=", "+", "-", "@", "\t", "\r"} else shown
 
 
 def format_csv(report: dict) -> str:
@@ -312,14 +312,15 @@ def format_csv(report: dict) -> str:
 # --- markdown -------------------------------------------------------------------------------
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
-# What GitHub (GFM's autolink extension) turns into a live link without any markup: a URL's
-# "://", "www.", "mailto:" and "xmpp:". A zero-width joiner inside each breaks it, as after "@".
-_AUTOLINK = re.compile(r"://|(?<=www)\.|(?<=mailto):|(?<=xmpp):", re.IGNORECASE)
+# What GitHub turns into a live link without any markup: a URL's "://", "www.", "mailto:" and
+# "xmpp:" (GFM's autolink extension), and an issue's "#12", "GH-12" or "owner/repo#12" (the last also
+# marks that repository's issue "mentioned"). A zero-width joiner inside each breaks it, as after "@".
+_AUTOLINK = re.compile(r"://|(?<=www)\.|(?<=mailto):|(?<=xmpp):|(?<=#)(?=\d)|(?<=\bGH-)(?=\d)", re.IGNORECASE)
 
 
 def md_escape(text: str) -> str:
     """Customer or writer text made inert in Markdown: one line, markup escaped, no raw HTML, no
-    live link, no mention."""
+    live link, no mention, no issue reference."""
     text = _one_line(text)
     text = html.escape(text, quote=False)
     text = _MD_SPECIAL.sub(r"\\\1", text)

@@ -24,6 +24,7 @@ LANGUAGE_GAPS = 10
 language's are in its own report, `--language CODE`)."""
 
 Rank = Callable[[str, int], list[str]]
+Meaning = Callable[[list[str]], Any]  # texts -> unit vectors, one row each (see review.group_failed_searches)
 
 
 def language_codes(manifest: dict) -> list[str]:
@@ -62,7 +63,8 @@ def tally_language(store: Any, since: datetime | None, code: str, default: str) 
 
 def build_language_report(store: Any, manifest: dict, code: str, *, since: datetime | None = None,
                           category: str | None = None, owner: str | None = None, target: float = 0.6,
-                          now: datetime | None = None, rank: Rank | None = None) -> dict:
+                          now: datetime | None = None, rank: Rank | None = None,
+                          meaning: Meaning | None = None) -> dict:
     """The review of one language: its articles, and only the votes, searches and contacts made in it."""
     now = utc(now or datetime.now(timezone.utc))
     since = utc(since) if since is not None else None
@@ -73,7 +75,7 @@ def build_language_report(store: Any, manifest: dict, code: str, *, since: datet
     tallies = tally_language(store, since, code, codes[0])
     contacts = count_contacts(in_language(store.contacts(since=since), code, codes[0]))
     searches = list(in_language(store.searches(since=since), code, codes[0]))
-    gaps = group_failed_searches(searches, code)
+    gaps = group_failed_searches(searches, code, meaning)
     report = assemble_report(one, tallies, contacts, gaps, since=since, category=category, owner=owner,
                              target=target, now=now, rank=rank)
     # votes and contacts are read again only when a bot's search makes a channel view
@@ -120,7 +122,8 @@ def translation_states(manifest: dict, code: str) -> dict[str, dict[str, str]]:
 
 
 def languages_side_by_side(store: Any, manifest: dict, *, since: datetime | None = None,
-                           rank_of: Callable[[str], Rank | None] | None = None) -> list[dict]:
+                           rank_of: Callable[[str], Rank | None] | None = None,
+                           meaning_of: Callable[[str], Meaning | None] | None = None) -> list[dict]:
     """Per language: articles, counted votes, helpful rate, contacts, failed searches, translations,
     and its biggest content gaps with the nearest articles in that language (`rank_of(code)`: that
     language's own search, else titles)."""
@@ -141,7 +144,8 @@ def languages_side_by_side(store: Any, manifest: dict, *, since: datetime | None
     for code in codes:
         articles = language_manifest(manifest, code)["articles"]
         counted = totals.get(code, Cell())
-        gaps = group_failed_searches(in_language(searches, code, codes[0]), code)
+        gaps = group_failed_searches(in_language(searches, code, codes[0]), code,
+                                     meaning_of(code) if meaning_of else None)
         _nearest(gaps[:LANGUAGE_GAPS], articles, rank_of(code) if rank_of else None)
         translations = _translations(manifest, code) or {}
         rows.append({
@@ -171,7 +175,8 @@ def check_language(manifest: dict, language: str | None) -> list[str]:
 
 def site_report(store: Any, manifest: dict, language: str | None = None, *, since: datetime | None = None,
                 category: str | None = None, owner: str | None = None, target: float = 0.6,
-                now: datetime | None = None, rank_of: Callable[[str | None], Rank | None] | None = None) -> dict:
+                now: datetime | None = None, rank_of: Callable[[str | None], Rank | None] | None = None,
+                meaning_of: Callable[[str | None], Meaning | None] | None = None) -> dict:
     """The review of a whole site, as `kb report` and `GET /api/report` give it.
 
     A one-language site's report is `build_report`'s. On a site with languages it is one language's
@@ -180,13 +185,16 @@ def site_report(store: Any, manifest: dict, language: str | None = None, *, sinc
     nearest articles (titles otherwise). Raises ReportError for a language the site does not have.
     """
     rank_of = rank_of or (lambda code: None)
+    meaning_of = meaning_of or (lambda code: None)
     codes = check_language(manifest, language)
-    options = dict(since=since, category=category, owner=owner, target=target, now=now, rank=rank_of(language))
+    options = dict(since=since, category=category, owner=owner, target=target, now=now, rank=rank_of(language),
+                   meaning=meaning_of(language))
     if not codes:
         return build_report(store, manifest, **options)
     report = build_language_report(store, manifest, language or codes[0], **options)
     if language is None:
-        report["languages"] = languages_side_by_side(store, manifest, since=since, rank_of=rank_of)
+        report["languages"] = languages_side_by_side(store, manifest, since=since, rank_of=rank_of,
+                                                     meaning_of=meaning_of)
     return report
 
 

@@ -269,12 +269,15 @@ class SectionAnalysis:
                                _masks(section[heading], local[heading], len(vocabulary), count),
                                span_first, _compact((starts - offsets[part])[kept]), _compact(local[kept]))
 
-    def best(self, article: ArticleSections, stems: Iterable[str], limit: int = PASSAGE_CHARS) -> tuple[int, str]:
-        """The number of the section holding most of `stems` (as best_section()) and its passage()."""
+    def best(self, article: ArticleSections, stems: Iterable[str], limit: int = PASSAGE_CHARS,
+             number: int | None = None) -> tuple[int, str]:
+        """The number of the section holding most of `stems` (as best_section()), or section `number`
+        when given, and its passage() around `stems`."""
         at = article.positions(self.term_ids(stems))
         count = len(article.sections)
-        number = 0
-        if count > 1 and len(at):
+        if number is not None:
+            pass
+        elif count > 1 and len(at):
             value = [0] * count
             for mask in article.in_sections[at].tolist():
                 for n in _bits(mask):
@@ -283,6 +286,8 @@ class SectionAnalysis:
                 for n in _bits(mask):
                     value[n] += 2
             number = value.index(max(value))  # the first of equals, as best_section()
+        else:
+            number = 0
         text = article.sections[number].text if count else ""
         if len(text) <= limit:
             return number, text

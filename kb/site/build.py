@@ -11,6 +11,7 @@ folder beside the site and is swapped in only when complete (`build_site`).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import shutil
 import tempfile
@@ -28,10 +29,15 @@ from kb.search.index import build_index, load_synonyms, write_index
 from kb.search.ranker import check_golden
 from kb.search.site_index import GOLDEN, SYNONYMS, separator_of
 from kb.search.text import analyzer_for
-from kb.site.languages import Language, LanguageError, combined, load_languages, load_projects, translation_problems
+from kb.search.vectors import log_progress, write_site_vectors
+from kb.site.compress import compress_assets
+from kb.site.languages import (Language, LanguageError, combined, load_languages, load_projects, site_link,
+                               stray_articles, translation_problems)
 from kb.site.multisite import merge_manifests, merge_sitemaps
 from kb.site.state import RENDERERS, BuildState, Options, PrepareError, SiteSettings
 from kb.site.unfinished import REQUIRABLE_KEYS, unfinished
+
+VECTORS_LOG = logging.getLogger("kb.site")  # the embedding's progress where no logger is handed in
 
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")  # MkDocs' banner about its future, printed on import
 
@@ -177,18 +183,20 @@ def check_site(site: SiteConfig, *, strict: bool = False, golden: bool = True) -
         for language in languages:
             project = projects[language.code]
             if project.articles:
-                project.problems.extend(unfinished(project.articles, require, site.project_dir))
-                project.problems.sort(key=lambda p: (p.path, p.line or 0))
+                project.problems.extend(unfinished(project.articles, require, site.project_dir,
+                                                   language.texts["new_article_body"]))
+                project.problems.sort(key=lambda p: p.sort_key)
             if golden and not project.errors:
                 project.problems.extend(_golden_problems(site.language_site(language.code), project))
         everything = combined(projects, site.docs_dir)
+        everything.problems[:0] = stray_articles(site.docs_dir, languages, site.project_dir)
         everything.problems.extend(translation_problems(projects, languages, site.project_dir))
         return everything
     project = load_project(site.docs_dir, strict=strict or bool(site.plugin.get("strict")), drafts=True,
                            display_root=site.project_dir)
     if project.articles:
         project.problems.extend(unfinished(project.articles, require, site.project_dir))
-        project.problems.sort(key=lambda p: (p.path, p.line or 0))
+        project.problems.sort(key=lambda p: p.sort_key)
     if golden and not project.errors:
         project.problems.extend(_golden_problems(site, project))
     return project
@@ -260,10 +268,24 @@ def finish(states: list[BuildState], *, only: Iterable[str] | None = None, field
     for state in chosen:
         if not current():
             return False
+        # The vectors before the index: a new index tells the preview and the collectors to read both.
+        figures = write_site_vectors(state.project.articles, state.settings.site_dir, state.settings.project_dir,
+                                     semantic=state.options.semantic,
+                                     progress=log_progress(log if isinstance(log, logging.Logger) else VECTORS_LOG))
+        if log is not None and figures:
+            log.info(f"kb: vectors: {figures['units']} texts of {figures['articles']} articles, "
+                     f"{figures['embedded']} embedded now, in {figures['seconds']:.1f} s")
+        if not current():
+            return False
         index = write_search(state.project.articles, state.settings, language=state.search_language, fields=fields)
         if log is not None:
             log.info(f"kb: search index: {len(index['docs'])} articles, {len(index['terms'])} terms"
                      + (f" ({state.search_language})" if state.langs else ""))
+        if not state.options.drafts:  # published only: the preview's files change with every edit, sent as they are
+            packed = compress_assets(state.settings.site_dir)
+            if log is not None:
+                log.info(f"kb: {packed.files} assets compressed beside themselves (.gz): "
+                         f"{packed.before // 1024} KB -> {packed.after // 1024} KB")
     return True
 
 
@@ -272,10 +294,14 @@ def write_bot_files_and_manifest(state: BuildState) -> dict:
 
     On a site with languages the default language's manifest is written by `merge_languages`.
     """
-    settings = state.settings
+    settings, texts, langs = state.settings, state.texts, state.langs
+    others = [other for other in langs.languages if other is not langs.language] if langs else []
     info = SiteInfo(name=settings.site_name or "Help Center", summary=settings.site_description,
                     language=state.search_language, answer_threshold=float(state.options.answer_threshold),
-                    contact=tuple(state.contacts), site_url=settings.site_url)
+                    contact=tuple(state.contacts), site_url=settings.site_url, handover=texts["handover"],
+                    handover_phrases=tuple(str(p) for p in texts["handover_phrases"]),
+                    other_languages=texts["other_languages"], mail_search=texts["widget"]["mail_search"],
+                    languages=tuple((other.name, other.code, site_link(langs.language, other, "")) for other in others))
     write_bot_files(settings.site_dir, state.project.articles, state.project.categories, state.url_of, info)
     manifest = build_manifest(state.project.articles, settings.site_name)  # after the bot files: their peak
     for entry in manifest["articles"]:
@@ -353,7 +379,10 @@ def rebuild_search_index(site: SiteConfig) -> tuple[dict, list[Problem]]:
         results = [rebuild_search_index(site.language_site(language.code)) for language in site.languages]
         return results[0][0], [problem for _, problems in results for problem in problems]
     project = load_project(site.docs_dir, drafts=False)  # as `kb build` publishes it
+    write_site_vectors(project.articles, site.site_dir, site.project_dir, semantic=site.options.semantic,
+                       progress=log_progress(VECTORS_LOG))
     index = write_search(project.articles, site.settings(), language=site.search_language)
+    compress_assets(site.site_dir, ("search",))  # its .gz follow the index, as the build left them
     return index, project.problems
 
 

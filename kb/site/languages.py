@@ -27,7 +27,7 @@ from kb.articles import Article, Problem, Project
 
 #: A BCP 47 tag as sites use them: a language, then an optional script or region (pt-BR, zh-Hant).
 CODE_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Z][a-z]{3})?(?:-(?:[A-Z]{2}|\d{3}))?$")
-LANGUAGE_KEYS = ("code", "name", "site_name", "texts", "contact")
+LANGUAGE_KEYS = ("code", "name", "site_name", "site_description", "texts", "contact")
 
 #: The interface texts kb writes itself, per language. English and Polish ship; other languages
 #: give theirs under `texts:` in mkdocs.yml (missing keys fall back to English).
@@ -42,6 +42,25 @@ TEXTS: dict[str, dict[str, Any]] = {
         "updated": "Last updated",
         "all_articles": "All {count} articles",
         "more_answers": "More answers",
+        # What customers say when they want a person rather than an article: the search API and
+        # `kb mcp` hand such a query over (`answered: false`, the contact channels) instead of
+        # answering it with an article. Matched by meaning, so other wordings count too.
+        "handover_phrases": ["talk to a person", "speak to a human", "I want to talk to someone",
+                     "connect me with an agent", "can I speak to customer service",
+                     "contact a real person", "call me back", "live chat with support staff"],
+        "breadcrumbs": "Breadcrumb",
+        "permalink": "Permanent link",
+        "made_with": "Made with {generator}",
+        "contact_home": "Rather talk to a person?",
+        "contact_jump": "Talk to a person",
+        "not_found_title": "Page not found",
+        "not_found_text": "There is no page at this address: it may have moved, or the link may have a typo. "
+                          "Search for the answer, pick a topic, or talk to a person.",
+        "not_found_home": "Go to the home page",
+        "topics": "Topics",
+        "handover": "When an article does not answer, hand over to a person:",
+        "other_languages": "Other languages",
+        "new_article_body": "Answer the question in the first paragraph, then give the steps.\n",
         "draft": "Draft: shown in preview only, not published by <code>kb build</code>.",
         "outdated": "This translation is older than the {source} it was made from; "
                     "the original may have changed since.",
@@ -68,6 +87,8 @@ TEXTS: dict[str, dict[str, Any]] = {
             "skip": "Skip",
             "thanks": "Thank you! This helps us fix the article.",
             "contact_title": "Still need help? Talk to a person:",
+            "mail_article": "Article:",
+            "mail_search": "Last search:",
         },
         # the search box and its results (kb/assets/kb.js, kb/assets/search/templates)
         "search": {
@@ -92,6 +113,22 @@ TEXTS: dict[str, dict[str, Any]] = {
         "updated": "Ostatnia aktualizacja",
         "all_articles": "Wszystkie artykuły ({count})",
         "more_answers": "Więcej odpowiedzi",
+        "handover_phrases": ["rozmowa z konsultantem", "chcę porozmawiać z człowiekiem", "połącz mnie z konsultantem",
+                     "kontakt z obsługą klienta", "chcę rozmawiać z kimś z obsługi", "czat z pracownikiem",
+                     "zadzwońcie do mnie", "chcę mówić z żywym człowiekiem"],
+        "breadcrumbs": "Ścieżka nawigacji",
+        "permalink": "Stały odnośnik",
+        "made_with": "Zbudowano za pomocą {generator}",
+        "contact_home": "Wolisz porozmawiać z człowiekiem?",
+        "contact_jump": "Porozmawiaj z nami",
+        "not_found_title": "Nie znaleziono strony",
+        "not_found_text": "Pod tym adresem nie ma strony: mogła zostać przeniesiona albo w linku jest literówka. "
+                          "Wyszukaj odpowiedź, wybierz temat albo porozmawiaj z nami.",
+        "not_found_home": "Przejdź na stronę główną",
+        "topics": "Tematy",
+        "handover": "Gdy artykuł nie odpowiada na pytanie, przekaż rozmowę konsultantowi:",
+        "other_languages": "Inne języki",
+        "new_article_body": "Odpowiedz na pytanie w pierwszym akapicie, potem podaj kroki.\n",
         "draft": "Szkic: widoczny tylko w podglądzie, <code>kb build</code> go nie publikuje.",
         "outdated": "To tłumaczenie jest starsze niż {source}, z którego powstało; "
                     "oryginał mógł się od tego czasu zmienić.",
@@ -118,6 +155,8 @@ TEXTS: dict[str, dict[str, Any]] = {
             "skip": "Pomiń",
             "thanks": "Dziękujemy! To pomoże nam poprawić artykuł.",
             "contact_title": "Nadal potrzebujesz pomocy? Porozmawiaj z nami:",
+            "mail_article": "Artykuł:",
+            "mail_search": "Ostatnie wyszukiwanie:",
         },
         "search": {
             "label": "Szukaj w centrum pomocy",
@@ -146,6 +185,7 @@ class Language:
     name: str
     default: bool = False
     site_name: str | None = None
+    site_description: str | None = None  # None: the default language's; another language then has none
     contact: list[dict] | None = None  # None: the plugin's `contact`
     texts: dict[str, Any] = field(default_factory=dict)
 
@@ -212,9 +252,10 @@ def parse_languages(raw: Any, shown: str = "mkdocs.yml", node: yaml.Node | None 
                 for c in contact)):
             raise LanguageError(f"{where(item_node)}: languages[{i}]: 'contact' must be a list of "
                                 "{name, url, hours, description}")
-        site_name = entry.get("site_name")
+        site_name, description = entry.get("site_name"), entry.get("site_description")
         languages.append(Language(code=code, name=name.strip(), default=not languages,
                                   site_name=str(site_name) if site_name else None,
+                                  site_description=str(description) if description else None,
                                   contact=[{"hours": "", "description": "", **c} for c in contact]
                                   if contact is not None else None,
                                   texts=texts_for(code, texts)))
@@ -320,6 +361,7 @@ def missing_translations(projects: Mapping[str, Project], languages: list[Langua
 def translation_problems(projects: Mapping[str, Project], languages: list[Language], shown_root: Path) -> list[Problem]:
     """`kb check`'s warnings: outdated translations (both versions named) and translations of nothing."""
     problems: list[Problem] = []
+    unreadable = projects[languages[0].code].unreadable if languages[0].code in projects else {}
     for t in translations(projects, languages):
         shown = _shown(t.article.path, shown_root)
         line = t.article.line_of("translated_from")
@@ -330,6 +372,11 @@ def translation_problems(projects: Mapping[str, Project], languages: list[Langua
                 f"outdated translation: translated from version {t.article.translated_from} of "
                 f"{_shown(t.source.path, shown_root)}, which is now at version {t.source.version}",
                 f"update the translation, then write  translated_from: {t.source.version}"))
+        elif t.state == "orphan" and t.article.id in unreadable:
+            problems.append(Problem(
+                shown, line, "warning",
+                f"translation of {unreadable[t.article.id]}, which cannot be read",
+                "fix that file's error first: this one follows from it", consequence=True))
         elif t.state == "orphan":
             problems.append(Problem(
                 shown, line, "warning",
@@ -356,15 +403,6 @@ def translation_summary(projects: Mapping[str, Project], languages: list[Languag
             "missing_ids": [a.id for a in missing[language.code]],
         })
     return rows
-
-
-def translate_text(source: Article, source_text: str) -> str:
-    """A translation's starting point: the source's text with `translated_from:` in its front matter."""
-    line = (f'translated_from: "{source.version}"  # the version of {source.rel_path} this translates; '
-            "update it with the translation")
-    if source_text.startswith("---\n"):
-        return "---\n" + line + "\n" + source_text[4:]
-    return f"---\nid: {source.id}\n{line}\n---\n\n{source_text}"
 
 
 # -- pages ---------------------------------------------------------------------------------------
@@ -499,6 +537,19 @@ class LanguageSite:
         return outdated_notice(texts, from_page(page_url, link), target.code)
 
 
+def localize_markdown(config: Any, language: Language) -> None:
+    """The Markdown extensions' visible texts in `language`: the heading anchors' title ("Permanent link").
+
+    On the default language a `permalink_title` set in mkdocs.yml wins; on the others it is the
+    default language's, so the language's own text does.
+    """
+    if "toc" not in config.markdown_extensions:
+        return
+    toc = config.mdx_configs.setdefault("toc", {})
+    if not language.default or "permalink_title" not in toc:
+        toc["permalink_title"] = language.texts["permalink"]
+
+
 def load_projects(docs_root: Path, languages: list[Language], *, strict: bool = False, drafts: bool = True,
                   display_root: Path | None = None) -> dict[str, Project]:
     """Each language's articles, loaded and checked on their own (ids repeat across languages)."""
@@ -510,8 +561,30 @@ def load_projects(docs_root: Path, languages: list[Language], *, strict: bool = 
 
 
 def combined(projects: Mapping[str, Project], docs_root: Path) -> Project:
-    """Every language's articles and problems as one project, for `kb check` and `kb build`'s counts."""
+    """Every language's articles and problems as one project, for `kb check` and `kb build`'s counts
+    (the problems that follow from others after those others, whatever their language)."""
     articles = [a for p in projects.values() for a in p.articles]
     categories = {f"{code}/{cid}" if cid else "": c for code, p in projects.items() for cid, c in p.categories.items()}
-    problems = [problem for p in projects.values() for problem in p.problems]
+    problems = sorted((problem for p in projects.values() for problem in p.problems), key=lambda p: p.sort_key)
     return Project(Path(docs_root), articles, categories, problems)
+
+
+def stray_articles(docs_root: Path, languages: list[Language], shown_root: Path) -> list[Problem]:
+    """Errors for the Markdown files outside every language's folder: no build publishes them.
+
+    An error, not a warning: a writer who saved an article there meant it to be published, and a
+    warning would let the build go out without it (kb check exits 0 on warnings).
+    """
+    codes = [language.code for language in languages]
+    default = codes[0]
+    problems = []
+    for path in sorted(Path(docs_root).rglob("*.md")):
+        parts = path.relative_to(docs_root).parts
+        if parts[0] in codes or any(part.startswith((".", "_")) for part in parts):
+            continue
+        problems.append(Problem(
+            _shown(path, shown_root), None, "error",
+            f"outside every language's folder ({', '.join(f'{code}/' for code in codes)}), so no build publishes it",
+            f"move it to {_shown(Path(docs_root) / default / Path(*parts), shown_root)} (or the folder of its "
+            "language); a name starting with _ keeps a file unpublished on purpose"))
+    return problems

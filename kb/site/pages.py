@@ -24,8 +24,10 @@ from kb.site.languages import TEXTS, format_date
 #: Nearest articles shown as "related" must be at least this similar (token_set_ratio, 0..100).
 RELATED_CUTOFF = 40.0
 TEMPLATES = Path(__file__).parent.parent / "assets" / "templates"
+#: The theme layer's templates: its partials (the contact channels) serve kb's pages and Material's alike.
+OVERRIDES = Path(__file__).parent.parent / "assets" / "overrides"
 _env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True, keep_trailing_newline=True,
+    loader=jinja2.FileSystemLoader([str(TEMPLATES), str(OVERRIDES)]), autoescape=True, keep_trailing_newline=True,
     undefined=jinja2.StrictUndefined,
 )
 
@@ -88,8 +90,9 @@ def render_home(
     categories: Mapping[str, Category], articles: Iterable[Article], url_of: Mapping[str, str],
     *, heading: str = "How can we help?", search_prompt: str = "Search for answers", limit: int = 5,
     use_directory_urls: bool = True, texts: Mapping[str, Any] = TEXTS["en"],
+    contacts: Iterable[Mapping[str, Any]] = (),
 ) -> str:
-    """The home page body: the search box front and centre, then categories with their articles."""
+    """The home page body: the search box front and centre, a person one tap away, then the categories."""
     groups = articles_by_category(articles)
     items = []
     for category in sorted_categories(categories):
@@ -109,6 +112,7 @@ def render_home(
         })
     return _env.get_template("home.html").render(
         heading=heading, search_prompt=search_prompt, categories=items, limit=limit, texts=texts,
+        contacts=list(contacts),
     )
 
 
@@ -157,11 +161,13 @@ def render_category(
 def render_article_top(
     article: Article, categories: Mapping[str, Category], page_url: str,
     *, home_title: str = "Home", use_directory_urls: bool = True, with_title: bool = True,
-    texts: Mapping[str, Any] = TEXTS["en"], notice: str = "",
+    texts: Mapping[str, Any] = TEXTS["en"], notice: str = "", contact_link: bool = False,
 ) -> str:
-    """What goes above an article: breadcrumbs, its title (unless the body has one), a banner on drafts."""
+    """What goes above an article: breadcrumbs, a link down to the contact channels (`contact_link`),
+    its title (unless the body has one), a banner on drafts."""
     return _env.get_template("article_top.html").render(
         breadcrumbs=breadcrumbs(article.category, categories, page_url, home_title, use_directory_urls),
+        contact_link=contact_link,
         draft=article.draft, title=article.title if with_title else None, texts=texts, notice=notice,
     )
 

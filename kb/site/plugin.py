@@ -26,6 +26,7 @@ from kb.search import site_index as search_site
 from kb.search.index import SearchError
 from kb.site import pages
 from kb.site.build import finish
+from kb.site.languages import localize_markdown
 from kb.site.renderers.mkdocs import LOG, build_languages
 from kb.site.renderers.mkdocs.pagewise import MkDocsBuild
 from kb.site.state import BuildState, Options, PrepareError, SiteSettings, prepare
@@ -76,6 +77,9 @@ class KbPluginConfig(base.Config):
     """Reload open pages when the preview rebuilds (`kb serve` turns this on)."""
     answer_threshold = c.Type(float, default=DEFAULT_THRESHOLD)
     """The confidence at which the search API and the MCP server call a query answered."""
+    semantic = c.Type(bool, default=True)
+    """Embed the articles at build time (cached) so that servers rank by meaning too (kb.search.vectors);
+    false: the search API, `kb mcp`, `kb search` and the report rank by words alone."""
     languages = c.Type(list, default=[])
     """The help center's languages, default first: `[{code: en, name: English}, {code: pl, name: Polski}]`;
     articles then live in `articles/<code>/` (see kb.site.languages)."""
@@ -119,7 +123,10 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
             raise PluginError(str(exc)) from exc
         config.docs_dir, config.site_name = str(state.settings.docs_dir), state.settings.site_name
         config.site_url = state.settings.site_url or None
+        config.site_description = state.settings.site_description or None
         config.theme["language"] = state.settings.theme_language
+        if state.langs:
+            localize_markdown(config, state.langs.language)
         overrides = str(OVERRIDES)
         config.theme.dirs.insert(1 if config.theme.custom_dir else 0, overrides)
         config.theme.dirs.append(str(search_site.TEMPLATES))
@@ -128,6 +135,7 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
             [search_site.FOLD_URL, "assets/kb/highlight.js"] if settings.highlight else []) + (
             ["assets/kb/livereload.js"] if state.options.livereload else [])
         config.extra["kb_contact"] = state.contacts
+        config.extra["kb_texts"] = state.texts  # for kb's theme templates (404 page, footer, title)
         config.extra["kb_search"] = search_site.page_settings(state.texts, state.contacts, state.search_language)
         if state.langs:
             config.extra["alternate"] = state.alternates(None)  # <link rel=alternate> to each language's home
@@ -196,6 +204,17 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         if progress := self.state.progress():
             log.info(progress)
         return top + html + bottom
+
+    def on_template_context(self, context: Any, *, template_name: str, config: Any) -> Any:
+        # MkDocs links an error page from site_url's path, "/" without one; a language's 404 page,
+        # served for any missing page under /pl/, must link into /pl/.
+        if template_name == "404.html" and self._building and not config.site_url:
+            old, new = context["base_url"], f"/{self._building}/"
+            context["base_url"] = new
+            for key in ("extra_css", "extra_javascript"):
+                context[key] = [new + str(u)[len(old):] if str(u).startswith(old) and not str(u).startswith("//")
+                                else u for u in context[key]]
+        return context
 
     @event_priority(-50)
     def on_post_build(self, *, config: Any) -> None:

@@ -49,6 +49,7 @@ class Options:
     require: tuple[str, ...] = ()
     livereload: bool = False
     answer_threshold: float = DEFAULT_THRESHOLD
+    semantic: bool = True
     languages: tuple[Any, ...] = ()
     renderer: str = RENDERERS[0]
 
@@ -192,7 +193,8 @@ class BuildState:
         if src_uri == "index.md":
             body = pages.render_home(
                 self.project.categories, self.project.articles, self.url_of, heading=self.texts["home_heading"],
-                search_prompt=self.texts["search_prompt"], use_directory_urls=use_directory_urls, texts=self.texts)
+                search_prompt=self.texts["search_prompt"], use_directory_urls=use_directory_urls, texts=self.texts,
+                contacts=self.contacts)
             return markdown_page(self.settings.site_name, body, hide=("navigation", "toc"),
                                  meta={"kb_home": True, **self.page_meta(None)})
         category = self.project.categories[src_uri.rsplit("/", 1)[0]]
@@ -218,7 +220,8 @@ class BuildState:
         top = pages.render_article_top(
             article, self.project.categories, page_url, use_directory_urls=self.settings.use_directory_urls,
             with_title=with_title, texts=self.texts, home_title=self.texts["home"],
-            notice=self.langs.notice(article, self.texts, page_url) if self.langs else "")
+            notice=self.langs.notice(article, self.texts, page_url) if self.langs else "",
+            contact_link=bool(self.contacts))
         bottom = pages.render_article_bottom(
             article, related[: len(article.related) + self.options.related], self.url_of, page_url,
             updated=self.updated.get(article.path.resolve()), contacts=self.contacts,
@@ -320,8 +323,11 @@ def prepare(settings: SiteSettings, options: Options, *, building: str | None = 
         site_url = settings.site_url
         if site_url and not language.default:
             site_url = site_url.rstrip("/") + f"/{language.code}/"
+        # Another language never shows the default language's summary (meta description, llms.txt).
+        description = language.site_description or ("" if not language.default else settings.site_description)
         settings = dataclasses.replace(settings, docs_dir=Path(settings.docs_dir) / language.code,
                                        site_name=language.site_name or settings.site_name,
+                                       site_description=description,
                                        theme_language=language.code, site_url=site_url)
         texts = langs.texts(dataclasses.asdict(options))
         contacts = langs.contacts([dict(c) for c in options.contact])
@@ -332,7 +338,7 @@ def prepare(settings: SiteSettings, options: Options, *, building: str | None = 
                    display_root=settings.project_dir)
     for problem in project.problems:
         (log.error if problem.severity == "error" else log.warning)(problem.format())
-    if project.errors:
+    if project.errors and not options.livereload:  # the preview shows them in its pages instead
         raise PrepareError(f"kb: {len(project.errors)} error(s) in articles; run `kb check` to see them all")
     log.info(f"kb: {len(project.articles)} articles in {len([k for k in project.categories if k])} categories")
     return BuildState(

@@ -9,17 +9,21 @@ from pathlib import Path
 from typing import Iterable
 
 from kb.articles import Article, Problem
+from kb.site.languages import TEXTS
 
-#: The body `kb new` writes; an article still holding it is not finished (kb check warns).
-NEW_ARTICLE_BODY = "Answer the question in the first paragraph, then give the steps.\n"
+#: The body `kb new` writes (in a site's language: its texts' `new_article_body`); an article still
+#: holding it is not finished (kb check warns).
+NEW_ARTICLE_BODY = TEXTS["en"]["new_article_body"]
 #: Front-matter keys a site may require of every article (the kb plugin's `require:` option).
 REQUIRABLE_KEYS = ("owner", "reviewed", "review_every", "questions", "tags")
 
 
-def unfinished(articles: Iterable[Article], require: Iterable[str] = (), shown: Path | None = None) -> list[Problem]:
-    """Warnings about unfinished articles: `kb new`'s placeholder text, and required keys left out."""
+def unfinished(articles: Iterable[Article], require: Iterable[str] = (), shown: Path | None = None,
+               placeholder: str = NEW_ARTICLE_BODY) -> list[Problem]:
+    """Warnings about unfinished articles: `kb new`'s placeholder text (`placeholder`, in the
+    articles' language), and required keys left out."""
     problems = []
-    placeholder = NEW_ARTICLE_BODY.strip()
+    placeholder = placeholder.strip()
     for article in articles:
         where = _shown(article.path, shown) if shown else article.rel_path
         lines = article.body.split("\n")

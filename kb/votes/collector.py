@@ -39,8 +39,8 @@ from kb.manifest import SiteManifest
 from kb.votes.visitors import Proxies, RateLimiter, Visitors
 from kb.votes.openapi import openapi_schema
 from kb.votes.io import export_lines
-from kb.votes.schema import (MAX_BODY, PARSERS, Invalid, clean_text, honeypot_filled, kind_of, search_options,
-                             search_query)
+from kb.votes.schema import (MAX_BODY, PARSERS, TEST_CHANNEL, Invalid, clean_text, honeypot_filled, kind_of,
+                             search_options, search_query)
 from kb.votes.store import TABLES, RecordRefused, Store, StoreError
 
 
@@ -50,6 +50,10 @@ BODY_TIMEOUT = 10.0         # seconds to receive a whole body (the server also b
 MANIFEST_RECHECK = 1.0      # seconds the intake trusts the manifest it read (a miss reads it again)
 PROBE_INTERVAL = 1.0        # seconds /healthz reuses its last probe of the store (a probe writes)
 ADMIN_FAILURES_PER_MINUTE = 10  # wrong admin tokens one client address may send; then 429
+#: Wrong admin tokens all the clients behind one trusted proxy may send together: a client's address
+#: behind a proxy is what its X-Forwarded-For says, which anyone who can reach the collector's port
+#: through the proxy (or straight, from the proxy's own machine) may choose afresh for every guess.
+ADMIN_FAILURES_PER_PROXY = 10 * ADMIN_FAILURES_PER_MINUTE
 
 # Crawlers and scripted clients that execute JavaScript or replay forms; their "votes" are noise.
 # A missing user agent counts too: every browser sends one.
@@ -103,8 +107,10 @@ class Collector:
             search.prepare(self.site_dir)
         self.proxies = Proxies(forwarded_allow_ips)
         self.visitors = Visitors(lambda: now(), visitor_secret)
-        # Guessing the admin token: each wrong one takes a token from its address's bucket.
+        # Guessing the admin token: each wrong one takes a token from its address's bucket, and from
+        # its proxy's when it came through one (the address it names could be made up).
         self.admin_failures = RateLimiter(ADMIN_FAILURES_PER_MINUTE)
+        self.admin_failures_by_proxy = RateLimiter(ADMIN_FAILURES_PER_PROXY)
         self._probe: asyncio.Future | None = None
         self._probe_at = 0.0
         self._said: dict[str, str | None] = {"store": None, "site": None}  # what the log last said
@@ -272,14 +278,16 @@ class Collector:
             self._probe = asyncio.ensure_future(run_in_threadpool(self.store.probe))
         return await asyncio.shield(self._probe)
 
-    def _note(self, what: str, problem: str | None) -> None:
-        """Log what is wrong with the store or the site once when it starts, and once when it ends
-        (a load balancer's checks and every refused vote would otherwise repeat it)."""
-        if (problem is None) == (self._said[what] is None):
+    def _note(self, what: str, problem: str | None, fails: str = "votes get") -> None:
+        """Log what is wrong with the store, the site or its search once when it starts, and once
+        when it ends (a load balancer's checks and every refused request would otherwise repeat it).
+        `fails` names what gets 503 meanwhile."""
+        said = self._said.get(what)
+        if (problem is None) == (said is None):
             return  # still fine, or still failing (the first failure's words were logged)
         if problem is not None:
-            log.error("%s: %s; votes get 503 until it is fixed", what, problem)
-        elif self._said[what] is not None:
+            log.error("%s: %s; %s 503 until it is fixed", what, problem, fails)
+        else:
             log.warning("%s: ok again", what)
         self._said[what] = problem
 
@@ -315,12 +323,15 @@ class Collector:
             problem = self.manifest.problem()
             if problem is not None and problem != "no manifest":
                 self._note("site", problem)  # an unreadable site: said once, not per query
-            else:
-                log.error("search failed: %s", exc)
+            else:  # its search files alone (an index deployed unreadable, or broken): once too
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                self._note(_search_topic(options["lang"]), f"cannot answer: {first}", "GET /api/search gets")
             return _error(503, "search is unavailable; try again later", None, {})
+        self._note(_search_topic(options["lang"]), None)
         allowed, cors = self._origin_verdict(request.headers.get("origin"), host, scheme)
         if isinstance(hits, dict):
-            self._record_search(visitor, address, hits, options["channel"])
+            if options["channel"] != TEST_CHANNEL:  # a bot's own tests leave no trace in the review
+                self._record_search(visitor, address, hits, options["channel"])
             return JSONResponse(hits, headers=cors)
         return JSONResponse({"query": query, "results": hits}, headers=cors)
 
@@ -358,13 +369,19 @@ class Collector:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return _error(401, "bearer token required", "Authorization", {"WWW-Authenticate": "Bearer"})
+        peer = request.scope.get("client")
+        peer = peer[0] if peer else ""
         address = self.visitors.address(self._peer(request)[0])
-        if self.admin_failures.exhausted("admin", address):
-            # Checked before the token: while throttled, the right token is no different.
-            return _error(429, "too many wrong tokens from this address; try again later", None,
-                          {"Retry-After": str(self.admin_failures.retry_after())})
+        proxy = self.visitors.address(peer) if self.proxies.trusted(peer) else None
+        for limiter, key in ((self.admin_failures, address), (self.admin_failures_by_proxy, proxy)):
+            if key is not None and limiter.exhausted("admin", key):
+                # Checked before the token: while throttled, the right token is no different.
+                return _error(429, "too many wrong tokens from this address; try again later", None,
+                              {"Retry-After": str(limiter.retry_after())})
         if not hmac.compare_digest(token.strip().encode("utf-8", "replace"), self.admin_token.encode()):
             self.admin_failures.allow("admin", address)
+            if proxy is not None:
+                self.admin_failures_by_proxy.allow("admin", proxy)
             log.warning("wrong admin token from address %s", address)
             return _error(403, "wrong token", "Authorization", {})
         return None
@@ -464,6 +481,11 @@ async def _respond(send: Callable[..., Any], status: int, payload: dict | None, 
         raw += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
+
+
+def _search_topic(language: str | None) -> str:
+    """What the log calls the search of one language, which fails and recovers on its own."""
+    return "search" if language is None else f"search ({language.lower()})"
 
 
 def _unknown_params(request: Request, known: set[str]) -> Response | None:

@@ -66,21 +66,26 @@ def openapi_schema() -> dict:
             "/api/contacts": {"post": _post("Record a click on a contact channel", "Contact")},
             "/api/search": {"get": {
                 "summary": "Answers for chatbots and other channels, with the site's own ranking",
-                "description": ("Ranked articles with their best-matching section, a passage and a calibrated "
-                                "`confidence`; `answered` when the top result's confidence reaches the site's "
-                                "`answer_threshold`, else `contact` lists the site's contact channels with the "
-                                "query carried. Every query is kept for the review with its channel and the "
-                                "visitor's daily hash only."),
+                "description": ("Ranked articles (by words and meaning where the site was built with its "
+                                "vectors) with their best-matching section, a passage, the article's version "
+                                "and a calibrated `confidence`; `answered` when the top result's confidence "
+                                "reaches the site's `answer_threshold` and the customer did not ask for a person "
+                                "(`handover`), else `contact` lists the site's contact channels with the query "
+                                "carried. Without `lang`, a site with several languages answers in the one the "
+                                "query is written in. Every query is kept for the review with its channel and "
+                                "the visitor's daily hash only, except with channel `test`."),
                 "parameters": [{"name": "q", "in": "query", "required": True,
                                 "schema": {"type": "string", "minLength": 1, "maxLength": 200,
                                            "pattern": r"\S"}},
                                {"name": "lang", "in": "query", "required": False,
-                                "description": "The help center's language (default: the site's first).",
+                                "description": "The help center's language (default: the one the query "
+                                               "is written in, among the site's; else the site's first).",
                                 "schema": {"type": "string", "maxLength": 35, "pattern": LANGUAGE_PATTERN}},
                                {"name": "limit", "in": "query", "required": False,
                                 "schema": {"type": "integer", "minimum": 1, "maximum": SEARCH_LIMIT, "default": 5}},
                                {"name": "channel", "in": "query", "required": False,
-                                "description": "Who asks: api (default), mcp, or a bot's own short name.",
+                                "description": "Who asks: api (default), mcp, or a bot's own short name; "
+                                               "`test`: answered, but not kept for the review.",
                                 "schema": {"type": "string", "maxLength": 32, "pattern": CHANNEL_PATTERN,
                                            "default": "api"}}],
                 "responses": {
@@ -199,17 +204,25 @@ def openapi_schema() -> dict:
                     },
                 },
                 "Answer": {
-                    "type": "object", "required": ["query", "language", "answered", "results", "contact"],
+                    "type": "object", "required": ["query", "language", "answered", "handover", "results", "contact"],
                     "properties": {
                         "query": {"type": "string"}, "language": {"type": "string"},
                         "answered": {"type": "boolean"},
+                        "handover": {"type": "boolean", "description": "The customer asked for a person: hand "
+                                                                       "over with `contact`."},
                         "results": {"type": "array", "items": {
                             "type": "object",
-                            "required": ["id", "title", "url", "section", "passage", "score", "confidence"],
+                            "required": ["id", "title", "url", "version", "section", "passage", "score",
+                                         "confidence"],
                             "properties": {
                                 "id": {"type": "string"}, "title": {"type": "string"},
-                                "url": {"type": "string", "description": "The article's URL, with the "
-                                                                         "section's anchor when there is one."},
+                                "url": {"type": "string", "description": (
+                                    "The article's URL with the section's anchor when there is one: absolute "
+                                    "(the site's `site_url`, the language's prefix included) when the site has "
+                                    "a site_url, else the path from the site's root (`pl/...` for another "
+                                    "language).")},
+                                "version": {"type": "string", "description": "The article's version, as a vote "
+                                                                             "on it names it."},
                                 "section": _nullable({"type": "object", "required": ["heading", "anchor"],
                                                       "properties": {"heading": {"type": "string"},
                                                                      "anchor": {"type": "string"}}}),

@@ -24,6 +24,8 @@ LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$"
 _LANGUAGE = re.compile(LANGUAGE_PATTERN)
 #: Where a search came from: web (the help site), api, mcp, or a bot's own short name.
 CHANNEL_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
+#: The channel of a bot's own tests: GET /api/search answers it and keeps nothing.
+TEST_CHANNEL = "test"
 _CHANNEL = re.compile(CHANNEL_PATTERN)
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 _UUID = re.compile(UUID_PATTERN)

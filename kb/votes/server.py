@@ -24,7 +24,9 @@ uvicorn stops on SIGTERM or SIGINT gracefully, then raises the signal again to d
 SIGTERM (what `systemctl stop` sends) that ends the process before the caller can close its
 store, and the records waiting for a group commit (the search API's, kept up to a second) were
 lost. `serve` stops the same way, calls `on_stop` (the store's close: commit what is queued)
-while the signals are still caught, and returns the signal instead of raising it.
+while the signals are still caught, and returns the signal instead of raising it. SIGHUP (the
+terminal of a collector started by hand was closed) stops it the same way, where it is not
+ignored (`nohup` ignores it, so that the collector outlives its terminal).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from kb.votes.schema import MAX_CONNECTIONS
+from kb.votes.visitors import sender
 
 __all__ = ["MAX_CONNECTIONS", "REQUEST_DEADLINE", "DeadlineH11Protocol",
            "DeadlineHttpToolsProtocol", "http_protocol", "server_config", "serve"]
@@ -78,8 +81,9 @@ class _Deadline:
         self._kb_address: str | None = None
         if self.per_address is not None:
             peer = transport.get_extra_info("peername")
-            address = str(peer[0]) if peer else ""
-            if not self.exempt(address):
+            raw = str(peer[0]) if peer else ""
+            if not self.exempt(raw):
+                address = sender(raw)  # an IPv6 client's whole /64 is one sender
                 open_ = _OPEN.setdefault(self.server_state, Counter())
                 if open_[address] >= self.per_address:
                     transport.write(_TOO_MANY)
@@ -199,14 +203,24 @@ def server_config(app: Any, *, host: str = "127.0.0.1", port: int = 8001, per_ad
     return uvicorn.Config(app, host=host, port=port, lifespan="off", **options)
 
 
+def _stop_signals() -> list[int]:
+    """The signals that stop the collector gracefully: SIGINT, SIGTERM, and SIGHUP unless ignored."""
+    stop = [signal.SIGINT, signal.SIGTERM]
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        stop.append(signal.SIGHUP)
+    return stop
+
+
 class _Server(uvicorn.Server):
-    """uvicorn's server that keeps catching SIGTERM and SIGINT after it stops, and never raises
+    """uvicorn's server that keeps catching the stop signals after it stops, and never raises
     them again (see `serve`)."""
+
+    stop_signals: list[int] = []
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in self.stop_signals:
                 signal.signal(sig, self.handle_exit)
         yield
 
@@ -217,15 +231,16 @@ class _Server(uvicorn.Server):
 
 def serve(app: Any, *, host: str = "127.0.0.1", port: int = 8001, on_stop: Callable[[], None] | None = None,
           **options: Any) -> int | None:
-    """Serve `app` until SIGTERM or SIGINT; finish the requests in flight, call `on_stop`, and
-    return the signal (None when the server stopped on its own).
+    """Serve `app` until SIGTERM, SIGINT or SIGHUP (unless ignored); finish the requests in flight,
+    call `on_stop`, and return the signal (None when the server stopped on its own).
 
     `on_stop` runs while the signals are still caught, so a second SIGTERM cannot cut it short;
     the handlers the caller had are back afterwards.
     """
     main = threading.current_thread() is threading.main_thread()
-    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)} if main else {}
+    handlers = {sig: signal.getsignal(sig) for sig in _stop_signals()} if main else {}
     server = _Server(server_config(app, host=host, port=port, **options))
+    server.stop_signals = list(handlers)
     try:
         server.run()
     finally:

@@ -17,7 +17,7 @@ import time
 from datetime import date, datetime, timezone
 from typing import Any, Callable, Iterable
 
-__all__ = ["Proxies", "RateLimiter", "Visitors"]
+__all__ = ["Proxies", "RateLimiter", "Visitors", "sender"]
 
 
 def _utc_now() -> datetime:
@@ -54,9 +54,27 @@ class Visitors:
         return digest.hexdigest()[:16]
 
     def address(self, ip: str) -> str:
-        """The client address's pseudonym for today (16 hex digits; never the address itself)."""
-        digest = hmac.new(self._today(), f"address\n{ip}".encode("utf-8", "replace"), hashlib.sha256)
+        """The client address's pseudonym for today (16 hex digits; never the address itself): of
+        its IPv4 address, or of its IPv6 address's /64 (see `sender`)."""
+        digest = hmac.new(self._today(), f"address\n{sender(ip)}".encode("utf-8", "replace"), hashlib.sha256)
         return digest.hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=4096)
+def sender(ip: str) -> str:
+    """What of a client address names one sender: an IPv4 address whole; of an IPv6 address its
+    /64, which a network gives each home or phone whole, so that one customer may send from any of
+    its 2**64 addresses (an IPv4 address written as IPv6, ::ffff:192.0.2.1, is that IPv4 address).
+    Anything that is not an address is itself."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if address.version == 6:
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return f"{ipaddress.IPv6Network((address, 64), strict=False).network_address}/64"
+    return str(address)
 
 
 class Proxies:

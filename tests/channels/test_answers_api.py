@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def get(base: str, **params) -> httpx.Response:
     return httpx.get(f"{base}/api/search", params=params, headers={"User-Agent": UA})
 
 
-def test_an_answered_query_gets_the_section_passage_and_confidence(api):
+def test_an_answered_query_gets_the_section_passage_and_confidence(api, built_demo_site: Path):
     base, store = api
     r = get(base, q="how do I reset my password", limit="2", channel="whatsapp")
     assert r.status_code == 200
@@ -57,8 +58,10 @@ def test_an_answered_query_gets_the_section_passage_and_confidence(api):
         "how do I reset my password", "en", True, [])
     assert len(body["results"]) == 2
     top = body["results"][0]
-    assert set(top) == {"id", "title", "url", "section", "passage", "score", "confidence"}
+    assert set(top) == {"id", "title", "url", "version", "section", "passage", "score", "confidence"}
     assert (top["id"], top["title"]) == ("reset-password", "How do I reset my password?")
+    manifest = json.loads((built_demo_site / "kb-manifest.json").read_text(encoding="utf-8"))
+    assert top["version"] == next(a["version"] for a in manifest["articles"] if a["id"] == "reset-password")
     assert top["section"] == {"heading": "Reset your password", "anchor": "reset-your-password"}
     assert top["url"] == "account/reset-password/#reset-your-password"
     assert top["passage"].startswith("1. Select Sign in, then Forgot password? 2. Enter the e-mail address")

@@ -16,6 +16,7 @@ from kb.bench.answers_api import bench_api
 from kb.bench.datasets import load_dataset
 from kb.channels import answers
 from kb.channels.answers import SiteCache, answer, prepare_site, site_ready
+from kb.search.vectors import VECTORS_PATH
 from kb.cli.services import collector_services
 from kb.votes.collector import create_app
 from kb.votes.store import open_store
@@ -70,16 +71,26 @@ def test_the_collector_prepares_its_site_at_start_without_a_query(site: Path, tm
         store.close()
 
 
+def test_a_site_with_vectors_is_answered_in_a_thread_since_each_query_is_embedded(site: Path):
+    cache = SiteCache(background=False)
+    cache.get(site).prepare()
+    cache.get(site / "pl").prepare()
+    assert not site_ready(site, cache=cache) and not site_ready(site, "en", cache=cache)
+
+
 def test_a_site_is_ready_to_answer_at_once_only_when_prepared_and_unchanged(site: Path):
+    for language in (site, site / "pl"):  # ranked by words alone: no query to embed
+        (language / VECTORS_PATH).unlink()
     cache = SiteCache(background=False)
     assert not site_ready(site, cache=cache)  # not parsed yet
     cache.get(site)
     assert not site_ready(site, cache=cache)  # parsed, not prepared
     cache.get(site).prepare()
-    assert site_ready(site, cache=cache) and site_ready(site, "en", cache=cache)
+    assert site_ready(site, "en", cache=cache)
     assert not site_ready(site, "pl", cache=cache)  # the Polish help center is parsed on its own
+    assert not site_ready(site, cache=cache)  # and without lang, a query may be Polish
     cache.get(site / "pl").prepare()
-    assert site_ready(site, "pl", cache=cache)
+    assert site_ready(site, "pl", cache=cache) and site_ready(site, cache=cache)
     answers_file = site / "search" / "kb-answers.json"
     answers_file.write_text(answers_file.read_text(encoding="utf-8").replace(
         '"answer_threshold":0.8', '"answer_threshold":0.9'), encoding="utf-8")

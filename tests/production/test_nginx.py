@@ -344,6 +344,23 @@ def test_sigkill_of_one_collector_under_load_loses_no_acknowledged_vote(topology
     assert [v for v in acknowledged if v not in stored] == []
 
 
+def test_nginx_sends_the_assets_precompressed_and_the_pages_compressed(topology):
+    site = topology["site"]
+    client = httpx.Client(base_url=topology["url"], headers={"User-Agent": UA, "Accept-Encoding": "gzip"}, timeout=15)
+    stylesheet = next(site.glob("assets/stylesheets/main.*.min.css"))
+    for path in (stylesheet, next(site.glob("assets/javascripts/bundle.*.min.js")), site / "assets/kb/search/worker.js"):
+        response = client.get("/help/" + path.relative_to(site).as_posix())
+        assert response.headers["content-encoding"] == "gzip"
+        # the .gz kb build wrote, sent as it is (gzip_static), which is the file once decoded
+        assert int(response.headers["content-length"]) == path.with_name(path.name + ".gz").stat().st_size
+        assert response.content == path.read_bytes()
+        assert "Accept-Encoding" in response.headers["vary"]
+    home = client.get("/help/")  # a page: compressed as it is sent
+    assert home.headers["content-encoding"] == "gzip" and "Test Help Center" in home.text
+    plain = client.get("/help/" + stylesheet.relative_to(site).as_posix(), headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.content == stylesheet.read_bytes()
+
+
 def test_the_readme_shows_the_nginx_configuration_the_tests_run():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "```nginx\n" + NGINX_CONF.read_text(encoding="utf-8") + "```\n" in readme

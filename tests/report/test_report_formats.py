@@ -122,8 +122,12 @@ def test_csv(scenario_report):
 
 @pytest.mark.parametrize("cell, safe", [
     ("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"),
-    ("\tx", "'\tx"), ("\rx", "'\rx"), ("plain", "plain"), ("a=b", "a=b"), ("", ""),
+    ("\tx", "'\tx"), ("\rx", "'\nx"), ("plain", "plain"), ("a=b", "a=b"), ("", ""),
     (None, ""), (3, 3), (0.25, 0.25),
+    # shown as every format shows customer text: no terminal escape, no bidirectional control, and
+    # a formula behind one is still a formula
+    ("\x1b]8;;https://x.example\x1b\\link", "]8;;https://x.example\\link"), ("\u202e=1+1", "'=1+1"),
+    ("a\u2066b\u2069\u200dc", "ab\u200dc"),
 ])
 def test_csv_cells_that_start_like_a_formula_get_a_quote(cell, safe):
     assert safe_cell(cell) == safe
@@ -315,13 +319,14 @@ def test_render_knows_every_format(scenario_report):
 
 HOSTILE = ("Read https://evil.example/login or WWW.evil.example, (www.evil.example), mailto:x@evil.example, "
            "xmpp:x@evil.example, FTP://evil.example and @someone; \u202eexe.txt\u202c \u2066hidden\u2069 "
-           "\u200eleft\u200f line\u2028break")
+           "\u200eleft\u200f line\u2028break; fixes #12, torvalds/linux#1 and GH-7\x1b[2J")
 BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 
 
 def test_no_format_shows_a_live_link_a_mention_or_a_bidi_control_from_customer_text(tmp_path):
     """Rendered by GitHub's own Markdown parser (cmark-gfm, with its autolink extension), the
-    Markdown report holds no link; no format keeps a bidirectional control."""
+    Markdown report holds no link, and no issue reference GitHub would link after it; no format
+    keeps a bidirectional control or a terminal escape."""
     import cmarkgfm
 
     v = Votes()
@@ -339,9 +344,12 @@ def test_no_format_shows_a_live_link_a_mention_or_a_bidi_control_from_customer_t
     assert "<a " not in page and "evil.example" in page
     assert "https\u200d://evil.example/login or WWW\u200d.evil.example, (www\u200d.evil.example), " \
            "mailto\u200d:x@\u200devil.example, xmpp\u200d:x@\u200devil.example, FTP\u200d://evil.example and " \
-           "@\u200dsomeone; exe.txt hidden left line break" in markdown
+           "@\u200dsomeone; exe.txt hidden left line break; fixes #\u200d12, torvalds/linux#\u200d1 and " \
+           "GH-\u200d7\\[2J" in markdown
     html_page = format_html(report)
     assert "Read https://evil.example/login or WWW.evil.example" in html_page
-    for rendered in (markdown, html_page, format_text(report), page):
-        assert not set(BIDI) & set(rendered)
+    csv_file = format_csv(report)
+    assert "line\nbreak; fixes #12, torvalds/linux#1 and GH-7[2J" in csv_file
+    for rendered in (markdown, html_page, format_text(report), page, csv_file):
+        assert not set(BIDI + "\x1b") & set(rendered)
     assert "exe.txt hidden left line\nbreak" in html_page  # a line separator is a line break

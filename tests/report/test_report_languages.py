@@ -36,6 +36,25 @@ class RowsOnly:
         return self.store.contacts(since=since)
 
 
+@pytest.fixture(scope="module")
+def built_demo_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo with one outdated translation (its Polish contact page made from an older version of
+    the English one), built once: the languages section has all three states to show."""
+    import shutil
+
+    from support import ROOT, run_kb
+
+    work = tmp_path_factory.mktemp("demo-outdated")
+    shutil.copy(ROOT / "mkdocs.yml", work / "mkdocs.yml")
+    shutil.copytree(ROOT / "articles", work / "articles")
+    contact = work / "articles" / "pl" / "kontakt" / "kontakt.md"
+    text = contact.read_text(encoding="utf-8")
+    contact.write_text(text.replace(text.split("translated_from: ", 1)[1].split("\n", 1)[0], '"a8056733"', 1),
+                       encoding="utf-8")
+    run_kb("build", "--site-dir", str(work / "site"), cwd=work, check=True)
+    return work / "site"
+
+
 def manifest_of(site: Path) -> dict:
     return json.loads((site / "kb-manifest.json").read_text(encoding="utf-8"))
 

@@ -40,9 +40,11 @@ def test_kb_search_prints_a_ranked_list(site: Path) -> None:
 def test_kb_search_json(site: Path) -> None:
     result = CliRunner().invoke(main, ["search", "track parcel", "--site", str(site), "--json", "--limit", "1"])
     assert result.exit_code == 0, result.output
+    top = json.loads(result.output)["results"][0]
     assert json.loads(result.output) == {"query": "track parcel", "results": [
         {"rank": 1, "id": "track-order", "title": "How do I track my parcel?", "url": "track-order/",
-         "score": json.loads(result.output)["results"][0]["score"]}]}
+         "score": top["score"], "confidence": top["confidence"]}]}
+    assert 0.0 <= top["confidence"] <= 1.0
 
 
 def test_kb_search_says_when_nothing_matches(site: Path) -> None:
@@ -74,8 +76,12 @@ def test_kb_bench_search_writes_the_json_shape(tmp_path: Path) -> None:
     figures = json.loads(out.read_text(encoding="utf-8"))
     assert list(figures["datasets"]["tiny"]) == ["clean", "typos"]
     kb = figures["datasets"]["tiny"]["clean"]["kb"]
-    assert sorted(kb) == ["answered_hit@1", "answered_hit@1_interval", "answered_rate", "ece", "hit@1", "hit@5",
-                          "index_gzip_bytes", "mrr@10", "p50_ms", "p95_ms", "zero"]
+    assert sorted(kb) == ["answered_hit@1", "answered_hit@1_interval", "answered_rate", "ece", "ece_floor", "hit@1",
+                          "hit@5", "index_gzip_bytes", "mrr@10", "p50_ms", "p95_ms", "zero"]
+    # `--engine kb` runs both engines the product ships: the server's hybrid too, in Python
+    hybrid = figures["datasets"]["tiny"]["clean"]["kb-hybrid"]
+    assert sorted(hybrid) == sorted(kb)
+    assert (hybrid["hit@1"], hybrid["mrr@10"]) == (1.0, 1.0)
     low, high = kb["answered_hit@1_interval"]
     assert 0.0 <= low <= kb["answered_hit@1"] <= high <= 1.0
     assert (kb["hit@1"], kb["mrr@10"], kb["zero"]) == (1.0, 1.0, 0.0)

@@ -198,8 +198,9 @@ def test_kb_new_translate_starts_a_translation_from_the_source(project: Path):
     result = run_kb("new", "--translate", "lockers", "--language", "pl", "--category", "dostawa", cwd=project)
     assert (result.returncode, result.stdout, result.stderr) == (0, "articles/pl/dostawa/lockers.md\n", "")
     text = (project / "articles/pl/dostawa/lockers.md").read_text(encoding="utf-8")
-    assert text == (f'---\ntranslated_from: "{version(LOCKERS)}"  # the version of shipping/lockers.md this '
-                    "translates; update it with the translation\n" + LOCKERS[4:])
+    assert text == (f"---\nid: lockers\ntranslated_from: {version(LOCKERS)}  # the version of shipping/lockers.md "
+                    "this translates; update it with the translation\ntitle: Can I use a parcel locker?\n"
+                    "draft: true  # remove when translated: a draft is not published\n---\nYes, at checkout.\n")
     assert run_kb("check", "--translations", cwd=project).stdout.splitlines()[1] == "pl                  2         1        0     1"
 
     again = run_kb("new", "--translate", "lockers", "--language", "pl", cwd=project)

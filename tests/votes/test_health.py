@@ -129,6 +129,9 @@ def test_healthz_follows_a_postgresql_outage_both_ways(pg_role, tmp_path):
     finally:
         log = collector.stop()
     assert "kb votes serve: ERROR: store: cannot read: " in log and "kb votes serve: WARNING: store: ok again" in log
+    # every line the collector's own, once for the outage (not the driver's, per reconnection attempt)
+    assert [line for line in log.splitlines() if not line.startswith("kb votes serve: ")] == []
+    assert len(log.splitlines()) <= 4, log
 
 
 def test_healthz_follows_a_sqlite_store_that_cannot_write(tmp_path):
@@ -201,3 +204,38 @@ def test_kb_votes_serve_names_a_site_it_cannot_read_at_start(tmp_path):
     assert (result.returncode, result.stderr) == (
         1, f"{site / 'kb-manifest.json'}: cannot read: Permission denied (the site must be readable by the user "
            f"reading it: chmod -R a+rX SITE)\n")
+
+
+def test_a_search_index_the_collector_cannot_read_is_one_log_line_not_one_per_query(tmp_path):
+    """A deploy that leaves the search index alone unreadable (its manifest is fine): each query
+    gets 503, the log says it once, and once more when it is readable again."""
+    site = write_search_index(write_site(tmp_path / "site"))
+    collector = Collector(site, f"sqlite:///{tmp_path}/votes.db", tmp_path)
+    index = site / "search" / "search_index.json"
+    try:
+        assert collector.client.get("/api/search", params={"q": "password"}).status_code == 200
+        index.write_bytes(index.read_bytes())  # deployed again (a new file), now unreadable
+        _unreadable_file(index)
+        answers = [collector.client.get("/api/search", params={"q": f"password {i}"}) for i in range(5)]
+        assert [(r.status_code, r.json()) for r in answers] == [
+            (503, {"error": "search is unavailable; try again later", "field": None})] * 5
+        assert collector.client.get("/healthz").status_code == 200  # votes still work
+        assert collector.vote() == 204
+        if os.geteuid() == 0:
+            os.chown(index, 0, 0)
+        index.chmod(0o644)
+        assert collector.client.get("/api/search", params={"q": "password"}).status_code == 200
+    finally:
+        log = collector.stop()
+    said = [line for line in log.splitlines() if ": search" in line]
+    assert said == [
+        f"kb votes serve: ERROR: search: cannot answer: [Errno 13] Permission denied: '{index}'; "
+        f"GET /api/search gets 503 until it is fixed",
+        "kb votes serve: WARNING: search: ok again"]
+
+
+def _unreadable_file(path: Path) -> None:
+    """One file as a deploy by another user under umask 077 leaves it: 0600, not the reader's."""
+    if os.geteuid() == 0:
+        os.chown(path, 65534, 65534)  # nobody
+    path.chmod(0o600 if os.geteuid() == 0 else 0)

@@ -62,6 +62,24 @@ def test_wrong_admin_tokens_are_throttled_per_address(sqlite_store, tmp_path):
             assert report("right-token", "198.51.100.4").status_code == 200  # another address
 
 
+def test_wrong_admin_tokens_naming_a_new_address_each_are_throttled_at_their_proxy(sqlite_store, tmp_path):
+    """The address behind a trusted proxy is what X-Forwarded-For says: anyone who reaches the
+    collector through the proxy (or from the proxy's own machine, where the operator reads the
+    report) can name a new one with every guess. The proxy's clients together get 100 a minute."""
+    site = write_site(tmp_path / "site")
+    with LiveServer(create_app(site, sqlite_store, rate_limit=0, admin_token="right-token",
+                               **collector_services())) as server:
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            codes = [client.get("/api/report", headers={"Authorization": f"Bearer guess-{i}",
+                                                        "X-Forwarded-For": f"203.0.{i // 256}.{i % 256}"}).status_code
+                     for i in range(300)]
+            # The budget refills evenly (100 a minute): of the 200 after it, one may slip in now and then.
+            assert codes[:100] == [403] * 100 and codes[100] == 429 and codes.count(403) < 110
+            # Another collector's peer, not a proxy it trusts, is its own address: not throttled.
+            other = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.3"), timeout=10)
+            assert other.get(f"{server.url}/api/report", headers={"Authorization": "Bearer right-token"}).status_code == 200
+
+
 def _connect_from(address: str, port: int) -> socket.socket:
     return socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(address, 0))
 
@@ -138,3 +156,29 @@ def test_1050_slow_connections_from_one_address_lock_nobody_out(tmp_path):
             sock.close()
         proc.terminate()
         proc.wait(30)
+
+
+def test_one_ipv6_network_is_one_sender_for_the_per_address_rules(sqlite_store, tmp_path):
+    """A home or a phone gets a whole IPv6 /64 and may send from any of its addresses: the budget
+    per client address, and the address the report caps votes by, are the /64's."""
+    site = write_site(tmp_path / "site")
+    with LiveServer(create_app(site, sqlite_store, rate_limit=100, address_rate_limit=5)) as server:
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            def vote(address: str, n: int) -> int:
+                body = {"vote_id": str(uuid.uuid4()), "article": "track-order", "version": "aa11bb22", "helpful": False}
+                return client.post("/api/votes", content=json.dumps(body),
+                                   headers={"User-Agent": f"{UA} {n}", "X-Forwarded-For": address}).status_code
+
+            assert [vote(f"2001:db8:7:1::{n:x}", n) for n in range(1, 8)] == [204] * 5 + [429] * 2
+            assert vote("2001:db8:7:2::1", 8) == 204  # the next /64 is another sender
+            assert [vote(a, 9 + n) for n, a in enumerate(["198.51.100.7", "::ffff:198.51.100.7"] * 3)] == \
+                [204] * 5 + [429]  # an IPv4 address written as IPv6 is that address
+    addresses = [v["address"] for v in sqlite_store.votes()]
+    assert len(addresses) == 11 and len(set(addresses[:5])) == 1 and len(set(addresses)) == 3
+
+
+def test_the_sender_of_an_address():
+    from kb.votes.visitors import sender
+
+    assert [sender(a) for a in ("192.0.2.1", "2001:db8:1:2:3:4:5:6", "2001:DB8:1:2::9", "::ffff:192.0.2.1", "x")] == [
+        "192.0.2.1", "2001:db8:1:2::/64", "2001:db8:1:2::/64", "192.0.2.1", "x"]

@@ -95,7 +95,8 @@ def test_no_with_reason_and_comment_by_keyboard(built_demo_site, votes_db, artic
         rows = wait_rows(votes_db, 1, page)
         assert [(r["article"], r["version"], r["helpful"], r["reason"], r["comment"]) for r in rows] == [
             (first["id"], first["version"], False, "outdated", "Menu moved ✓")]
-        links = page.eval_on_selector_all(".kb-feedback__contact a", "els => els.map(a => a.href)")
+        # the article's contact block follows the thank-you, its links carrying the article
+        links = page.eval_on_selector_all(".kb-feedback__thanks ~ .kb-contact a", "els => els.map(a => a.href)")
         assert links and links[0].endswith(f"article={first['id']}")
         assert page.evaluate("localStorage.getItem('kb:queue')") == "[]"
     assert page.problems == []

@@ -102,6 +102,14 @@ def test_sqlite_to_postgres_and_back(tmp_path, pg_url):
     assert _dump(back) == _dump(source)
 
 
+def test_export_of_a_database_that_is_not_there_says_so_and_makes_none(tmp_path):
+    result = subprocess.run([*KB, "votes", "export", "--db", "sqlite:///typo.db"], cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1, "", "typo.db: no such votes database (start the collector with kb votes serve, or run kb votes simulate)\n")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_import_names_every_bad_line_and_stores_nothing(tmp_path):
     bad = tmp_path / "bad.jsonl"
     good = {"vote_id": V1, "article": "a", "version": "1", "helpful": True, "reason": None, "comment": None,
@@ -187,10 +195,11 @@ def _start_serve(site, db: str, port: int, *args: str, cwd=None) -> subprocess.P
         time.sleep(0.1)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_a_stopped_collector_stores_everything_it_accepted(tmp_path, store_url, sig):
-    """`systemctl stop` sends SIGTERM right after the last request: the search API's records,
-    which wait up to a second for a group commit, are committed before the process ends."""
+    """`systemctl stop` sends SIGTERM right after the last request (Ctrl+C SIGINT, a closed
+    terminal SIGHUP): the search API's records, which wait up to a second for a group commit, are
+    committed before the process ends."""
     site = write_search_index(write_site(tmp_path / "site"))
     port = free_port()
     proc = _start_serve(site, store_url, port, "--rate-limit", "0", "--visitor-secret", "s")
@@ -211,6 +220,36 @@ def test_a_stopped_collector_stores_everything_it_accepted(tmp_path, store_url, 
     assert proc.stderr.read().splitlines()[-1] == f"kb votes serve: stopped by {sig.name}, after finishing its writes"
     stored = _dump(store_url)
     assert (len(stored["searches"]), [v["vote_id"] for v in stored["votes"]]) == (50, [vote_id])
+
+
+def test_a_collector_started_with_nohup_outlives_its_terminal(tmp_path):
+    """`nohup` ignores SIGHUP so that a collector outlives the terminal it was started from: it
+    keeps serving then, and still stops on SIGTERM."""
+    site = write_site(tmp_path / "site")
+    port = free_port()
+    proc = subprocess.Popen([*KB, "votes", "serve", "--site", str(site), "--db", f"sqlite:///{tmp_path}/v.db",
+                             "--port", str(port)], stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.stderr.read().splitlines()[-1] == "kb votes serve: stopped by SIGTERM, after finishing its writes"
 
 
 @pytest.mark.postgres

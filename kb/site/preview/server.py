@@ -10,14 +10,15 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.responses import PlainTextResponse
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from kb.articles import Problem
 from kb.site.build import BuildFailed, SiteConfig, SiteError
 from kb.site.preview.live import LiveSite
 from kb.votes.collector import admin_token_from_env, collector_routes
@@ -45,6 +46,7 @@ class Rebuilder:
         self._settle_wanted = threading.Event()
         self._to_settle: Any = None
         self.settled = 0  # updates whose search index and manifest are written
+        self.errors: list[str] = []  # the errors the pages show (path:line: error: ...), until fixed
 
     def changed(self, path: Path | str) -> None:
         """Note a changed path; the worker updates once things are quiet for a moment."""
@@ -73,6 +75,7 @@ class Rebuilder:
             for message in getattr(exc, "messages", []):
                 self.echo(message)
             self.echo(f"{exc}; still showing the last good build")
+            self.errors = [*getattr(exc, "messages", []), str(exc)]
             return False
         except Exception as exc:  # noqa: BLE001 - a page that fails to render must not end the preview
             self.live.forget()  # half-applied: the next change builds everything afresh
@@ -80,6 +83,7 @@ class Rebuilder:
             return False
         errors = [p for p in update.problems if p.severity == "error"]
         self._print_new(update.problems, errors)
+        self.errors = [p.format() for p in errors]
         if errors:
             self.echo(f"kb serve: {len(errors)} error(s); still showing the last good build")
             return False
@@ -113,6 +117,7 @@ class Rebuilder:
                 continue  # a later update's settle follows
             self._print_new(problems, [])
             self.live.shown_problems(problems)
+            self.errors = [p.format() for p in problems if p.severity == "error"]
             self.settled += 1
             for path in self.live.take_missed():  # changed without the watcher saying so: update them like any edit
                 self.changed(path)
@@ -165,12 +170,29 @@ def create_preview_app(preview_dir: Path, rebuilder: Rebuilder | None, collector
         return PlainTextResponse(str(rebuilder.build_number if rebuilder else 1),
                                  headers={"Cache-Control": "no-store"})
 
+    async def problems(request: Any) -> JSONResponse:  # the errors the pages show (livereload.js)
+        return JSONResponse(rebuilder.errors if rebuilder else [], headers={"Cache-Control": "no-store"})
+
     middleware = [Middleware(_OnlyHosts, hosts=hosts)] if hosts else []
     return Starlette(routes=[
         Route("/_kb/build", build_number),
+        Route("/_kb/problems", problems),
         *collector_routes,
-        Mount("/", app=StaticFiles(directory=str(preview_dir), html=True, check_dir=False)),
+        Mount("/", app=_Site(directory=str(preview_dir), html=True, check_dir=False)),
     ], middleware=middleware)
+
+
+class _Site(StaticFiles):
+    """The built site; a page that is not there gets the 404 page of its language's site (pl/404.html)."""
+
+    async def get_response(self, path: str, scope: Any) -> Any:
+        response = await super().get_response(path, scope)
+        top = path.split("/", 1)[0]
+        if response.status_code == 404 and top and "/" in path:
+            own, stat = self.lookup_path(f"{top}/404.html")
+            if stat is not None:
+                return FileResponse(own, status_code=404, stat_result=stat)
+        return response
 
 
 class _OnlyHosts:
@@ -193,11 +215,12 @@ class _OnlyHosts:
 
 def serve_preview(
     site: SiteConfig, live: LiveSite, *, host: str, port: int, db_url: str, echo: Callable[[str], None],
-    collector_options: dict[str, Any] | None = None,
+    collector_options: dict[str, Any] | None = None, problems: Iterable[Problem] = (),
 ) -> None:
     """Serve until interrupted, rebuilding on every change under the articles folder or mkdocs.yml.
 
-    `collector_options` go to the collector as they are (its `report` and `search` functions).
+    `collector_options` go to the collector as they are (its `report` and `search` functions);
+    `problems` are the errors the site was built with, which the pages show until they are fixed.
     """
     import uvicorn
     from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -205,6 +228,7 @@ def serve_preview(
 
     preview_dir = live.site_dir
     rebuilder = Rebuilder(live, echo)
+    rebuilder.errors = [p.format() for p in problems if p.severity == "error"]
     if db_url.startswith("sqlite:///"):
         Path(db_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     store = open_store(db_url)

@@ -36,7 +36,9 @@
     send: "Send",
     skip: "Skip",
     thanks: "Thank you! This helps us fix the article.",
-    contact_title: "Still need help? Talk to a person:"
+    contact_title: "Still need help? Talk to a person:",
+    mail_article: "Article:",
+    mail_search: "Last search:"
   };
 
   var settings = {};
@@ -210,13 +212,21 @@
 
   function count(text) { return Array.from(text).length; }
 
+  // The article as a person reads it in an e-mail: its title and its address, without the
+  // search's highlight (?h=) or an anchor.
+  function articleLine() {
+    var heading = document.querySelector(".md-content h1");
+    var title = heading ? heading.textContent.replace(/\s+/g, " ").trim() : document.title;
+    return texts.mail_article + " " + title + " (" + location.origin + location.pathname + ")";
+  }
+
   function contactLink(url, article) {
     var search = lastSearch();
     try {
       if (/^mailto:/i.test(url)) {
         var lines = [];
-        if (article) lines.push("Article: " + article + " (" + location.href.split("#")[0] + ")");
-        if (search) lines.push("Last search: " + search);
+        if (article) lines.push(articleLine());
+        if (search) lines.push(texts.mail_search + " " + search);
         if (!lines.length) return url;
         return url + (url.indexOf("?") < 0 ? "?" : "&") + "body=" + encodeURIComponent(lines.join("\n") + "\n\n");
       }
@@ -228,19 +238,61 @@
     } catch (e) { return url; }
   }
 
+  // After a "No", the contact channels follow the thank-you once: the page's own "Still need
+  // help?" block moves there (showing it twice in a row helps no one), else the widget lists them
+  // as that block does, one channel to a line.
   function contactBlock(article) {
+    var block = document.querySelector(".md-content .kb-contact");
+    if (block) {
+      block.querySelectorAll("a[data-kb-channel]").forEach(function (a) {
+        a.href = contactLink(channelUrl(a), article);
+      });
+      return block;
+    }
     var channels = Array.isArray(settings.contact) ? settings.contact : [];
     if (!channels.length) return null;
     var list = el("ul", {});
     channels.forEach(function (ch) {
       var a = el("a", { href: contactLink(String(ch.url || ""), article), "data-kb-channel": String(ch.name || ""),
-                        text: String(ch.name || "") });
-      var item = el("li", {}, [a]);
-      if (ch.hours) item.appendChild(el("span", { class: "kb-feedback__hours", text: " " + ch.hours }));
-      if (ch.description) item.appendChild(el("span", { class: "kb-feedback__description", text: " " + ch.description }));
+                        "data-kb-url": String(ch.url || ""), text: String(ch.name || "") });
+      var item = el("li", { class: "kb-contact__channel" }, [a]);
+      if (ch.hours) item.appendChild(el("span", { class: "kb-contact__hours", text: ch.hours }));
+      if (ch.description) item.appendChild(el("span", { class: "kb-contact__description", text: ch.description }));
       list.appendChild(item);
     });
-    return el("div", { class: "kb-feedback__contact" }, [el("p", { text: texts.contact_title }), list]);
+    return el("div", { class: "kb-feedback__contact kb-contact" }, [el("p", { text: texts.contact_title }), list]);
+  }
+
+  // A channel link's own URL, before the article and the last search were added to it.
+  function channelUrl(link) {
+    if (!link.hasAttribute("data-kb-url")) link.setAttribute("data-kb-url", link.getAttribute("href") || "");
+    return link.getAttribute("data-kb-url");
+  }
+
+  // Material shows "Back to top" over the page's first lines whenever the page scrolls up. A
+  // thank-you shorter than what it replaces makes the browser scroll up by itself near the
+  // page's end: not the customer asking to go back up, so the pill stays hidden until they
+  // scroll up themselves (Material, which saw the page go up, would not show it again then).
+  function keepBackToTopHidden() {
+    var top = document.querySelector(".md-top");
+    if (!top) return;
+    var quietUntil = Date.now() + 500, lastY = window.scrollY, held = false;
+    function watch() {
+      var y = window.scrollY;
+      if (Date.now() < quietUntil) {
+        held = true;
+        setTimeout(function () { top.hidden = true; top.setAttribute("tabindex", "-1"); }, 0);
+      } else if (held && y < lastY) {
+        top.hidden = false;
+        top.removeAttribute("tabindex");
+        window.removeEventListener("scroll", watch);
+      } else if (y > lastY) {
+        window.removeEventListener("scroll", watch);  // scrolling down: Material's own state holds again
+      }
+      lastY = y;
+    }
+    window.addEventListener("scroll", watch, { passive: true });
+    setTimeout(function () { if (!held) window.removeEventListener("scroll", watch); }, 500);
   }
 
   function reasonPanel(vote, article) {
@@ -302,6 +354,7 @@
       }
       flush();
       var thanks = el("p", { class: "kb-feedback__thanks", role: "status", tabindex: "-1", text: texts.thanks });
+      keepBackToTopHidden();
       panel.replaceChild(thanks, form);
       var contact = contactBlock(article);
       if (contact) panel.appendChild(contact);
@@ -334,6 +387,7 @@
         var note = form.querySelector(".md-feedback__note [data-md-value='" + value + "']");
         if (note) { note.setAttribute("role", "status"); note.hidden = false; }
         if (helpful) {
+          keepBackToTopHidden();
           flush();
           if (note) { note.setAttribute("tabindex", "-1"); note.focus(); }
         } else {
@@ -386,7 +440,7 @@
       var link = ev.target && ev.target.closest && ev.target.closest("a[data-kb-channel]");
       if (!link) return;
       var article = meta("kb:article");
-      if (!link.closest(".kb-feedback")) link.href = contactLink(link.getAttribute("href"), article);
+      link.href = contactLink(channelUrl(link), article);
       if (!settings.contacts) return;
       enqueue("contacts", { event_id: uuid(), channel: link.getAttribute("data-kb-channel").slice(0, 100),
                             article: article, query: lastSearch().slice(0, 200) || null, language: LANGUAGE,

@@ -1,0 +1,211 @@
+"""The server's ranking: kb's BM25F (words) fused with the embedding model's similarity (meaning).
+
+Where a server runs (the collector's GET /api/search, `kb mcp`, `kb search`, the report), every
+article gets a *meaning* score: how close the query's vector is to the article's units (its title,
+questions and passages, kb.search.embeddings), pooled by a soft maximum,
+
+    meaning = 1 + TAU * log(sum over the article's units of exp((cosine - 1) / TAU))
+
+which is the best unit's cosine when one unit stands out, and a little more when several of the
+article's ways of saying it come close (an article whose question variants all resemble the query
+is a safer bet than one whose single passage happens to). The article as a whole adds its say:
+the cosine of the mean of its unit vectors (`whole`: what the article is about overall). The words
+add their evidence: BM25F's share of the query's best possible score (kb.search.ranker),
+
+    score = meaning + WHOLE_WEIGHT * whole + WORDS_WEIGHT * share
+
+over every article (a paraphrase that shares no word with the article still ranks it). TAU and
+WORDS_WEIGHT were chosen on the four public evaluation sets (stackfaq, banking77, clincbank, plhelp),
+among TAU 0.01-0.05 and WORDS_WEIGHT 0.1-0.3 with and without `whole`, for the best MRR@10 over
+the four together (English sets do best with less weight on words, Polish with more: the model
+knows English better). `kb bench hybrid` (kb/bench/hybrid.py) prints each ranking's figures.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from kb.search.embeddings import model
+from kb.search.ranker import Hit, search
+from kb.search.vectors import ArticleVectors
+
+TAU = 0.02
+WHOLE_WEIGHT = 1.0
+WORDS_WEIGHT = 0.2
+LEXICAL_CANDIDATES = 200  # BM25F results whose word evidence is added (the rest have too little to matter)
+
+
+@dataclass(frozen=True)
+class HybridHit:
+    """One result of the hybrid ranking."""
+
+    id: str
+    title: str
+    url: str
+    score: float  # meaning + WHOLE_WEIGHT * whole + WORDS_WEIGHT * share
+    meaning: float  # the soft maximum of the cosines of the article's units (see the module docstring)
+    above_mean: float  # meaning minus the mean meaning of all the site's articles for this query
+    gap: float  # meaning minus the highest meaning of any other article
+    whole: float  # the cosine of the article's mean unit vector
+    share: float  # BM25F's share of the query's best possible score (0: no word matched)
+    words_rank: int  # the article's place in the words-only ranking, from 1 (0: not in it)
+    unit: int  # the row (in ArticleVectors) of the article's unit closest to the query
+    hit: Hit | None  # the words-only result, with the terms it matched
+
+
+def pooled(vectors: ArticleVectors, query_vector: np.ndarray, tau: float = TAU) -> tuple[np.ndarray, np.ndarray]:
+    """Per article of `vectors`: the soft maximum of its units' cosines, and its closest unit's row."""
+    count = len(vectors.ids)
+    if not len(vectors.article):
+        return np.full(count, -1.0, np.float32), np.full(count, -1, np.int64)
+    cosines = vectors.matrix @ query_vector
+    weights = np.exp((cosines.astype(np.float64) - 1.0) / tau)
+    sums = np.bincount(vectors.article, weights=weights, minlength=count)
+    meaning = np.where(sums > 0, 1.0 + tau * np.log(np.maximum(sums, 1e-300)), -1.0)
+    # each article's closest unit: its rows are contiguous, so a maximum per run of rows
+    starts = vectors.starts
+    best = np.full(count, np.inf, dtype=cosines.dtype)
+    best[vectors.article[starts]] = np.maximum.reduceat(cosines, starts)
+    holders = np.flatnonzero(cosines == best[vectors.article])
+    first = np.ones(len(holders), dtype=bool)
+    first[1:] = vectors.article[holders[1:]] != vectors.article[holders[:-1]]
+    rows = np.full(count, -1, np.int64)
+    rows[vectors.article[holders[first]]] = holders[first]  # the first unit of each article at its best
+    return meaning, rows
+
+
+def hybrid_search(index: dict, vectors: ArticleVectors, query: str, query_vector: np.ndarray,
+                  limit: int = 10) -> list[HybridHit]:
+    """Rank the index's articles for `query` by meaning and words (see the module docstring), best first."""
+    docs = index["docs"]
+    meaning_of, unit_of = pooled(vectors, query_vector)
+    whole_of = vectors.wholes @ query_vector
+    # the vectors' articles in the index's order (a site's two files are written from the same list)
+    order = np.array([vectors.position.get(d[0], -1) for d in docs], dtype=np.int64)
+    meaning = np.where(order >= 0, meaning_of[np.maximum(order, 0)], -1.0)
+    whole = np.where(order >= 0, whole_of[np.maximum(order, 0)], 0.0)
+    units = np.where(order >= 0, unit_of[np.maximum(order, 0)], -1)
+    share = np.zeros(len(docs))
+    words_rank = np.zeros(len(docs), dtype=np.int64)
+    lexical: dict[int, Hit] = {}
+    number = {d[0]: i for i, d in enumerate(docs)}
+    for rank, hit in enumerate(search(index, query, limit=LEXICAL_CANDIDATES), 1):
+        i = number[hit.id]
+        share[i], words_rank[i], lexical[i] = hit.share, rank, hit
+    score = meaning + WHOLE_WEIGHT * whole + WORDS_WEIGHT * share
+    known = meaning[order >= 0] if (order >= 0).any() else np.zeros(1)
+    mean = float(known.mean())
+    first, second = (np.partition(known, len(known) - 2)[-2:][::-1] if len(known) > 1
+                     else (float(known[0]), float(known[0])))
+    count = min(limit, len(docs))
+    top = np.argpartition(-score, count - 1)[:count] if count < len(docs) else np.arange(len(docs))
+    top = top[np.lexsort((top, -score[top]))]
+    return [HybridHit(docs[i][0], docs[i][1], docs[i][2], float(score[i]), float(meaning[i]), float(meaning[i]) - mean,
+                      float(meaning[i]) - float(second if meaning[i] >= first else first), float(whole[i]),
+                      float(share[i]), int(words_rank[i]), int(units[i]), lexical.get(i)) for i in top.tolist()]
+
+
+# ---------------------------------------------------------------------------------------------
+# Confidence: the probability that a result answers the query
+
+
+# P(answers) = 1 / (1 + exp(-(intercept + sum(weight * feature)))), one set of weights for every
+# language, an intercept per language (English's for a language without its own). Fitted on in-scope
+# and out-of-scope questions together by `kb bench hybrid ../shared/eval/stackfaq ../shared/eval/banking77
+# ../shared/eval/clincbank ../shared/eval/plhelp --language plhelp=pl` (kb/bench/hybrid.py: logistic
+# regression, cross-validated; label: the result is one of the query's relevant articles, never for
+# a question the help center does not answer).
+FEATURES = ("above_mean", "gap", "share", "words_first")
+COEFFICIENTS = {
+    "en": {"intercept": -3.1467, "above_mean": 38.6324, "gap": 63.1268, "share": 1.5333, "words_first": 0.9712},
+    "pl": {"intercept": -3.1686, "above_mean": 38.6324, "gap": 63.1268, "share": 1.5333, "words_first": 0.9712},
+}
+
+
+def features(hits: list[HybridHit], number: int) -> dict[str, float]:
+    """The confidence model's inputs for result `number` of `hits`.
+
+    above_mean: how much closer in meaning it is than the site's average article (cosines run
+    higher for some queries and some kinds of text than for others: what counts is how far the
+    result stands above the rest of this help center); gap: how far it stands above the closest
+    other article (negative below the top); share: the words' evidence, BM25F's share of the
+    query's best possible score; words_first: 1 when the words alone rank it first too (two kinds
+    of evidence agree). Chosen among others for how well a model fitted without a set did on it
+    (`kb bench hybrid` prints that too): absolute cosines did worse on a set left out.
+    """
+    hit = hits[number]
+    return {"above_mean": hit.above_mean, "gap": hit.gap, "share": hit.share,
+            "words_first": 1.0 if hit.words_rank == 1 else 0.0}
+
+
+def coefficients_for(language: str | None) -> dict[str, float]:
+    """The confidence model of a language (its primary subtag), English's where it has none."""
+    return COEFFICIENTS.get((language or "en").split("-")[0].lower(), COEFFICIENTS["en"])
+
+
+def probability(weights: dict[str, float], x: dict[str, float]) -> float:
+    """The logistic model `weights` at features `x`."""
+    z = weights["intercept"] + sum(weights[name] * x[name] for name in FEATURES)
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+def confidence(hits: list[HybridHit], number: int, language: str | None = "en") -> float:
+    """The estimated probability that result `number` of `hits` answers the query."""
+    return probability(coefficients_for(language), features(hits, number))
+
+
+def relative_meaning(vectors: ArticleVectors, texts: list[str]) -> np.ndarray:
+    """`texts` (a customer's words) as unit vectors relative to the site's own texts: the mean of the
+    site's unit vectors taken away, so what every text of this help center shares does not make two
+    questions alike (the report's gaps are grouped so)."""
+    if not texts:
+        return np.zeros((0, vectors.matrix.shape[1]), np.float32)
+    centre = vectors.matrix.mean(axis=0) if len(vectors.matrix) else 0.0
+    rows = np.stack([model().query(text) for text in texts]) - centre
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows / np.where(norms > 0, norms, 1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Asking for a person
+
+HANDOVER_MARGIN = 0.02
+"""How much closer in meaning the site's handover phrases ("talk to a person") must come than its
+closest article for a query to ask for a person. The phrases are pooled like an article's units
+(`pooled`), so a query is compared with what the help center itself says: "give me a refund" comes
+close to "call me back" in absolute terms (cosine 0.91), but closer still to the refund article.
+Chosen by `kb bench hybrid` (its handover table): no in-scope query of the public sets comes closer
+to the phrases than to its site's articles by more than 0.018, and 50 of 51 other ways of asking
+for a person (in five languages, on three sites) do by 0.02 or more."""
+
+
+def person_meaning(query_vector: np.ndarray, phrase_vectors: np.ndarray, tau: float = TAU) -> float:
+    """The handover phrases pooled like an article's units (`pooled`); -1 without phrases."""
+    if not len(phrase_vectors):
+        return -1.0
+    cosines = (phrase_vectors @ query_vector).astype(np.float64)
+    return float(1.0 + tau * np.log(np.exp((cosines - 1.0) / tau).sum()))
+
+
+HANDOVER_SAYS = 0.95
+"""The cosine between a query and one handover phrase, both embedded as a customer's words, at which
+the query says that phrase nearly word for word: handed over even when an article answers "talk
+to a person" (a contact article listing it among its questions). The highest any in-scope query
+of the public sets reaches is 0.913 ("Give me a refund", to "call me back")."""
+
+
+def asks_for_person(query_vector: np.ndarray, phrases: np.ndarray, phrases_as_asked: np.ndarray,
+                    hits: list[HybridHit]) -> bool:
+    """Whether the query asks for a person: it says one of the handover phrases nearly word for word,
+    or means what they say more than anything the articles say.
+
+    `phrases`: the phrases embedded as passages, as articles' units are; `phrases_as_asked`: embedded
+    as a customer's words, as the query is; `hits`: the query's hybrid ranking (its top result knows
+    the highest meaning of any article)."""
+    if len(phrases_as_asked) and float(np.max(phrases_as_asked @ query_vector)) >= HANDOVER_SAYS:
+        return True
+    closest = (hits[0].meaning - min(0.0, hits[0].gap)) if hits else -1.0
+    return person_meaning(query_vector, phrases) - closest >= HANDOVER_MARGIN
