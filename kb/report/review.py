@@ -10,8 +10,10 @@ Tallies (kb.report.tally) in, a plain JSON-ready dict out, under a few documente
   "Went on to contact us" (``contacts``) is shown beside every article rather than flagged: a
   contact after reading is a signal to weigh with the rate, not a verdict on its own.
 * **Gaps.** Searches that found nothing, one per visitor per query per UTC day, grouped by
-  similarity (their words' stems; and where the site has its vectors, their meaning) and named by
-  their most frequent wording, each with the nearest articles.
+  similarity (their words' stems; and where the site has its vectors, their meaning and the articles
+  the hybrid ranking answers them with) and named by their most frequent wording, each with the
+  nearest articles: by the hybrid ranking where the site has its vectors (the GAP_MEANING_GROUPS
+  biggest gaps), by the words' ranking where it has its index, else by title.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 from kb.articles import parse_duration
@@ -31,6 +34,7 @@ from kb.report import sql
 from kb.report.channels import add_channel_views
 from kb.report.tally import (COUNTING_RULE, PRIOR_FALLBACK, PRIOR_STRENGTH, Z, Addresses, Cell, Tallies,
                              bayesian_mean, count_contacts, iso, rounded, tally_votes, utc, wilson_interval)
+from kb.search.meanings import Reading
 from kb.search.text import Analyzer, analyzer_for
 from kb.votes.schema import REASONS
 
@@ -46,8 +50,18 @@ vectors taken relative to the site's own texts (the mean of its articles' vector
 what every text of the help center shares does not count). Chosen on the public sets' questions:
 of pairs of questions at 0.7 or more, 74% (banking77), 91% (clincbank) and 94% (stackfaq) ask for
 the same article."""
+GAP_AGREEMENT = 0.3
+"""`agreement` (how likely one article answers both) at or above which two groups of failed searches
+are one gap though their names' vectors are not that close: the hybrid ranking sends both to the
+same article, or to the same few ("nie dostałem pieniędzy" and "kiedy oddacie kasę", 0.19 apart in
+meaning, both to the refund articles). Chosen with `kb bench gaps` on the public sets' questions
+(see the README, "Searches that found nothing")."""
 GAP_MEANING_GROUPS = 200
-"""The biggest groups compared by meaning (each one's name is embedded once: a report stays quick)."""
+"""The biggest groups read by meaning: compared by meaning, and given their nearest articles by the
+hybrid ranking (each one's name is embedded once: a report stays quick; the smaller ones get their
+nearest articles from the words' ranking)."""
+Meaning = Callable[[Sequence[str]], "list[Reading]"]
+"""A site's reading of texts (kb.search.meanings.SiteMeanings): one Reading per text, in order."""
 NEAREST_CUTOFF = 65
 """rapidfuzz token_set_ratio (over a title's content words) below which it is no near match."""
 NEAREST_LIMIT = 3
@@ -84,15 +98,16 @@ def manifest_language(manifest: dict) -> str:
 
 
 def group_failed_searches(searches: Iterable[dict], language: str | None = None,
-                          meaning: Callable[[list[str]], Any] | None = None) -> list[dict]:
+                          meaning: Meaning | None = None) -> list[dict]:
     """Failed searches (no results) grouped by similarity: [{query, count, variants}], biggest first.
 
     One per visitor per query per UTC day, like votes. Each group is named by its most frequent
     wording; a query joins the first bigger group whose name it matches at GAP_SIMILARITY or more.
     Wordings are compared as the search of `language` sees them: its terms (stems), function
     words aside, so "jak anulować subskrypcję" and "anulowanie subskrypcji" are one gap. With
-    `meaning` (texts -> unit vectors relative to the site's texts, one row each), the biggest
-    GAP_MEANING_GROUPS groups are then joined where their names mean the same (GAP_MEANING).
+    `meaning` (the site's reading of texts), the biggest GAP_MEANING_GROUPS groups are then joined
+    where their names mean the same (GAP_MEANING) or the hybrid ranking answers both with the same
+    articles (GAP_AGREEMENT).
     """
     seen: set[tuple] = set()
     counts: Counter = Counter()
@@ -145,17 +160,25 @@ def group_failed_searches(searches: Iterable[dict], language: str | None = None,
     return out
 
 
-def _join_by_meaning(groups: list[dict], names: list[str], meaning: Callable[[list[str]], Any]) -> list[dict]:
-    """The groups, the biggest GAP_MEANING_GROUPS joined into a bigger one whose name means the same."""
+def _join_by_meaning(groups: list[dict], names: list[str], meaning: Meaning) -> list[dict]:
+    """The groups, the biggest GAP_MEANING_GROUPS joined into a bigger one that means the same: the
+    one whose name's vector is closest, at GAP_MEANING or more, else the one the hybrid ranking
+    most agrees with, at GAP_AGREEMENT or more (see `agreement`)."""
     order = sorted(range(len(groups)), key=lambda i: -groups[i]["count"])[:GAP_MEANING_GROUPS]
-    vectors = meaning([names[i] for i in order])
+    readings = meaning([names[i] for i in order])
+    vectors = np.stack([r.relative for r in readings])
     kept: list[int] = []  # positions in `order` of the groups that stay
     joined: set[int] = set()
     for position, i in enumerate(order):
         if kept:
             similarity = vectors[kept] @ vectors[position]
             best = int(similarity.argmax())
-            if float(similarity[best]) >= GAP_MEANING:
+            if float(similarity[best]) < GAP_MEANING:
+                agreeing = [agreement(readings[k].answers, readings[position].answers) for k in kept]
+                best = max(range(len(kept)), key=lambda n: agreeing[n])
+                if agreeing[best] < GAP_AGREEMENT:
+                    best = -1
+            if best >= 0:
                 target = groups[order[kept[best]]]
                 target["count"] += groups[i]["count"]
                 target["_keys"] += groups[i]["_keys"]
@@ -163,6 +186,14 @@ def _join_by_meaning(groups: list[dict], names: list[str], meaning: Callable[[li
                 continue
         kept.append(position)
     return [g for i, g in enumerate(groups) if i not in joined]
+
+
+def agreement(first: dict[str, float], second: dict[str, float]) -> float:
+    """How likely one article answers both of two texts: the sum, over the articles the hybrid ranking
+    puts first for either, of the products of their answer probabilities (Reading.answers)."""
+    if len(second) < len(first):
+        first, second = second, first
+    return sum(p * second.get(article, 0.0) for article, p in first.items())
 
 
 class _AsSearched:
@@ -277,13 +308,35 @@ def nearest_by_search(rank: Callable[[str, int], list[str]], known: set[str]) ->
     """A nearest-articles finder that asks the site's own search (`rank(query, limit)` -> ids)."""
 
     def nearest(query: str) -> list[str]:
-        ids: list[str] = []
-        for hid in rank(query, NEAREST_LIMIT * 2):
-            if hid in known and hid not in ids:
-                ids.append(hid)
-        return ids[:NEAREST_LIMIT]
+        return _first_known(rank(query, NEAREST_LIMIT * 2), known)
 
     return nearest
+
+
+def _first_known(ids: Iterable[str], known: set[str]) -> list[str]:
+    found: list[str] = []
+    for hid in ids:
+        if hid in known and hid not in found:
+            found.append(hid)
+            if len(found) == NEAREST_LIMIT:
+                break
+    return found
+
+
+def add_nearest(gaps: list[dict], articles: list[dict], rank: Callable[[str, int], list[str]] | None = None,
+                meaning: Meaning | None = None) -> None:
+    """Give each gap its `nearest` articles among `articles`: the hybrid ranking's (`meaning`) for the
+    GAP_MEANING_GROUPS biggest, the words' ranking's (`rank`) for the others, titles without either."""
+    if not gaps:
+        return
+    known = {a["id"] for a in articles}
+    nearest = nearest_by_search(rank, known) if rank is not None else nearest_by_title(articles)
+    head = gaps[:GAP_MEANING_GROUPS] if meaning is not None else []
+    if head:
+        for gap, reading in zip(head, meaning([g["query"] for g in head])):
+            gap["nearest"] = _first_known(reading.ranked, known)
+    for gap in gaps[len(head):]:
+        gap["nearest"] = nearest(gap["query"])
 
 
 # --- the report -----------------------------------------------------------------------------
@@ -350,10 +403,11 @@ def build_report(
     target: float = 0.6,
     now: datetime | None = None,
     rank: Callable[[str, int], list[str]] | None = None,
-    meaning: Callable[[list[str]], Any] | None = None,
+    meaning: Meaning | None = None,
 ) -> dict:
     """The review report of `store`'s votes, searches and contacts against the site `manifest`
-    (`rank`: the site's ranking, for the gaps' nearest articles; `meaning`: see group_failed_searches)."""
+    (`rank`: the site's words' ranking, `meaning`: its reading by meaning and the hybrid ranking,
+    for the gaps' grouping and nearest articles: see group_failed_searches and add_nearest)."""
     now = utc(now or datetime.now(timezone.utc))
     since = utc(since) if since is not None else None
     if not 0 < target <= 1:
@@ -365,7 +419,7 @@ def build_report(
     gaps = group_failed_searches(searches, manifest_language(manifest), meaning)
     report = assemble_report(
         manifest, tallies, contacts, gaps,
-        since=since, category=category, owner=owner, target=target, now=now, rank=rank,
+        since=since, category=category, owner=owner, target=target, now=now, rank=rank, meaning=meaning,
     )
     add_channel_views(report, searches, store.votes(since=since), store.contacts(since=since))
     return report
@@ -383,6 +437,7 @@ def assemble_report(
     target: float,
     now: datetime,
     rank: Callable[[str, int], list[str]] | None = None,
+    meaning: Meaning | None = None,
 ) -> dict:
     """Turn tallies into the report dict (the JSON `kb report` and `GET /api/report` share)."""
     articles = _articles_of(manifest)
@@ -411,14 +466,7 @@ def assemble_report(
     for aid, weeks in tallies.weeks_of(timeline).items():
         by_id[aid]["weeks"] = [{"week": week.isoformat(), **_cell_json(cell)} for week, cell in sorted(weeks.items())]
 
-    if not gaps:
-        pass
-    elif rank is not None:
-        nearest = nearest_by_search(rank, known)
-    else:
-        nearest = nearest_by_title(articles)
-    for gap in gaps:
-        gap["nearest"] = nearest(gap["query"])
+    add_nearest(gaps, articles, rank, meaning)
 
     counted = sum(r["votes"] for r in rows)
     return {
