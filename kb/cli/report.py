@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 import sys
@@ -230,3 +231,33 @@ def bench_report_command(db_url: str | None, n_votes: int, n_articles: int, addr
         bench_report(db_url, n_votes, n_articles, _now(), click.echo, progress, addresses=addresses)
     except BenchError as exc:
         raise KbError(str(exc)) from None
+
+
+@bench.command("gaps")
+@click.argument("datasets", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--language", "languages", multiple=True, metavar="[SET=]CODE",
+              help="The language of the sets' articles (all, or one set by its folder name: plhelp=pl). Default en.")
+@click.option("--queries", type=click.IntRange(2), default=None, metavar="N",
+              help="A seeded sample of N questions per set (default: all; every pair of them is compared).")
+@click.option("--articles", type=click.IntRange(1), default=None, metavar="N",
+              help="At most N articles per set: those the questions name, and a seeded sample of the others.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+              help="Write the figures as JSON to FILE.")
+def bench_gaps_command(datasets: tuple[Path, ...], languages: tuple[str, ...], queries: int | None,
+                       articles: int | None, json_path: Path | None) -> None:
+    """How the report's gaps join failed searches by meaning: precision and recall of joined pairs of DATASET questions."""
+    from kb.bench.datasets import DatasetError, load_dataset
+    from kb.bench.gaps import bench_gaps, format_gaps, trim
+    from kb.bench.search import stderr_log
+    from kb.cli.search import _languages
+
+    default, per_set = _languages(languages)
+    try:
+        loaded = [trim(load_dataset(folder), queries, articles) for folder in datasets]
+        result = bench_gaps(loaded, {ds.name: per_set.get(ds.name, default) for ds in loaded}, stderr_log)
+    except (DatasetError, EmbeddingError) as exc:
+        raise KbError(str(exc)) from exc
+    click.echo(format_gaps(result))
+    if json_path:
+        json_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        stderr_log(f"wrote {json_path}")
