@@ -1,6 +1,6 @@
 """`kb bench gaps`: how the report joins failed searches by meaning, measured on evaluation sets.
 
-The report's content gaps are joined where two wordings mean the same (kb.report.review:
+The report's content gaps are joined where two wordings mean the same (kb.report.gaps:
 GAP_MEANING, the cosine of their vectors relative to the site's texts) or where the hybrid ranking
 answers both with the same articles (GAP_AGREEMENT, `agreement`). On a set's questions, a pair of
 questions *should* be joined when they share a relevant article, and never when either is one the
@@ -23,7 +23,7 @@ import numpy as np
 
 from kb.bench.datasets import Dataset, sample
 from kb.bench.hybrid import open_cache, set_vectors
-from kb.report.review import GAP_AGREEMENT, GAP_MEANING
+from kb.report.gaps import GAP_AGREEMENT, GAP_MEANING
 from kb.search.index import build_index
 from kb.search.meanings import QueryVectors, SiteMeanings
 

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from kb.channels.answers import AnswerSite, SiteCache, answer, language_folder, site_for_language
 from kb.report.languages import site_report
-from kb.report.review import Meaning
+from kb.report.gaps import Meaning
 from kb.search.index import SearchError
 from kb.search.meanings import QueryVectors, SiteMeanings
 from kb.search.ranker import search

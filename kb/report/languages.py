@@ -15,8 +15,8 @@ from typing import Any, Callable, Iterable, Iterator
 
 from kb.report import sql
 from kb.report.channels import add_channel_views
-from kb.report.review import (Meaning, ReportError, add_nearest, assemble_report, build_report, group_failed_searches,
-                              manifest_language)
+from kb.report.gaps import Meaning, add_nearest, group_failed_searches
+from kb.report.review import ReportError, assemble_report, build_report, manifest_language
 from kb.report.tally import Cell, Tallies, count_contacts, rounded, tally_votes, utc
 
 LANGUAGE_GAPS = 10
@@ -183,7 +183,7 @@ def site_report(store: Any, manifest: dict, language: str | None = None, *, sinc
     (`language`, the default's unless told: other languages' votes apart) and, unless a language was
     asked for, every language side by side. `rank_of(code)`: that language's own words' ranking, and
     `meaning_of(code)`: its reading by meaning (kb.search.meanings), for the gaps' grouping and nearest
-    articles (see review.add_nearest). Raises ReportError for a language the site does not have.
+    articles (see kb.report.gaps.add_nearest). Raises ReportError for a language the site does not have.
     """
     rank_of = rank_of or (lambda code: None)
     meaning_of = meaning_of or (lambda code: None)

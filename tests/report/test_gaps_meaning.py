@@ -13,7 +13,7 @@ import httpx
 
 from kb.channels.answers import SiteCache
 from kb.cli.services import ReportSites, collector_services
-from kb.report.review import GAP_AGREEMENT, GAP_MEANING, agreement, group_failed_searches
+from kb.report.gaps import GAP_AGREEMENT, GAP_MEANING, agreement, group_failed_searches
 from kb.search import hybrid
 from kb.search.embeddings import model
 from kb.search.index import load_index
