@@ -141,10 +141,10 @@ def report_command(db_url: str, site_dir: Path, fmt: str, output: Path | None, s
 def _embeddings_cache() -> EmbeddingCache | None:
     """The embeddings cache `kb build` keeps here ($KB_CACHE_DIR, else ./.kb/cache), if there is one:
     the gaps' names are kept there too, so the next report does not embed them again. None when
-    there is none (the report does not start one) or it cannot be opened."""
+    there is none (the report does not start one), or it cannot be opened or written."""
     path = cache_dir() / CACHE_FILE
-    if not path.is_file():
-        return None
+    if not path.is_file() or not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+        return None  # (one the report could read but not add to would fail it half-way)
     try:
         return EmbeddingCache(path)
     except EmbeddingError:
