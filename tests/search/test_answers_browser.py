@@ -193,3 +193,32 @@ def test_with_a_collector_the_hybrid_answer_follows_the_instant_one_and_the_fail
         page.close()
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_a_site_that_does_not_record_searches_asks_the_collector_without_storing_the_query(chromium, kb_project):
+    """`kb_feedback.searches` off (the default): the worker's question to the collector is channel
+    `test`, answered and never stored, so no customer's query is kept."""
+    root = kb_project(ARTICLES, mkdocs_yml=YML.replace("searches: true", "searches: false"))
+    run_kb("build", cwd=root, check=True)
+    port = free_port()
+    server = start_kb_serve(root, port)
+    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+    asked: list[dict] = []
+    page.on("request", lambda request: asked.append(parse_qs(urlparse(request.url).query))
+            if "/api/search?" in request.url else None)
+    try:
+        page.goto(f"http://127.0.0.1:{port}/")
+        with page.expect_response("**/api/search?*") as answer:
+            _type(page, OFF_TOPIC)
+        assert answer.value.status == 200
+        page.locator(".kb-no-answer").wait_for()
+        assert [(a["q"], a["channel"]) for a in asked] == [([OFF_TOPIC], ["test"])]
+    finally:
+        page.close()
+        server.terminate()
+        server.wait(timeout=30)
+    store = open_store(f"sqlite:///{(root / '.kb' / 'votes.db').as_posix()}")
+    try:
+        assert list(store.searches()) == []
+    finally:
+        store.close()

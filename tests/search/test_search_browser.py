@@ -26,8 +26,9 @@ def test_the_site_ships_our_index_and_worker(built_demo_site: Path) -> None:
     assert data["docs"]["format"] == "kb-search/1"
     assert (built_demo_site / "assets" / "kb" / "search" / "worker.js").is_file()
     page = (built_demo_site / "index.html").read_text(encoding="utf-8")
-    # the worker's URL names the page's language and, with kb's feedback sender on, the collector's API
-    assert '"search": "assets/kb/search/worker.js?lang=en\\u0026api=%2Fapi%2Fsearch"' in page
+    # the worker's URL names the page's language and, with kb's feedback sender on, the collector's
+    # API, and whether the collector may store the queries it is asked (the demo records searches)
+    assert '"search": "assets/kb/search/worker.js?lang=en\\u0026api=%2Fapi%2Fsearch\\u0026record=1"' in page
 
 
 @pytest.mark.browser
