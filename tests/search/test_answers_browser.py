@@ -129,6 +129,18 @@ def test_without_a_collector_the_site_says_it_found_no_good_answer_and_offers_a_
             link.click()
             page.wait_for_url("https://chat.example.com/**")
             assert parse_qs(urlparse(page.url).query)["search"] == [OFF_TOPIC]
+
+            # typed in the home page's big box, which keeps the focus, and clicked at once: carried too
+            page.goto(url)
+            page.locator("[data-kb-search-input]").click()
+            page.keyboard.type("do you sell kayaks", delay=15)
+            page.wait_for_function("() => (document.querySelector('[data-md-component=search-query]') || {}).value"
+                                   " === 'do you sell kayaks'")
+            link = page.locator(".kb-no-answer a[data-kb-channel]")
+            link.wait_for()
+            link.click()
+            page.wait_for_url("https://chat.example.com/**")
+            assert parse_qs(urlparse(page.url).query)["search"] == ["do you sell kayaks"]
             assert errors == []
     finally:
         page.close()
