@@ -12,7 +12,7 @@ is a safer bet than one whose single passage happens to). The article as a whole
 the cosine of the mean of its unit vectors (`whole`: what the article is about overall). The words
 add their evidence: BM25F's share of the query's best possible score (kb.search.ranker),
 
-    score = meaning + WHOLE_WEIGHT * whole + WORDS_WEIGHT * share
+    score = meaning + MEAN_WEIGHT * mean_cosine + WHOLE_WEIGHT * whole + WORDS_WEIGHT * share
 
 over every article (a paraphrase that shares no word with the article still ranks it). TAU and
 WORDS_WEIGHT were chosen on the four public evaluation sets (stackfaq, banking77, clincbank, plhelp),
@@ -33,6 +33,7 @@ from kb.search.ranker import Hit, search
 from kb.search.vectors import ArticleVectors
 
 TAU = 0.02
+MEAN_WEIGHT = 1.0
 WHOLE_WEIGHT = 1.0
 WORDS_WEIGHT = 0.2
 LEXICAL_CANDIDATES = 200  # BM25F results whose word evidence is added (the rest have too little to matter)
@@ -45,11 +46,12 @@ class HybridHit:
     id: str
     title: str
     url: str
-    score: float  # meaning + WHOLE_WEIGHT * whole + WORDS_WEIGHT * share
-    meaning: float  # the soft maximum of the cosines of the article's units (see the module docstring)
+    score: float  # meaning + MEAN_WEIGHT * mean + WHOLE_WEIGHT * whole + WORDS_WEIGHT * share
+    meaning: float  # the soft maximum of the cosines of the article's parts (see the module docstring)
     above_mean: float  # meaning minus the mean meaning of all the site's articles for this query
     gap: float  # meaning minus the highest meaning of any other article
-    whole: float  # the cosine of the article's mean unit vector
+    mean: float  # the cosine of the article's mean part vector
+    whole: float  # the cosine of the article read whole (0 where the vectors have none)
     share: float  # BM25F's share of the query's best possible score (0: no word matched)
     words_rank: int  # the article's place in the words-only ranking, from 1 (0: not in it)
     unit: int  # the row (in ArticleVectors) of the article's unit closest to the query
@@ -61,7 +63,7 @@ def pooled(vectors: ArticleVectors, query_vector: np.ndarray, tau: float = TAU) 
     count = len(vectors.ids)
     if not len(vectors.article):
         return np.full(count, -1.0, np.float32), np.full(count, -1, np.int64)
-    cosines = vectors.matrix @ query_vector
+    cosines = np.where(vectors.parts, vectors.matrix @ query_vector, -np.inf)  # the parts only (not WHOLE)
     weights = np.exp((cosines.astype(np.float64) - 1.0) / tau)
     sums = np.bincount(vectors.article, weights=weights, minlength=count)
     meaning = np.where(sums > 0, 1.0 + tau * np.log(np.maximum(sums, 1e-300)), -1.0)
@@ -82,10 +84,12 @@ def hybrid_search(index: dict, vectors: ArticleVectors, query: str, query_vector
     """Rank the index's articles for `query` by meaning and words (see the module docstring), best first."""
     docs = index["docs"]
     meaning_of, unit_of = pooled(vectors, query_vector)
+    mean_of = vectors.means @ query_vector
     whole_of = vectors.wholes @ query_vector
     # the vectors' articles in the index's order (a site's two files are written from the same list)
     order = np.array([vectors.position.get(d[0], -1) for d in docs], dtype=np.int64)
     meaning = np.where(order >= 0, meaning_of[np.maximum(order, 0)], -1.0)
+    mean_cosine = np.where(order >= 0, mean_of[np.maximum(order, 0)], 0.0)
     whole = np.where(order >= 0, whole_of[np.maximum(order, 0)], 0.0)
     units = np.where(order >= 0, unit_of[np.maximum(order, 0)], -1)
     share = np.zeros(len(docs))
@@ -95,7 +99,7 @@ def hybrid_search(index: dict, vectors: ArticleVectors, query: str, query_vector
     for rank, hit in enumerate(search(index, query, limit=LEXICAL_CANDIDATES), 1):
         i = number[hit.id]
         share[i], words_rank[i], lexical[i] = hit.share, rank, hit
-    score = meaning + WHOLE_WEIGHT * whole + WORDS_WEIGHT * share
+    score = meaning + MEAN_WEIGHT * mean_cosine + WHOLE_WEIGHT * whole + WORDS_WEIGHT * share
     known = meaning[order >= 0] if (order >= 0).any() else np.zeros(1)
     mean = float(known.mean())
     first, second = (np.partition(known, len(known) - 2)[-2:][::-1] if len(known) > 1
@@ -104,7 +108,7 @@ def hybrid_search(index: dict, vectors: ArticleVectors, query: str, query_vector
     top = np.argpartition(-score, count - 1)[:count] if count < len(docs) else np.arange(len(docs))
     top = top[np.lexsort((top, -score[top]))]
     return [HybridHit(docs[i][0], docs[i][1], docs[i][2], float(score[i]), float(meaning[i]), float(meaning[i]) - mean,
-                      float(meaning[i]) - float(second if meaning[i] >= first else first), float(whole[i]),
+                      float(meaning[i]) - float(second if meaning[i] >= first else first), float(mean_cosine[i]), float(whole[i]),
                       float(share[i]), int(words_rank[i]), int(units[i]), lexical.get(i)) for i in top.tolist()]
 
 
@@ -163,7 +167,8 @@ def relative_meaning(vectors: ArticleVectors, texts: list[str]) -> np.ndarray:
     questions alike (the report's gaps are grouped so)."""
     if not texts:
         return np.zeros((0, vectors.matrix.shape[1]), np.float32)
-    centre = vectors.matrix.mean(axis=0) if len(vectors.matrix) else 0.0
+    parts = vectors.matrix[vectors.parts]
+    centre = parts.mean(axis=0) if len(parts) else 0.0
     rows = np.stack([model().query(text) for text in texts]) - centre
     norms = np.linalg.norm(rows, axis=1, keepdims=True)
     return rows / np.where(norms > 0, norms, 1.0)
