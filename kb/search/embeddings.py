@@ -12,7 +12,7 @@ PASSAGES_PER_ARTICLE per article, and the article read whole (its title, questio
 one text, as far as WHOLE_TOKENS tokens: what it is about, each part read in the light of the
 others). The model's cost grows with the tokens it reads (about a millisecond a token on one busy
 core, more for a long text), so a long article costs no more than a short one past its first
-passages; `kb bench embed` measures what the caps cost and what they buy.
+passages and its first WHOLE_TOKENS (README, "How kb understands questions", gives what they cost).
 
 Embedding is the slow part of a build, so every vector is cached (`EmbeddingCache`, one SQLite
 file) under a hash of the model and the exact text: an article whose text did not change is never

@@ -9,7 +9,7 @@ the semantic layer off, still answers by words alone.
 The file is a NumPy `.npz` (a zip of arrays, read without pickling): one row per unit, each a
 unit vector stored as int8 with a float32 scale per row (a 384-number vector in 388 bytes;
 cosines move by less than 0.002), the row's article (a number into `ids`), its kind (title,
-question, passage) and section, and a `meta` string naming the model and format. Rows of one
+question, passage, or the article read whole) and section, and a `meta` string naming the model and format. Rows of one
 article are contiguous, in the order of `ids`.
 """
 
