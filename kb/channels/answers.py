@@ -46,7 +46,7 @@ from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
-from kb.channels.llms import ANSWERS_FORMAT, ANSWERS_PATH
+from kb.channels.llms import ANSWERS_FORMAT, ANSWERS_PATH, DEFAULT_THRESHOLD
 from kb.manifest import NAME as MANIFEST_NAME
 from kb.search import hybrid
 from kb.search.confidence import confidence
@@ -59,10 +59,6 @@ from kb.search.text import analyzer_for, fold
 from kb.search.language import written_in
 from kb.search.vectors import VECTORS_PATH, ArticleVectors, load_vectors
 
-# The default answer threshold, for 90% precision: cross-validated, the top result was right at least
-# 90% of the time on both English public sets from 0.70 up; 0.8 keeps a margin (`kb bench calibrate`
-# prints the table).
-DEFAULT_THRESHOLD = 0.8
 DEFAULT_LIMIT = 5
 MAX_LIMIT = 50
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 
-from kb.channels.answers import SiteCache, answer
+from kb.channels.answers import DEFAULT_THRESHOLD, SiteCache, answer
 from kb.search.sections import PASSAGE_CHARS
 from kb.cli.services import collector_services
 from kb.votes.collector import create_app
@@ -66,7 +66,7 @@ def test_an_answered_query_gets_the_section_passage_and_confidence(api, built_de
     assert top["url"] == "account/reset-password/#reset-your-password"
     assert top["passage"].startswith("1. Select Sign in, then Forgot password? 2. Enter the e-mail address")
     assert len(top["passage"]) <= PASSAGE_CHARS
-    assert top["confidence"] >= 0.8 > body["results"][1]["confidence"]
+    assert top["confidence"] >= DEFAULT_THRESHOLD > body["results"][1]["confidence"]
     [row] = store.searches()
     assert (row["query"], row["results"], row["article"], row["channel"], row["language"]) == (
         "how do I reset my password", 1, "reset-password", "whatsapp", "en")
@@ -115,7 +115,7 @@ def test_the_parsed_site_is_reused_until_its_files_change(built_demo_site: Path,
     assert answer(site, "zebra saxophone lessons", cache=cache)["answered"] is False
     assert cache.get(site) is first
     answers = site / "search" / "kb-answers.json"
-    answers.write_text(answers.read_text(encoding="utf-8").replace('"answer_threshold":0.8',
+    answers.write_text(answers.read_text(encoding="utf-8").replace(f'"answer_threshold":{DEFAULT_THRESHOLD}',
                                                                    '"answer_threshold":0.0'), encoding="utf-8")
     again = cache.get(site)
     assert again is not first and again.threshold == 0.0

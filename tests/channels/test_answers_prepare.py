@@ -15,7 +15,7 @@ from support import ROOT, SHARED
 from kb.bench.answers_api import bench_api
 from kb.bench.datasets import load_dataset
 from kb.channels import answers
-from kb.channels.answers import SiteCache, answer, prepare_site, site_ready
+from kb.channels.answers import DEFAULT_THRESHOLD, SiteCache, answer, prepare_site, site_ready
 from kb.search.vectors import VECTORS_PATH
 from kb.cli.services import collector_services
 from kb.votes.collector import create_app
@@ -93,7 +93,7 @@ def test_a_site_is_ready_to_answer_at_once_only_when_prepared_and_unchanged(site
     assert site_ready(site, "pl", cache=cache) and site_ready(site, cache=cache)
     answers_file = site / "search" / "kb-answers.json"
     answers_file.write_text(answers_file.read_text(encoding="utf-8").replace(
-        '"answer_threshold":0.8', '"answer_threshold":0.9'), encoding="utf-8")
+        f'"answer_threshold":{DEFAULT_THRESHOLD}', '"answer_threshold":0.9'), encoding="utf-8")
     assert not site_ready(site, cache=cache)  # rebuilt: the next query parses it (in a thread)
     assert answer(site, "refund", cache=cache)["results"]
 
@@ -109,7 +109,7 @@ def test_a_rebuilt_site_stops_the_preparation_of_the_old_one(site: Path):
     old = cache.get(site)
     answers_file = site / "search" / "kb-answers.json"
     answers_file.write_text(answers_file.read_text(encoding="utf-8").replace(
-        '"answer_threshold":0.8', '"answer_threshold":0.9'), encoding="utf-8")
+        f'"answer_threshold":{DEFAULT_THRESHOLD}', '"answer_threshold":0.9'), encoding="utf-8")
     new = cache.get(site)
     assert new is not old and old.stopped.is_set() and not new.stopped.is_set()
     assert old.prepare()["articles"] == 0 and not old.ready.is_set()

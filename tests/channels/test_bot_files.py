@@ -11,6 +11,7 @@ from pathlib import Path
 
 from support import ROOT
 
+from kb.channels.answers import DEFAULT_THRESHOLD
 from kb.search.sections import article_sections, passage
 from kb.site.languages import TEXTS
 
@@ -58,7 +59,7 @@ def test_mkdocs_build_writes_llms_txt_and_a_markdown_twin_of_every_article(kb_pr
     assert twin.startswith("# How do I track my parcel?\n\nAs soon as your order ships")
     assert "id: track-order" not in twin
     answers = json.loads((site / "search" / "kb-answers.json").read_text(encoding="utf-8"))
-    assert answers["site"] == {"name": "Test Help Center", "language": "en", "answer_threshold": 0.8,
+    assert answers["site"] == {"name": "Test Help Center", "language": "en", "answer_threshold": DEFAULT_THRESHOLD,
                                "contact": [{"name": "Chat with us", "url": "https://example.com/chat",
                                             "hours": "Mon-Fri 9-17", "description": ""}],
                                "mail_search": "Last search:", "site_url": "",

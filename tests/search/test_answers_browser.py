@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from support import MKDOCS_YML, free_port, run_kb, serve_static, start_kb_serve
 
+from kb.channels.answers import DEFAULT_THRESHOLD
 from kb.search.confidence import confidence, model_of
 from kb.search.index import load_index
 from kb.search.ranker import search
@@ -152,8 +153,8 @@ def test_with_a_collector_the_hybrid_answer_follows_the_instant_one_and_the_fail
     index = load_index(root / "site")
     query = "track delivery"
     hits = search(index, query, limit=2)
-    # the browser's model calls it a good answer; the collector's (its answer_threshold, 0.8) does not
-    assert model_of(index)["threshold"] <= confidence(hits, 0, index) < 0.8
+    # the browser's model calls it a good answer; the collector's (its default answer_threshold) does not
+    assert model_of(index)["threshold"] <= confidence(hits, 0, index) < DEFAULT_THRESHOLD
     port = free_port()
     server = start_kb_serve(root, port)
     page = chromium.new_page(viewport={"width": 1280, "height": 800})
