@@ -85,7 +85,7 @@ def test_the_hybrid_ranking_joins_two_refund_wordings_that_meaning_alone_keeps_a
                 assert float(one.relative @ other.relative) < GAP_MEANING, (one.text, other.text)
 
 
-def test_two_ways_of_asking_for_money_back_are_each_answered_by_their_refund_article(built_demo_site: Path):
+def test_two_ways_of_asking_for_money_back_each_find_their_refund_article_first(built_demo_site: Path):
     """"I did not get my money" and "when will you give the cash back" (slang) share no word: the
     hybrid ranking puts first for each the refund article that fits it (the refund has not come; how
     long a refund takes), and answers the first confidently at the site's default threshold. The
