@@ -120,6 +120,7 @@ def check(config_file: Path, strict: bool, translations: bool, fmt: str) -> None
 @click.option("--site-dir", "-d", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to put the site (default: site_dir of mkdocs.yml, usually site/).")
 @click.option("--strict", is_flag=True, help="Also fail on front-matter keys the schema does not know.")
+@renderer_option
 def build(config_file: Path, site_dir: Path | None, strict: bool, renderer: str | None = None) -> None:
     """Check, then build the static site aside and swap it in only when it is complete."""
     site = load_site(config_file)
@@ -181,6 +182,7 @@ def new(title: str | None, category: str, article_id: str | None, translate_id: 
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", "-p", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @click.option("--db", default=None, help="Votes store for the preview (default: sqlite:///.kb/votes.db).")
+@renderer_option
 def serve(config_file: Path, host: str, port: int, db: str | None, renderer: str | None = None) -> None:
     """Build with drafts and serve the site and the vote collector on one local origin, updating on edits."""
     from kb.site.preview.live import LiveSite

@@ -47,7 +47,8 @@ def theme_extra(state: BuildState, configured: Mapping[str, Any] | None = None, 
     extra["kb_contact"] = state.contacts
     extra["kb_texts"] = state.texts  # for kb's theme templates (404 page, footer, title)
     extra["kb_search"] = search_site.page_settings(state.texts, state.contacts, state.search_language)
-    extra["kb_generator"] = GENERATORS[renderer]
+    before, _, after = str(state.texts.get("made_with") or "Made with {generator}").partition("{generator}")
+    extra["kb_generator"] = {**GENERATORS[renderer], "before": before, "after": after}
     if state.langs:
         extra["alternate"] = state.alternates(None)  # <link rel=alternate> to each language's home
     widget_extra(extra, texts=state.texts if state.langs else None, default_language=not state.building)
