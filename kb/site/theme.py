@@ -60,17 +60,21 @@ def page_styles() -> list[str]:
     return ["assets/kb/kb.css"]
 
 
-def page_scripts(state: BuildState) -> list[str]:
+def page_scripts(state: BuildState, *, renderer: str = "mkdocs") -> list[str]:
     """kb's page scripts, as site-relative URLs, after the site's own: the search box's, the
-    highlighting of matched words (where the site asks for it), the preview's reload."""
+    highlighting of matched words (where the site asks for it), the preview's reload, and on
+    Zensical the header's search dialog (Zensical's own search is closed to kb's engine)."""
     return (["assets/kb/kb.js"]
             + ([search_site.FOLD_URL, "assets/kb/highlight.js"] if state.settings.highlight else [])
-            + (["assets/kb/livereload.js"] if state.options.livereload else []))
+            + (["assets/kb/livereload.js"] if state.options.livereload else [])
+            + ([search_site.DIALOG_URL] if renderer == "zensical" else []))
 
 
-def site_files() -> dict[str, Path | str]:
+def site_files(*, renderer: str = "mkdocs") -> dict[str, Path | str]:
     """The files kb adds to every language's site, by site-relative URL: a source file, or the text."""
     files: dict[str, Path | str] = {f"assets/kb/{name}": ASSETS / name for name in SCRIPTS}
     files[search_site.WORKER_URL] = search_site.worker_source()
     files[search_site.FOLD_URL] = search_site.FOLD
+    if renderer == "zensical":
+        files[search_site.DIALOG_URL] = search_site.DIALOG
     return files

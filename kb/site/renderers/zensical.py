@@ -38,7 +38,7 @@ from kb.site.build import BuildFailed, SiteConfig, SiteError, finish
 from kb.site.state import BuildState, Change, PrepareError, prepare
 
 log = logging.getLogger("kb.site")
-#: kb's Zensical-only templates: the header's search dialog, driven by kb's engine (kb/assets/search/dialog.js).
+#: kb's Zensical-only templates: the header's search dialog, answered by kb's engine (kb/assets/search/dialog.js).
 ZENSICAL_OVERRIDES = theme.ASSETS / "zensical"
 #: Zensical's own search index, written beside the pages; kb's replaces it (search/search_index.json).
 ZENSICAL_INDEX = ("search.json", "search.js")
@@ -182,7 +182,7 @@ def stage_docs(state: BuildState, docs: Path) -> None:
         target = docs / src
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(state.generated_markdown(src), encoding="utf-8")
-    for url, content in theme.site_files().items():
+    for url, content in theme.site_files(renderer="zensical").items():
         target = docs / url
         target.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(content, Path):
@@ -243,8 +243,8 @@ def zensical_config(state: BuildState, configured: dict[str, Any]) -> dict[str, 
     config["markdown_extensions"] = localized_extensions(state, configured.get("markdown_extensions") or [])
     config["extra"] = theme.theme_extra(state, configured.get("extra") or {}, renderer="zensical")
     config["extra_css"] = [*(configured.get("extra_css") or []), *theme.page_styles()]
-    config["extra_javascript"] = [*(configured.get("extra_javascript") or []), *theme.page_scripts(state),
-                                  "assets/kb/search/dialog.js"]
+    config["extra_javascript"] = [*(configured.get("extra_javascript") or []),
+                                  *theme.page_scripts(state, renderer="zensical")]
     config["nav"] = navigation(state)
     return config
 
