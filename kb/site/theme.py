@@ -21,6 +21,8 @@ ASSETS = Path(__file__).parent.parent / "assets"
 OVERRIDES = ASSETS / "overrides"
 #: kb's scripts and styles, served at assets/kb/<name>.
 SCRIPTS = ("kb.css", "kb.js", "livereload.js", "highlight.js")
+#: What differs on Zensical's theme (its search dialog, colours), served at assets/kb/zensical.css.
+ZENSICAL_STYLES = "zensical.css"
 #: The keys of `extra` kb's templates read, each set by `theme_extra`.
 EXTRA_KEYS = ("kb_contact", "kb_texts", "kb_search", "alternate", "kb_votes", "kb_feedback", "analytics",
               "kb_generator")
@@ -55,9 +57,9 @@ def theme_extra(state: BuildState, configured: Mapping[str, Any] | None = None, 
     return extra
 
 
-def page_styles() -> list[str]:
+def page_styles(*, renderer: str = "mkdocs") -> list[str]:
     """kb's style sheets, as site-relative URLs, after the site's own."""
-    return ["assets/kb/kb.css"]
+    return ["assets/kb/kb.css"] + ([f"assets/kb/{ZENSICAL_STYLES}"] if renderer == "zensical" else [])
 
 
 def page_scripts(state: BuildState, *, renderer: str = "mkdocs") -> list[str]:
@@ -77,4 +79,5 @@ def site_files(*, renderer: str = "mkdocs") -> dict[str, Path | str]:
     files[search_site.FOLD_URL] = search_site.FOLD
     if renderer == "zensical":
         files[search_site.DIALOG_URL] = search_site.DIALOG
+        files[f"assets/kb/{ZENSICAL_STYLES}"] = ASSETS / ZENSICAL_STYLES
     return files

@@ -153,6 +153,8 @@ def render(built: ZensicalBuild, *, strict: bool, move: bool) -> None:
     run_zensical(built.config_file, strict=strict)
     for name in ZENSICAL_INDEX:
         (output / name).unlink(missing_ok=True)
+    if state.building and not state.settings.site_url:
+        error_page_in_language(output / "404.html", state.building)
     built.outputs = deliver(output, built.site_dir, built.outputs, move=move)
     if progress := state.progress():
         log.info(progress)
@@ -204,8 +206,9 @@ def article_markdown(state: BuildState, article: Article) -> str:
     if "title" not in article.meta_lines:
         meta["title"] = article.title
     front += "".join(f"\n{key}: {json.dumps(value, ensure_ascii=False)}" for key, value in meta.items())
-    url = state.url_of.get(article.id, article.url)
-    top, bottom = state.article_extras(article, url, with_title=first_h1(article.body) is None)
+    # Zensical resolves every relative link of a page, its raw HTML's too, from the page's source
+    # file, as it does Markdown links: kb's links are made relative to that file's folder.
+    top, bottom = state.article_extras(article, article.rel_path, with_title=first_h1(article.body) is None)
     return f"---\n{front.strip(chr(10))}\n---\n\n{top}\n\n{article.body}\n\n{bottom}\n"
 
 
@@ -242,7 +245,7 @@ def zensical_config(state: BuildState, configured: dict[str, Any]) -> dict[str, 
     config["plugins"] = ["search"]
     config["markdown_extensions"] = localized_extensions(state, configured.get("markdown_extensions") or [])
     config["extra"] = theme.theme_extra(state, configured.get("extra") or {}, renderer="zensical")
-    config["extra_css"] = [*(configured.get("extra_css") or []), *theme.page_styles()]
+    config["extra_css"] = [*(configured.get("extra_css") or []), *theme.page_styles(renderer="zensical")]
     config["extra_javascript"] = [*(configured.get("extra_javascript") or []),
                                   *theme.page_scripts(state, renderer="zensical")]
     config["nav"] = navigation(state)
@@ -290,6 +293,17 @@ def run_zensical(config_file: Path, *, strict: bool) -> None:
     if done.returncode != 0:
         raise BuildFailed(f"kb build: Zensical {zensical.version()} stopped (exit {done.returncode})",
                           [line for line in said.splitlines() if line.strip()][-20:])
+
+
+def error_page_in_language(path: Path, code: str) -> None:
+    """A language's 404 page links from its own site's root, `/<code>/`, not the server's.
+
+    It is served for any missing address under `/<code>/`, so its links are absolute; Zensical
+    makes them from the site's root (as MkDocs does without site_url, where the plugin moves them).
+    """
+    if path.is_file():
+        text = path.read_text(encoding="utf-8")
+        path.write_text(re.sub(r'((?:href|src)="|"base":"|new URL\(")/(?!/)', rf"\g<1>/{code}/", text), encoding="utf-8")
 
 
 def deliver(output: Path, site_dir: Path, before: set[str], *, move: bool) -> set[str]:
