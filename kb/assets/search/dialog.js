@@ -95,6 +95,7 @@
       setTimeout(function () { input.focus(); }, 0);
     }
   });
+  input.addEventListener("focus", function () { open(true); });  // a wide screen's box in the header
   input.addEventListener("input", function () { start(); ask(); });
   input.addEventListener("keyup", function () { if (asked !== input.value) { start(); ask(); } });
   dialog.querySelector("form").addEventListener("reset", function () {
