@@ -1,8 +1,8 @@
 """The Zensical renderer: kb's work before and after Zensical, which runs no MkDocs plugins.
 
 Per language: *prepare* (kb.site.state) as for MkDocs, then a staging project Zensical builds
-(`.kb/zensical/<language>/` beside mkdocs.yml, kept between builds so Zensical's cache serves the
-next one): `docs/` holds every published article with kb's front matter and its extras (the
+(`.kb/zensical/<language>/` beside mkdocs.yml, the preview's in `.kb/zensical-preview/`, kept
+between builds so that Zensical's cache serves the next one): `docs/` holds every published article with kb's front matter and its extras (the
 breadcrumbs above, related articles and the contact block below) as raw HTML, the pages kb
 generates (home, categories), the writers' images and kb's scripts; `theme/` holds kb's theme
 layer (kb.site.theme) and the site's own `custom_dir`, merged into the one folder Zensical reads;
@@ -79,7 +79,8 @@ class ZensicalRenderer:
                 state = prepare(site.settings(folder), options, building=code if i else None, log=log)
             except PrepareError as exc:
                 raise BuildFailed(f"kb build: {exc}", [str(exc)]) from exc
-            built = ZensicalBuild(state, site.project_dir / ".kb" / "zensical" / (code or "site"), configured, folder)
+            staging = site.project_dir / ".kb" / ("zensical-preview" if livereload else "zensical") / (code or "site")
+            built = ZensicalBuild(state, staging, configured, folder)
             if i:
                 log.info(f"kb: building {state.langs.language.name} ({code}) into {_shown(folder, site.project_dir)}")
             render(built, strict=options.strict, move=True)
