@@ -537,7 +537,6 @@ def _headings(body: str) -> list[str]:
 
 
 def first_h1(body: str) -> str | None:
-    """The text of the body's first level-1 heading (outside code fences), or None."""
     in_fence = False
     for line in body.split("\n"):
         if _FENCE_RE.match(line):

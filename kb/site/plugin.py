@@ -29,7 +29,7 @@ from kb.site.build import finish
 from kb.site.languages import localize_markdown
 from kb.site.renderers.mkdocs import LOG, build_languages
 from kb.site.renderers.mkdocs.pagewise import MkDocsBuild
-from kb.site.state import BuildState, Options, PrepareError, SiteSettings, prepare
+from kb.site.state import RENDERERS, BuildState, Options, PrepareError, SiteSettings, prepare
 from kb.site.unfinished import REQUIRABLE_KEYS
 
 log = logging.getLogger(LOG)
@@ -74,6 +74,9 @@ class KbPluginConfig(base.Config):
     semantic = c.Type(bool, default=True)
     """Embed the articles at build time (cached) so that servers rank by meaning too (kb.search.vectors);
     false: the search API, `kb mcp`, `kb search` and the report rank by words alone."""
+    renderer = c.Choice(RENDERERS, default=RENDERERS[0])
+    """What `kb build` and `kb serve` render the pages with: mkdocs (MkDocs + Material) or zensical; a plain
+    `mkdocs build` is MkDocs' own build, whatever this says."""
     languages = c.Type(list, default=[])
     """The help center's languages, default first: `[{code: en, name: English}, {code: pl, name: Polski}]`;
     articles then live in `articles/<code>/` (see kb.site.languages)."""

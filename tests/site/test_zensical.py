@@ -1,0 +1,79 @@
+"""The Zensical renderer chosen in mkdocs.yml (`renderer: zensical`): the real `kb build`, the real
+Zensical, on a small help center; the demo in both renderers is the browser suite's
+(`rendered_demo_site`)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from support import MKDOCS_YML, run_kb
+
+ARTICLES = {
+    "articles/returns/_category.yml": "title: Returns\n",
+    "articles/returns/return-item.md": """\
+        ---
+        id: return-item
+        title: How do I return something?
+        related: [exchange]
+        ---
+
+        Start a return in your account. To swap a size, see [exchanges](exchange.md).
+        """,
+    "articles/returns/exchange.md": """\
+        ---
+        id: exchange
+        title: How do I exchange a size?
+        ---
+
+        Choose **Exchange** when you start a return.
+        """,
+    "articles/returns/draft.md": """\
+        ---
+        title: Not ready yet
+        draft: true
+        ---
+
+        Half written.
+        """,
+}
+
+
+def with_options(*lines: str) -> str:
+    """The tests' mkdocs.yml with more kb plugin options."""
+    assert "  - kb:\n" in MKDOCS_YML
+    return MKDOCS_YML.replace("  - kb:\n", "  - kb:\n" + "".join(f"      {line}\n" for line in lines))
+
+
+def test_renderer_zensical_in_mkdocs_yml_builds_kbs_site(kb_project):
+    root = kb_project(ARTICLES, with_options("renderer: zensical", "semantic: false"))
+    result = run_kb("build", cwd=root, check=True)
+    site = root / "site"
+    assert "articles" in result.stderr
+    home = (site / "index.html").read_text(encoding="utf-8")
+    assert "kb-hero" in home and 'href="returns/"' in home
+    assert "<title>Test Help Center</title>" in home  # the site's name once, as on MkDocs
+    article = (site / "returns" / "return-item" / "index.html").read_text(encoding="utf-8")
+    assert '<meta name="kb:article" content="return-item">' in article
+    assert 'class="kb-contact' in article and "Chat with us" in article
+    assert "kb-breadcrumbs" in article and "md-feedback" in article
+    # the body's Markdown link and kb's own related link lead to the same page
+    assert set(re.findall(r'href="([^"]*exchange[^"]*)"', article)) == {"../exchange/"}
+    assert 'href="https://zensical.org/"' in article  # the footer names what rendered the site
+    assert not (site / "returns" / "draft").exists()  # drafts stay out of a build
+    assert not (site / "search.json").exists()  # Zensical's own index: kb's engine answers the search box
+    index = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))
+    assert index["docs"]["format"] == "kb-search/1"
+    manifest = json.loads((site / "kb-manifest.json").read_text(encoding="utf-8"))
+    assert sorted(a["id"] for a in manifest["articles"]) == ["exchange", "return-item"]
+    assert "How do I return something?" in (site / "llms.txt").read_text(encoding="utf-8")
+    assert (site / "returns" / "return-item" / "index.md").read_text(encoding="utf-8").startswith("# How do I return")
+    assert "_category.yml" not in {p.name for p in site.rglob("*")}
+
+
+def test_an_unknown_renderer_is_named_without_a_traceback(kb_project):
+    root = kb_project(ARTICLES, with_options("renderer: hugo"))
+    result = run_kb("build", cwd=root)
+    assert result.returncode != 0
+    assert "renderer: must be one of mkdocs, zensical; got 'hugo'" in result.stderr
+    assert "Traceback" not in result.stderr
