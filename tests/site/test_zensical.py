@@ -77,3 +77,24 @@ def test_an_unknown_renderer_is_named_without_a_traceback(kb_project):
     assert result.returncode != 0
     assert "renderer: must be one of mkdocs, zensical; got 'hugo'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_inherited_settings_and_python_tags_reach_zensical(kb_project):
+    """mkdocs.yml's INHERIT and its `!!python/name:` tags (resolved by Zensical itself) are kept."""
+    root = kb_project({**ARTICLES, "articles/returns/exchange.md": """\
+        ---
+        id: exchange
+        title: How do I exchange a size?
+        ---
+
+        !!! note "Sizes"
+            Exchanges are free :smile:
+        """}, with_options("renderer: zensical", "semantic: false") + "INHERIT: base.yml\n")
+    (root / "base.yml").write_text(
+        "markdown_extensions:\n  - admonition\n  - pymdownx.emoji:\n"
+        "      emoji_index: !!python/name:material.extensions.emoji.twemoji\n"
+        "      emoji_generator: !!python/name:material.extensions.emoji.to_svg\n", encoding="utf-8")
+    run_kb("build", cwd=root, check=True)
+    page = (root / "site" / "returns" / "exchange" / "index.html").read_text(encoding="utf-8")
+    assert 'class="admonition note"' in page
+    assert "twemoji" in page

@@ -83,7 +83,7 @@ class ZensicalRenderer:
             built = ZensicalBuild(state, staging, configured, folder)
             if i:
                 log.info(f"kb: building {state.langs.language.name} ({code}) into {_shown(folder, site.project_dir)}")
-            render(built, strict=options.strict, move=True)
+            render(built, move=True)
             builds.append(built)
         try:
             finish([b.state for b in builds], log=log)
@@ -108,14 +108,14 @@ class ZensicalRenderer:
         """The preview's edit of one language: Zensical builds the language again (its cache keeps
         unchanged pages), and what changed is copied into the served folder."""
         edit = built.state.edit(new)
-        render(built, strict=False, move=False)
+        render(built, move=False)
         return dataclasses.replace(edit.change, rendered=len(edit.again) + len(edit.generated))
 
     def rerender(self, built: ZensicalBuild, ids: set[str]) -> int:
         """Render the pages of the articles with `ids` again (the whole language, as Zensical builds it)."""
         if not ids:
             return 0
-        render(built, strict=False, move=False)
+        render(built, move=False)
         return len([i for i in ids if i in built.state.articles])
 
     def write_sitemap(self, built: ZensicalBuild) -> None:
@@ -139,7 +139,7 @@ class _Forward(logging.Handler):
 
 # -- the staging project ------------------------------------------------------------------------
 
-def render(built: ZensicalBuild, *, strict: bool, move: bool) -> None:
+def render(built: ZensicalBuild, *, move: bool) -> None:
     """Stage the language's project, let Zensical build it, and put its pages into the language's folder."""
     state = built.state
     project = built.project
@@ -151,7 +151,7 @@ def render(built: ZensicalBuild, *, strict: bool, move: bool) -> None:
     stage_docs(state, docs)
     config = zensical_config(state, built.config)
     built.config_file.write_text(_dump(config), encoding="utf-8")
-    run_zensical(built.config_file, strict=strict)
+    run_zensical(built.config_file)
     for name in ZENSICAL_INDEX:
         (output / name).unlink(missing_ok=True)
     if state.building and not state.settings.site_url:
@@ -230,7 +230,7 @@ def stage_theme(folder: Path, configured: dict[str, Any], project_dir: Path) -> 
 def zensical_config(state: BuildState, configured: dict[str, Any]) -> dict[str, Any]:
     """The site's configuration for one language's Zensical build: what the kb plugin would change, changed."""
     settings = state.settings
-    config = {k: v for k, v in configured.items() if k not in ("hooks", "INHERIT", "nav")}
+    config = {k: v for k, v in configured.items() if k not in ("hooks", "nav")}
     config.update(docs_dir="docs", site_dir="site", site_name=settings.site_name)
     for key, value in (("site_url", settings.site_url), ("site_description", settings.site_description)):
         if value:
@@ -280,11 +280,13 @@ def navigation(state: BuildState) -> list:
     return nav
 
 
-def run_zensical(config_file: Path, *, strict: bool) -> None:
-    """Zensical's build of the staging project, in its own process; BuildFailed with what it said."""
+def run_zensical(config_file: Path) -> None:
+    """Zensical's build of the staging project, in its own process; BuildFailed with what it said.
+
+    (kb's `strict` is about the articles' front matter, which prepare has checked; Zensical's own
+    strict mode, which stops on its warnings, is not what it asks for.)
+    """
     command = [sys.executable, "-m", "zensical", "build", "--config-file", str(config_file)]
-    if strict:
-        command.append("--strict")
     env = dict(os.environ, NO_COLOR="1")
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=config_file.parent, check=False)
     said = _plain(done.stdout + done.stderr)
@@ -330,12 +332,25 @@ def deliver(output: Path, site_dir: Path, before: set[str], *, move: bool) -> se
 
 
 def read_config(config_file: Path) -> dict[str, Any]:
-    """The site's mkdocs.yml as data, its `!!python/name:` and `!ENV` tags kept to be written back."""
+    """The site's mkdocs.yml as data, its `!!python/name:` and `!ENV` tags kept to be written back,
+    and the file it names in `INHERIT` under it (as MkDocs merges them: mappings key by key)."""
     try:
         data = yaml.load(Path(config_file).read_text(encoding="utf-8"), Loader=_KeepTags) or {}
     except yaml.YAMLError as exc:
         raise SiteError(f"{config_file}: not valid YAML: {exc}") from exc
-    return data if isinstance(data, dict) else {}
+    data = data if isinstance(data, dict) else {}
+    parent = data.pop("INHERIT", None)
+    if isinstance(parent, str):
+        data = _merged(read_config(Path(config_file).parent / parent), data)
+    return data
+
+
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        merged[key] = _merged(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
+            else value
+    return merged
 
 
 @dataclass(frozen=True)
