@@ -24,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -151,14 +152,15 @@ def render(built: ZensicalBuild, *, move: bool) -> None:
     stage_docs(state, docs)
     config = zensical_config(state, built.config)
     built.config_file.write_text(_dump(config), encoding="utf-8")
+    started = time.perf_counter()
     run_zensical(built.config_file)
+    log.info(f"kb: Zensical rendered {len(state.by_src)} articles"
+             + (f" ({state.search_language})" if state.langs else "") + f" in {time.perf_counter() - started:.1f} s")
     for name in ZENSICAL_INDEX:
         (output / name).unlink(missing_ok=True)
     if state.building and not state.settings.site_url:
         error_page_in_language(output / "404.html", state.building)
     built.outputs = deliver(output, built.site_dir, built.outputs, move=move)
-    if progress := state.progress():
-        log.info(progress)
 
 
 def stage_docs(state: BuildState, docs: Path) -> None:
