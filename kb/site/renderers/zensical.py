@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gzip
 import json
 import logging
 import os
@@ -160,6 +161,9 @@ def render(built: ZensicalBuild, *, move: bool) -> None:
         (output / name).unlink(missing_ok=True)
     if state.building and not state.settings.site_url:
         error_page_in_language(output / "404.html", state.building)
+    sitemap = output / "sitemap.xml"
+    if sitemap.is_file():  # beside it, compressed, as MkDocs writes it
+        (output / "sitemap.xml.gz").write_bytes(gzip.compress(sitemap.read_bytes(), mtime=0))
     built.outputs = deliver(output, built.site_dir, built.outputs, move=move)
 
 
