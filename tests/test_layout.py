@@ -12,7 +12,7 @@ from support import ROOT
 KB = ROOT / "kb"
 CORE = ["kb.articles", "kb.manifest", "kb.site.pages", "kb.site.state", "kb.site.build", "kb.search.text", "kb.search.index", "kb.search.ranker",
         "kb.search.site_index", "kb.votes.schema", "kb.votes.store", "kb.votes.collector", "kb.votes.io",
-        "kb.votes.openapi", "kb.votes.widget", "kb.votes.simulate", "kb.report.tally", "kb.report.review",
+        "kb.votes.openapi", "kb.votes.widget", "kb.votes.simulate", "kb.report.tally", "kb.report.review", "kb.report.gaps",
         "kb.report.sql", "kb.report.formats"]
 MAX_LINES = 600
 #: The MkDocs renderer: the only modules that know MkDocs (they adapt MkDocs' own objects: its

@@ -79,7 +79,9 @@
 
 // The search dialog for keyboards and screen readers: it has a name (Material's has none), and once
 // the customer has typed, Tab moves between its box, its results and the contact channels instead
-// of leaving it for the page behind (Material closes it on Tab); Escape still closes it.
+// of leaving it for the page behind (Material closes it on Tab); Escape still closes it. When they
+// typed in the home page's big box (a desktop's results open under the header), that box is the
+// dialog's box for Tab (kb.css keeps the closed search's results area out of the Tab order).
 (function () {
   var label = "";
   try {
@@ -91,15 +93,36 @@
   }
   name();
   if (window.document$ && typeof window.document$.subscribe === "function") window.document$.subscribe(name);
+  var heroTyped = false;  // the customer's last typing went to the home page's big box
+  document.addEventListener("input", function (event) {
+    if (!event.isTrusted || !event.target.closest) return;  // (the big box copies itself into Material's)
+    if (event.target.closest("[data-kb-search-input]")) heroTyped = true;
+    else if (event.target.matches("[data-md-component=search-query]")) heroTyped = false;
+  }, true);
   document.addEventListener("keydown", function (event) {
     var toggle = document.querySelector("[data-md-toggle=search]");
     var dialog = document.querySelector(".md-search__inner");
     var input = document.querySelector("[data-md-component=search-query]");
-    if (event.key !== "Tab" || !toggle || !toggle.checked || !dialog || !dialog.contains(document.activeElement)) return;
+    var hero = heroTyped && window.matchMedia("(min-width: 60em)").matches
+      ? document.querySelector("[data-kb-search-input]") : null;
+    var active = document.activeElement;
+    if (!toggle || !toggle.checked || !dialog) return;
+    if (!dialog.contains(active) && !(hero && active === hero)) return;
+    // Material hands any other key to its box, Shift too: Shift+Tab would start from there
+    if (/^(Shift|Control|Alt|Meta)$/.test(event.key) && active !== input) {
+      event.stopPropagation();
+      return;
+    }
+    if (event.key !== "Tab") return;
     if (!input || !input.value.trim()) return;  // nothing asked yet: Tab walks on through the page
     var stops = Array.prototype.filter.call(dialog.querySelectorAll(
       "input, button, .kb-no-answer a[href], .md-search-result__link, details[open] .md-search-result__link"),
       function (node) { return node.getClientRects().length > 0 && !node.disabled; });
+    if (hero && hero.getClientRects().length) {
+      // (its box replaces Material's, whose clear button would empty the other box)
+      stops = stops.filter(function (node) { return node !== input && node.type !== "reset"; });
+      stops.unshift(hero);
+    }
     if (!stops.length) return;
     var at = stops.indexOf(document.activeElement);
     var next = stops[(at + (event.shiftKey ? -1 : 1) + stops.length) % stops.length];
@@ -129,6 +152,8 @@
     input.dispatchEvent(new KeyboardEvent("keyup", { bubbles: true }));
     input.dispatchEvent(new Event("input", { bubbles: true }));
     openSearch();
+    // a phone's search covers the page: the typing goes on in its box (a keyboard reached this one)
+    if (!window.matchMedia("(min-width: 60em)").matches) input.focus();
   });
   // While the search is open, Material hands every key to its own box: keep the typing here
   // (arrows still move into the results, Escape still closes them).

@@ -22,7 +22,8 @@ from typing import Callable
 from urllib.parse import urlencode
 
 from kb.report.formats import render
-from kb.report.review import build_report, group_failed_searches
+from kb.report.gaps import group_failed_searches
+from kb.report.review import build_report
 from kb.votes.simulate import synthetic_manifest, synthetic_votes
 from kb.votes.store import open_store, redact_url
 

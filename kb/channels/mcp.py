@@ -8,7 +8,8 @@ Two tools, for AI assistants that answer customers:
 
 Searches are handed to `record` (when given) with channel `mcp`, for the review's gaps. A query
 no store can hold (a NUL, a lone surrogate: `kb.votes.schema`'s rule) is refused, as the search API
-refuses it; a record the store does not take is logged, and the assistant gets its answer anyway.
+refuses it. The record is committed within a second, or when `kb mcp` ends, and never waited
+for: a record the store does not take is dropped and logged, and the assistant has its answer already.
 
 Both read only the site: `language` is one of the site's languages (the API's `lang` rule, in
 `kb.channels.answers.language_folder`), never a path, and a file the site names that resolves

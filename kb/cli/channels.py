@@ -44,8 +44,11 @@ def mcp_command(site_dir: Path, db: str | None) -> None:
         visitors = Visitors()
 
         def record(result: dict) -> None:
-            # one assistant process is one visitor: a daily hash of nothing about the asker
-            store.submit("searches", [search_row(result, CHANNEL, visitors.hash(CHANNEL, "stdio"))]).result()
+            # one assistant process is one visitor: a daily hash of nothing about the asker. Kept as
+            # the search API keeps its records: committed within a second (or when kb mcp ends),
+            # never waited for, so an assistant's answer does not wait on a slow or absent database;
+            # a record the store refuses is dropped, and the log says so.
+            store.submit_later("searches", [search_row(result, CHANNEL, visitors.hash(CHANNEL, "stdio"))])
     try:
         serve_stdio(site_dir, record)
     finally:

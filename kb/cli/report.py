@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 import click
 
@@ -18,9 +18,10 @@ from kb.manifest import ManifestError, load_manifest
 from kb.report.formats import FORMATS, render
 from kb.report.languages import check_language, language_codes, language_manifest, site_report
 from kb.report.review import ReportError, flagged, parse_since
-from kb.channels.answers import AnswerSite, answer_from, read_site
-from kb.search.hybrid import relative_meaning
-from kb.search.index import SearchError
+from kb.channels.answers import SiteCache
+from kb.cli.services import ReportSites
+from kb.search.embeddings import CACHE_FILE, EmbeddingCache, EmbeddingError, cache_dir
+from kb.search.meanings import QueryVectors
 from kb.votes.simulate import SIM_PREFIX, simulate_history
 from kb.votes.store import StoreError, open_store, redact_url
 
@@ -97,30 +98,15 @@ def report_command(db_url: str, site_dir: Path, fmt: str, output: Path | None, s
     except ManifestError as exc:
         raise KbError(str(exc)) from None
     try:
-        codes = check_language(manifest, language)
+        check_language(manifest, language)
     except ReportError as exc:
         raise click.BadParameter(str(exc), param_hint="--language") from None
-    ranks: dict[str, Callable[[str, int], list[str]] | None] = {}
-    sites: dict[Path, AnswerSite | None] = {}
-
-    def rank_of(code: str | None) -> Callable[[str, int], list[str]] | None:
-        """That language's own search (the default language's at the site's root), loaded once."""
-        if code not in ranks:
-            ranks[code] = _site_rank(site_dir if code is None or code == codes[0] else site_dir / code, sites)
-        return ranks[code]
-
-    def meaning_of(code: str | None) -> Callable[[list[str]], object] | None:
-        """That language's failed searches by meaning, where its site has vectors."""
-        site = _site(site_dir if code is None or code == codes[0] else site_dir / code, sites)
-        if site is None or site.vectors is None:
-            return None
-        vectors = site.vectors
-        return lambda texts: relative_meaning(vectors, texts)
-
     store = _open(db_url)
+    cache = _embeddings_cache()
+    sites = ReportSites(site_dir, QueryVectors(cache), SiteCache(background=False))
     try:
         report = site_report(store, manifest, language, since=since_at, category=category, owner=owner,
-                             target=target, now=now, rank_of=rank_of, meaning_of=meaning_of)
+                             target=target, now=now, rank_of=sites.rank_of, meaning_of=sites.meaning_of)
     except (ReportError, ManifestError) as exc:
         raise KbError(str(exc)) from None
     except (sqlite3.Error, StoreError) as exc:
@@ -131,6 +117,8 @@ def report_command(db_url: str, site_dir: Path, fmt: str, output: Path | None, s
         raise
     finally:
         store.close()
+        if cache is not None:
+            cache.close()
     if color is None:
         color = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     text = render(report, fmt, color=bool(color) and fmt == "text")
@@ -150,23 +138,17 @@ def report_command(db_url: str, site_dir: Path, fmt: str, output: Path | None, s
         raise SystemExit(1)
 
 
-def _site(site_dir: Path, sites: dict[Path, AnswerSite | None]) -> AnswerSite | None:
-    """The built site, parsed once per command (`sites` keeps it; None when it has no index)."""
-    if site_dir not in sites:
-        try:
-            sites[site_dir] = read_site(site_dir)
-        except SearchError:
-            sites[site_dir] = None
-    return sites[site_dir]
-
-
-def _site_rank(site_dir: Path, sites: dict[Path, AnswerSite | None]) -> Callable[[str, int], list[str]] | None:
-    """The site's own ranking for nearest-article suggestions (by meaning and words where the site has
-    its vectors, as the search API ranks), or None (titles are used then)."""
-    site = _site(site_dir, sites)
-    if site is None:
+def _embeddings_cache() -> EmbeddingCache | None:
+    """The embeddings cache `kb build` keeps here ($KB_CACHE_DIR, else ./.kb/cache), if there is one:
+    the gaps' names are kept there too, so the next report does not embed them again. None when
+    there is none (the report does not start one), or it cannot be opened or written."""
+    path = cache_dir() / CACHE_FILE
+    if not path.is_file() or not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+        return None  # (one the report could read but not add to would fail it half-way)
+    try:
+        return EmbeddingCache(path)
+    except EmbeddingError:
         return None
-    return lambda query, limit: [result["id"] for result in answer_from(site, query, limit)["results"]]
 
 
 @click.command("simulate")
@@ -249,3 +231,33 @@ def bench_report_command(db_url: str | None, n_votes: int, n_articles: int, addr
         bench_report(db_url, n_votes, n_articles, _now(), click.echo, progress, addresses=addresses)
     except BenchError as exc:
         raise KbError(str(exc)) from None
+
+
+@bench.command("gaps")
+@click.argument("datasets", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--language", "languages", multiple=True, metavar="[SET=]CODE",
+              help="The language of the sets' articles (all, or one set by its folder name: plhelp=pl). Default en.")
+@click.option("--queries", type=click.IntRange(2), default=None, metavar="N",
+              help="A seeded sample of N questions per set (default: all; every pair of them is compared).")
+@click.option("--articles", type=click.IntRange(1), default=None, metavar="N",
+              help="At most N articles per set: those the questions name, and a seeded sample of the others.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+              help="Write the figures as JSON to FILE.")
+def bench_gaps_command(datasets: tuple[Path, ...], languages: tuple[str, ...], queries: int | None,
+                       articles: int | None, json_path: Path | None) -> None:
+    """How the report's gaps join failed searches by meaning: precision and recall of joined pairs of DATASET questions."""
+    from kb.bench.datasets import DatasetError, load_dataset
+    from kb.bench.gaps import bench_gaps, format_gaps, trim
+    from kb.bench.search import stderr_log
+    from kb.cli.search import _languages
+
+    default, per_set = _languages(languages)
+    try:
+        loaded = [trim(load_dataset(folder), queries, articles) for folder in datasets]
+        result = bench_gaps(loaded, {ds.name: per_set.get(ds.name, default) for ds in loaded}, stderr_log)
+    except (DatasetError, EmbeddingError) as exc:
+        raise KbError(str(exc)) from exc
+    click.echo(format_gaps(result))
+    if json_path:
+        json_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        stderr_log(f"wrote {json_path}")

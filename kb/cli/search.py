@@ -128,15 +128,7 @@ def bench_calibrate(datasets: tuple[Path, ...], json_path: Path | None, language
     from kb.bench.datasets import DatasetError, load_dataset
     from kb.bench.search import stderr_log
 
-    default, per_set = "en", {}
-    for value in languages:
-        name, _, code = value.rpartition("=")
-        if not code:
-            raise click.BadParameter(f"expected CODE or SET=CODE, got {value!r}", param_hint="--language")
-        if name:
-            per_set[name] = code
-        else:
-            default = code
+    default, per_set = _languages(languages)
     try:
         loaded = [load_dataset(folder) for folder in datasets]
         result = calibrate(loaded, stderr_log, languages={ds.name: per_set.get(ds.name, default) for ds in loaded},

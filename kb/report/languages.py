@@ -15,8 +15,8 @@ from typing import Any, Callable, Iterable, Iterator
 
 from kb.report import sql
 from kb.report.channels import add_channel_views
-from kb.report.review import (ReportError, assemble_report, build_report, group_failed_searches, manifest_language,
-                              nearest_by_search, nearest_by_title)
+from kb.report.gaps import Meaning, add_nearest, group_failed_searches
+from kb.report.review import ReportError, assemble_report, build_report, manifest_language
 from kb.report.tally import Cell, Tallies, count_contacts, rounded, tally_votes, utc
 
 LANGUAGE_GAPS = 10
@@ -24,7 +24,6 @@ LANGUAGE_GAPS = 10
 language's are in its own report, `--language CODE`)."""
 
 Rank = Callable[[str, int], list[str]]
-Meaning = Callable[[list[str]], Any]  # texts -> unit vectors, one row each (see review.group_failed_searches)
 
 
 def language_codes(manifest: dict) -> list[str]:
@@ -77,7 +76,7 @@ def build_language_report(store: Any, manifest: dict, code: str, *, since: datet
     searches = list(in_language(store.searches(since=since), code, codes[0]))
     gaps = group_failed_searches(searches, code, meaning)
     report = assemble_report(one, tallies, contacts, gaps, since=since, category=category, owner=owner,
-                             target=target, now=now, rank=rank)
+                             target=target, now=now, rank=rank, meaning=meaning)
     # votes and contacts are read again only when a bot's search makes a channel view
     add_channel_views(report, searches, in_language(store.votes(since=since), code, codes[0]),
                       in_language(store.contacts(since=since), code, codes[0]))
@@ -126,7 +125,8 @@ def languages_side_by_side(store: Any, manifest: dict, *, since: datetime | None
                            meaning_of: Callable[[str], Meaning | None] | None = None) -> list[dict]:
     """Per language: articles, counted votes, helpful rate, contacts, failed searches, translations,
     and its biggest content gaps with the nearest articles in that language (`rank_of(code)`: that
-    language's own search, else titles)."""
+    language's own words' ranking, `meaning_of(code)`: its reading by meaning and the hybrid ranking;
+    titles without either)."""
     codes = language_codes(manifest)
     if not codes:
         return []
@@ -144,9 +144,9 @@ def languages_side_by_side(store: Any, manifest: dict, *, since: datetime | None
     for code in codes:
         articles = language_manifest(manifest, code)["articles"]
         counted = totals.get(code, Cell())
-        gaps = group_failed_searches(in_language(searches, code, codes[0]), code,
-                                     meaning_of(code) if meaning_of else None)
-        _nearest(gaps[:LANGUAGE_GAPS], articles, rank_of(code) if rank_of else None)
+        meaning = meaning_of(code) if meaning_of else None
+        gaps = group_failed_searches(in_language(searches, code, codes[0]), code, meaning)
+        add_nearest(gaps[:LANGUAGE_GAPS], articles, rank_of(code) if rank_of else None, meaning)
         translations = _translations(manifest, code) or {}
         rows.append({
             "language": code,
@@ -181,8 +181,9 @@ def site_report(store: Any, manifest: dict, language: str | None = None, *, sinc
 
     A one-language site's report is `build_report`'s. On a site with languages it is one language's
     (`language`, the default's unless told: other languages' votes apart) and, unless a language was
-    asked for, every language side by side. `rank_of(code)`: that language's own search, for the gaps'
-    nearest articles (titles otherwise). Raises ReportError for a language the site does not have.
+    asked for, every language side by side. `rank_of(code)`: that language's own words' ranking, and
+    `meaning_of(code)`: its reading by meaning (kb.search.meanings), for the gaps' grouping and nearest
+    articles (see kb.report.gaps.add_nearest). Raises ReportError for a language the site does not have.
     """
     rank_of = rank_of or (lambda code: None)
     meaning_of = meaning_of or (lambda code: None)
@@ -197,11 +198,3 @@ def site_report(store: Any, manifest: dict, language: str | None = None, *, sinc
                                                      meaning_of=meaning_of)
     return report
 
-
-def _nearest(gaps: list[dict], articles: list[dict], rank: Rank | None) -> None:
-    """Give each gap its nearest articles among `articles`, as the report does for its own gaps."""
-    if not gaps:
-        return
-    nearest = nearest_by_search(rank, {a["id"] for a in articles}) if rank is not None else nearest_by_title(articles)
-    for gap in gaps:
-        gap["nearest"] = nearest(gap["query"])

@@ -10,19 +10,17 @@ Tallies (kb.report.tally) in, a plain JSON-ready dict out, under a few documente
   "Went on to contact us" (``contacts``) is shown beside every article rather than flagged: a
   contact after reading is a signal to weigh with the rate, not a verdict on its own.
 * **Gaps.** Searches that found nothing, one per visitor per query per UTC day, grouped by
-  similarity (their words' stems; and where the site has its vectors, their meaning) and named by
-  their most frequent wording, each with the nearest articles.
+  similarity (their words' stems; and where the site has its vectors, their meaning and the articles
+  the hybrid ranking answers them with) and named by their most frequent wording, each with the
+  nearest articles (kb.report.gaps says how).
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Callable, Iterable
-
-from rapidfuzz import fuzz, process
+from typing import Any, Callable
 
 from kb.articles import parse_duration
 from kb.manifest import NAME as MANIFEST_NAME
@@ -31,27 +29,9 @@ from kb.report import sql
 from kb.report.channels import add_channel_views
 from kb.report.tally import (COUNTING_RULE, PRIOR_FALLBACK, PRIOR_STRENGTH, Z, Addresses, Cell, Tallies,
                              bayesian_mean, count_contacts, iso, rounded, tally_votes, utc, wilson_interval)
-from kb.search.text import Analyzer, analyzer_for
+from kb.report.gaps import Meaning, add_nearest, folded, group_failed_searches
 from kb.votes.schema import REASONS
 
-GAP_SIMILARITY = 80
-"""rapidfuzz token_set_ratio (0-100) at or above which two failed searches are one gap.
-
-token_set_ratio scores "price match" and "do you price match" 100 and "gift wrap" and "gift
-wrapping" 82, yet "cancel order" and "cancel subscription" only 67: wordings of one need merge,
-different needs stay apart."""
-GAP_MEANING = 0.7
-"""Cosine at or above which two groups of failed searches mean the same and are one gap, their
-vectors taken relative to the site's own texts (the mean of its articles' vectors subtracted, so
-what every text of the help center shares does not count). Chosen on the public sets' questions:
-of pairs of questions at 0.7 or more, 74% (banking77), 91% (clincbank) and 94% (stackfaq) ask for
-the same article."""
-GAP_MEANING_GROUPS = 200
-"""The biggest groups compared by meaning (each one's name is embedded once: a report stays quick)."""
-NEAREST_CUTOFF = 65
-"""rapidfuzz token_set_ratio (over a title's content words) below which it is no near match."""
-NEAREST_LIMIT = 3
-"""How many nearest articles each gap names."""
 TIMELINE_ARTICLES = 12
 """How many articles get a week-by-week timeline ("weeks"): the first ones in report order (weakest
 first) that have votes and a flag or an edit. The HTML page charts exactly these."""
@@ -65,225 +45,9 @@ class ReportError(ValueError):
     """Input the report cannot use (a bad manifest, a bad date); the message says which."""
 
 
-# --- content gaps ---------------------------------------------------------------------------
-
-
-def _fold(text: str) -> str:
-    """Casefold, drop diacritics (ł too) and collapse spaces: the key two searches share."""
-    if text.isascii():  # most searches: nothing to strip, casefold is lower
-        return " ".join(text.lower().split())
-    text = text.replace("ł", "l").replace("Ł", "L")
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return re.sub(r"\s+", " ", text.casefold()).strip()
-
-
 def manifest_language(manifest: dict) -> str:
     """The language of the manifest's articles (its default language's on a site with languages)."""
     return next((a.get("language") for a in manifest.get("articles") or [] if a.get("language")), None) or "en"
-
-
-def group_failed_searches(searches: Iterable[dict], language: str | None = None,
-                          meaning: Callable[[list[str]], Any] | None = None) -> list[dict]:
-    """Failed searches (no results) grouped by similarity: [{query, count, variants}], biggest first.
-
-    One per visitor per query per UTC day, like votes. Each group is named by its most frequent
-    wording; a query joins the first bigger group whose name it matches at GAP_SIMILARITY or more.
-    Wordings are compared as the search of `language` sees them: its terms (stems), function
-    words aside, so "jak anulować subskrypcję" and "anulowanie subskrypcji" are one gap. With
-    `meaning` (texts -> unit vectors relative to the site's texts, one row each), the biggest
-    GAP_MEANING_GROUPS groups are then joined where their names mean the same (GAP_MEANING).
-    """
-    seen: set[tuple] = set()
-    counts: Counter = Counter()
-    wording: dict[str, Counter] = defaultdict(Counter)
-    for row in searches:
-        if row.get("results"):
-            continue
-        query = (row.get("query") or "").strip()
-        key = _fold(query)
-        if not key:
-            continue
-        visit = (row["visitor"], key, utc(row["created_at"]).date())
-        if visit in seen:
-            continue
-        seen.add(visit)
-        counts[key] += 1
-        wording[key][re.sub(r"\s+", " ", query)] += 1
-
-    as_searched = _AsSearched(analyzer_for(language))
-    compared = {key: as_searched(key, wording[key]) for key in counts}
-    groups: list[dict] = []
-    names: list[str] = []
-    blocks = _GapBlocks(counts)
-    for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        candidates = blocks.candidates(key)
-        match = process.extractOne(
-            compared[key], [names[i] for i in candidates], scorer=fuzz.token_set_ratio, processor=None,
-            score_cutoff=GAP_SIMILARITY
-        ) if candidates else None
-        if match is not None:
-            group = groups[candidates[match[2]]]
-            group["count"] += n
-            group["_keys"].append(key)
-        else:
-            blocks.add(key, len(names))
-            names.append(compared[key])
-            groups.append({"count": n, "_keys": [key]})
-    def wording_of(key: str) -> str:
-        # The way most people typed it; on a tie, lower case before capitals, then A-Z.
-        return min(wording[key].items(), key=lambda kv: (-kv[1], kv[0] != kv[0].lower(), kv[0]))[0]
-
-    if meaning is not None and len(groups) > 1:
-        groups = _join_by_meaning(groups, [wording_of(g["_keys"][0]) for g in groups], meaning)
-    out = []
-    for group in groups:
-        keys = sorted(group["_keys"], key=lambda k: (-counts[k], k))
-        variants = [wording_of(k) for k in keys]
-        out.append({"query": variants[0], "count": group["count"], "variants": variants})
-    out.sort(key=lambda g: (-g["count"], _fold(g["query"])))
-    return out
-
-
-def _join_by_meaning(groups: list[dict], names: list[str], meaning: Callable[[list[str]], Any]) -> list[dict]:
-    """The groups, the biggest GAP_MEANING_GROUPS joined into a bigger one whose name means the same."""
-    order = sorted(range(len(groups)), key=lambda i: -groups[i]["count"])[:GAP_MEANING_GROUPS]
-    vectors = meaning([names[i] for i in order])
-    kept: list[int] = []  # positions in `order` of the groups that stay
-    joined: set[int] = set()
-    for position, i in enumerate(order):
-        if kept:
-            similarity = vectors[kept] @ vectors[position]
-            best = int(similarity.argmax())
-            if float(similarity[best]) >= GAP_MEANING:
-                target = groups[order[kept[best]]]
-                target["count"] += groups[i]["count"]
-                target["_keys"] += groups[i]["_keys"]
-                joined.add(i)
-                continue
-        kept.append(position)
-    return [g for i, g in enumerate(groups) if i not in joined]
-
-
-class _AsSearched:
-    """A failed search as its language's search sees it: the terms of its most frequent wording
-    (stems need the letters the customer typed), without function words; the folded key when
-    nothing else is left. Each distinct word is analysed once (searches share most of theirs)."""
-
-    def __init__(self, analyzer: Analyzer) -> None:
-        self.analyzer = analyzer
-        self.terms_of: dict[str, list[str]] = {}
-
-    def __call__(self, key: str, wordings: Counter) -> str:
-        wording = max(wordings.items(), key=lambda kv: (kv[1], kv[0]))[0]
-        terms: list[str] = []
-        for chunk in wording.split():
-            found = self.terms_of.get(chunk)
-            if found is None:
-                stopwords = self.analyzer.stopwords
-                found = self.terms_of[chunk] = [t for w, t in self.analyzer.pairs(chunk) if w not in stopwords]
-            terms += found
-        return " ".join(terms) or key
-
-
-BLOCK_LIMIT = 32
-"""Group names one failed search is compared with at most (see _GapBlocks)."""
-
-
-class _GapBlocks:
-    """Which group names a failed search may join: at most BLOCK_LIMIT sharing a word start with it.
-
-    Comparing every search with every group is quadratic (40,000 distinct searches: minutes).
-    Two wordings that token_set_ratio scores 80 or more have words in common, or near (a typo:
-    "passwrd", "password"; run together: "giftwrap", "gift wrap"), and near words nearly always
-    begin alike. So every group name is filed under its words' first 3 letters (stop words
-    aside) and the first 4 of all its letters, and a search is compared with the names filed
-    under its own starts, rarest start first ("ref" of "refund" says more than "ord" of
-    "order"), biggest group first within one, at most BLOCK_LIMIT names: O(n log n) in all.
-    """
-
-    def __init__(self, keys: Iterable[str]) -> None:
-        self.index: dict[str, list[int]] = {}
-        self.blocks = {key: self._keys(key) for key in keys}
-        df: Counter = Counter(b for blocks in self.blocks.values() for b in blocks)
-        for key, blocks in self.blocks.items():
-            self.blocks[key] = sorted(blocks, key=lambda b: (df[b], b))  # rarest first
-
-    @staticmethod
-    def _keys(key: str) -> set[str]:
-        words = [w for w in key.split() if w not in _STOPWORDS] or key.split()
-        return {word[:3] for word in words} | {"\0" + key.replace(" ", "")[:4]}
-
-    def add(self, key: str, position: int) -> None:
-        index = self.index
-        for block in self.blocks[key]:
-            postings = index.get(block)
-            if postings is None:
-                index[block] = [position]
-            elif len(postings) < BLOCK_LIMIT:
-                postings.append(position)
-
-    def candidates(self, key: str) -> list[int]:
-        found: set[int] = set()
-        index = self.index
-        for block in self.blocks[key]:
-            postings = index.get(block)
-            if not postings:
-                continue
-            if len(found) + len(postings) < BLOCK_LIMIT:
-                found.update(postings)
-            else:
-                for position in postings:
-                    found.add(position)
-                    if len(found) >= BLOCK_LIMIT:
-                        return sorted(found)
-        return sorted(found)
-
-
-_STOPWORDS = frozenset(
-    "a an and are as at be by can do does for from get got has hasnt have how i if in is it its me my "
-    "not of on or our the to was what when where which who why will with you your "
-    "czy do i jak jest na nie o po sie w z za".split()
-)
-
-
-def _content_words(text: str) -> str:
-    """Folded words without stop words and with a plural -s dropped: what a title is about."""
-    out = []
-    for word in re.findall(r"\w+", _fold(text)):
-        if word in _STOPWORDS:
-            continue
-        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-            word = word[:-1]
-        out.append(word)
-    return " ".join(out)
-
-
-def nearest_by_title(articles: list[dict]) -> Callable[[str], list[str]]:
-    """A nearest-articles finder over titles with rapidfuzz, for when no search index is at hand."""
-    choices = {a["id"]: _content_words(a.get("title") or a["id"]) for a in articles}
-
-    def nearest(query: str) -> list[str]:
-        hits = process.extract(
-            _content_words(query), choices, scorer=fuzz.token_set_ratio, processor=None,
-            score_cutoff=NEAREST_CUTOFF, limit=NEAREST_LIMIT,
-        )
-        return [key for _, _, key in sorted(hits, key=lambda h: (-h[1], h[2]))]
-
-    return nearest
-
-
-def nearest_by_search(rank: Callable[[str, int], list[str]], known: set[str]) -> Callable[[str], list[str]]:
-    """A nearest-articles finder that asks the site's own search (`rank(query, limit)` -> ids)."""
-
-    def nearest(query: str) -> list[str]:
-        ids: list[str] = []
-        for hid in rank(query, NEAREST_LIMIT * 2):
-            if hid in known and hid not in ids:
-                ids.append(hid)
-        return ids[:NEAREST_LIMIT]
-
-    return nearest
 
 
 # --- the report -----------------------------------------------------------------------------
@@ -350,10 +114,11 @@ def build_report(
     target: float = 0.6,
     now: datetime | None = None,
     rank: Callable[[str, int], list[str]] | None = None,
-    meaning: Callable[[list[str]], Any] | None = None,
+    meaning: Meaning | None = None,
 ) -> dict:
     """The review report of `store`'s votes, searches and contacts against the site `manifest`
-    (`rank`: the site's ranking, for the gaps' nearest articles; `meaning`: see group_failed_searches)."""
+    (`rank`: the site's words' ranking, `meaning`: its reading by meaning and the hybrid ranking,
+    for the gaps' grouping and nearest articles: see group_failed_searches and add_nearest)."""
     now = utc(now or datetime.now(timezone.utc))
     since = utc(since) if since is not None else None
     if not 0 < target <= 1:
@@ -365,7 +130,7 @@ def build_report(
     gaps = group_failed_searches(searches, manifest_language(manifest), meaning)
     report = assemble_report(
         manifest, tallies, contacts, gaps,
-        since=since, category=category, owner=owner, target=target, now=now, rank=rank,
+        since=since, category=category, owner=owner, target=target, now=now, rank=rank, meaning=meaning,
     )
     add_channel_views(report, searches, store.votes(since=since), store.contacts(since=since))
     return report
@@ -383,6 +148,7 @@ def assemble_report(
     target: float,
     now: datetime,
     rank: Callable[[str, int], list[str]] | None = None,
+    meaning: Meaning | None = None,
 ) -> dict:
     """Turn tallies into the report dict (the JSON `kb report` and `GET /api/report` share)."""
     articles = _articles_of(manifest)
@@ -402,7 +168,7 @@ def assemble_report(
     for article in articles:
         if category is not None and not _in_category(article.get("category") or "", category):
             continue
-        if owner is not None and _fold(article.get("owner") or "").lstrip("@") != _fold(owner).lstrip("@"):
+        if owner is not None and folded(article.get("owner") or "").lstrip("@") != folded(owner).lstrip("@"):
             continue
         rows.append(_article_row(article, tallies, contacts, prior, target, now.date()))
     rows.sort(key=_row_order)
@@ -411,14 +177,7 @@ def assemble_report(
     for aid, weeks in tallies.weeks_of(timeline).items():
         by_id[aid]["weeks"] = [{"week": week.isoformat(), **_cell_json(cell)} for week, cell in sorted(weeks.items())]
 
-    if not gaps:
-        pass
-    elif rank is not None:
-        nearest = nearest_by_search(rank, known)
-    else:
-        nearest = nearest_by_title(articles)
-    for gap in gaps:
-        gap["nearest"] = nearest(gap["query"])
+    add_nearest(gaps, articles, rank, meaning)
 
     counted = sum(r["votes"] for r in rows)
     return {

@@ -64,10 +64,11 @@ _BOTS = re.compile(
 )
 
 
-# What the app's maker hands in: the review report of (store, manifest, since, language) (ValueError
-# for a language the site does not have), and the site's search of (site_dir, query) -> results as
+# What the app's maker hands in: the review report of (store, manifest, since, language, site_dir)
+# (ValueError for a language the site does not have; the site ranks the content gaps' nearest
+# articles), and the site's search of (site_dir, query) -> results as
 # JSON objects.
-ReportFn = Callable[[Store, dict, "datetime | None", "str | None"], dict]
+ReportFn = Callable[[Store, dict, "datetime | None", "str | None", Path], dict]
 SearchFn = Callable[..., "list | dict"]  # (site_dir, query, *, lang, limit, channel) -> answer JSON
 
 
@@ -408,7 +409,7 @@ class Collector:
             return _error(501, "the report is not configured on this collector", None, {})
         language = request.query_params.get("language")
         try:
-            report = await run_in_threadpool(self.report, self.store, manifest, since, language)
+            report = await run_in_threadpool(self.report, self.store, manifest, since, language, self.site_dir)
         except ValueError as exc:  # the site has no such language
             return _error(422, str(exc), "language", {})
         return JSONResponse(report, headers={"Cache-Control": "no-store"})

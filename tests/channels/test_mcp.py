@@ -256,7 +256,8 @@ def test_mcp_refuses_text_no_store_holds_and_answers_when_its_search_is_not_kept
     out = _run(_store_edge_calls, built_demo_site, db, errlog)
     assert out == {"refund\x00": (True, "Error executing tool search_help_center: query must not contain NUL characters"),
                    "poison": (False, "poison"), "refund": (False, "refund")}
-    assert "search not kept (the answer was sent)" in " ".join(errlog.read_text(encoding="utf-8").split())
+    logged = " ".join(errlog.read_text(encoding="utf-8").split())  # the SDK's log wraps lines, names the source
+    assert "ERROR dropped 1 searches record" in logged and "refused by a rule of the database" in logged
     store = open_store(db)
     try:
         assert [r["query"] for r in store.searches()] == ["refund"]

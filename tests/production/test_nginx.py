@@ -293,6 +293,49 @@ def test_nginx_serves_bots_text_as_utf8_redirects_help_and_keeps_the_admin_route
     assert r.status_code == 200 and r.json()["results"][0]["id"] == "reset-password"
 
 
+def test_a_missing_page_behind_nginx_is_the_sites_own_404_page(topology):
+    client = httpx.Client(base_url=topology["url"], headers={"User-Agent": UA}, timeout=15)
+    own = (topology["site"] / "404.html").read_text(encoding="utf-8")
+    for path in ("/help/account/no-such-article/", "/help/no-such-page.html"):
+        r = client.get(path)
+        assert (r.status_code, r.text) == (404, own), path
+    # A first folder that looks like a language the site does not have: still a 404, nginx's own.
+    r = client.get("/help/xx/no-such-page/")
+    assert r.status_code == 404 and r.text != own
+
+
+def test_a_missing_polish_page_behind_nginx_is_the_polish_404_page(built_demo_site):
+    """The demo (English at /, Polish at /pl/) behind the shipped nginx.conf, without collectors."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        pytest.fail("nginx is not installed (.ci/run installs nginx-light)") if os.environ.get(
+            "KB_REQUIRE_SERVICES") else pytest.skip("nginx is not installed")
+    old_umask = os.umask(0o022)
+    root = Path(tempfile.mkdtemp(prefix="kb-production-"))
+    proxy = None
+    try:
+        root.chmod(0o755)  # readable by nginx's workers (www-data)
+        site = shutil.copytree(built_demo_site, root / "site")
+        run_dir = root / "nginx"
+        run_dir.mkdir()
+        listen = free_port()
+        conf = run_dir / "nginx.conf"
+        conf.write_text(nginx_config(site, listen, [free_port(), free_port()], run_dir), encoding="utf-8")
+        proxy = subprocess.Popen([nginx, "-c", str(conf), "-p", str(run_dir), "-g", "daemon off;"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        wait_port(listen, proxy, "nginx")
+        client = httpx.Client(base_url=f"http://127.0.0.1:{listen}", headers={"User-Agent": UA}, timeout=15)
+        for path, page in (("/help/pl/nie-ma-takiej-strony/", "pl/404.html"), ("/help/no-such-page/", "404.html")):
+            r = client.get(path)
+            assert (r.status_code, r.text) == (404, (site / page).read_text(encoding="utf-8")), path
+    finally:
+        if proxy is not None:
+            proxy.send_signal(signal.SIGTERM)
+            proxy.wait(timeout=10)
+        os.umask(old_umask)
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def test_sigkill_of_one_collector_under_load_loses_no_acknowledged_vote(topology):
     """Clients retrying like the widget (anything but 2xx and 422 is retried) through nginx."""
     url, site, db = topology["url"], topology["site"], topology["db"]

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from kb.report import sql as report_sql
-from kb.report.review import ReportError, assemble_report, build_report, flagged, group_failed_searches, parse_since
+from kb.report.gaps import group_failed_searches
+from kb.report.review import ReportError, assemble_report, build_report, flagged, parse_since
 from kb.report.tally import LATEST_COMMENTS, PRIOR_STRENGTH, count_contacts, tally_votes, wilson_interval
 from kb.votes.simulate import simulate_history
 from kb.votes.store import open_store

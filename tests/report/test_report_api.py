@@ -88,8 +88,15 @@ def test_no_admin_route_without_a_configured_token(tmp_path, serve_app):
 
 
 def test_report_of_a_site_with_languages_counts_each_language_apart(built_demo_site, tmp_path, serve_app):
+    from kb.channels.answers import SiteCache
+    from kb.cli.services import ReportSites
     from kb.report.languages import site_report
+    from kb.search.meanings import QueryVectors
     from scenario import two_language_rows
+
+    # the gaps as the site ranks and reads them (by meaning and the hybrid ranking: it has vectors)
+    sites = ReportSites(built_demo_site, QueryVectors(), SiteCache(background=False))
+    ranked = {"rank_of": sites.rank_of, "meaning_of": sites.meaning_of}
 
     m = json.loads((built_demo_site / "kb-manifest.json").read_text(encoding="utf-8"))
     store = sqlite_store(tmp_path / "v.db", *two_language_rows(m, addresses=True))
@@ -100,11 +107,11 @@ def test_report_of_a_site_with_languages_counts_each_language_apart(built_demo_s
         assert whole.status_code == 200
         assert whole.json()["language"] == "en"
         assert [row["language"] for row in whole.json()["languages"]] == ["en", "pl"]
-        assert _without_clock(whole.json()) == _without_clock(site_report(store, m, now=datetime.now(timezone.utc)))
+        assert _without_clock(whole.json()) == _without_clock(site_report(store, m, now=datetime.now(timezone.utc), **ranked))
         polish = httpx.get(f"{base}/api/report", params={"language": "pl"}, headers=auth)
         assert polish.status_code == 200
         assert polish.json()["language"] == "pl" and "languages" not in polish.json()
-        assert _without_clock(polish.json()) == _without_clock(site_report(store, m, "pl", now=datetime.now(timezone.utc)))
+        assert _without_clock(polish.json()) == _without_clock(site_report(store, m, "pl", now=datetime.now(timezone.utc), **ranked))
         # the Polish votes on track-order are not counted against the English article
         en_votes = next(r for r in whole.json()["articles"] if r["id"] == "track-order")["votes"]
         pl_votes = next(r for r in polish.json()["articles"] if r["id"] == "track-order")["votes"]

@@ -129,6 +129,18 @@ def test_without_a_collector_the_site_says_it_found_no_good_answer_and_offers_a_
             link.click()
             page.wait_for_url("https://chat.example.com/**")
             assert parse_qs(urlparse(page.url).query)["search"] == [OFF_TOPIC]
+
+            # typed in the home page's big box, which keeps the focus, and clicked at once: carried too
+            page.goto(url)
+            page.locator("[data-kb-search-input]").click()
+            page.keyboard.type("do you sell kayaks", delay=15)
+            page.wait_for_function("() => (document.querySelector('[data-md-component=search-query]') || {}).value"
+                                   " === 'do you sell kayaks'")
+            link = page.locator(".kb-no-answer a[data-kb-channel]")
+            link.wait_for()
+            link.click()
+            page.wait_for_url("https://chat.example.com/**")
+            assert parse_qs(urlparse(page.url).query)["search"] == ["do you sell kayaks"]
             assert errors == []
     finally:
         page.close()
@@ -181,3 +193,32 @@ def test_with_a_collector_the_hybrid_answer_follows_the_instant_one_and_the_fail
         page.close()
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_a_site_that_does_not_record_searches_asks_the_collector_without_storing_the_query(chromium, kb_project):
+    """`kb_feedback.searches` off (the default): the worker's question to the collector is channel
+    `test`, answered and never stored, so no customer's query is kept."""
+    root = kb_project(ARTICLES, mkdocs_yml=YML.replace("searches: true", "searches: false"))
+    run_kb("build", cwd=root, check=True)
+    port = free_port()
+    server = start_kb_serve(root, port)
+    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+    asked: list[dict] = []
+    page.on("request", lambda request: asked.append(parse_qs(urlparse(request.url).query))
+            if "/api/search?" in request.url else None)
+    try:
+        page.goto(f"http://127.0.0.1:{port}/")
+        with page.expect_response("**/api/search?*") as answer:
+            _type(page, OFF_TOPIC)
+        assert answer.value.status == 200
+        page.locator(".kb-no-answer").wait_for()
+        assert [(a["q"], a["channel"]) for a in asked] == [([OFF_TOPIC], ["test"])]
+    finally:
+        page.close()
+        server.terminate()
+        server.wait(timeout=30)
+    store = open_store(f"sqlite:///{(root / '.kb' / 'votes.db').as_posix()}")
+    try:
+        assert list(store.searches()) == []
+    finally:
+        store.close()

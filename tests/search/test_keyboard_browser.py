@@ -58,24 +58,55 @@ def test_on_a_phone_the_home_search_box_opens_the_search_with_the_keyboard_in_it
         page.close()
 
 
-def test_at_phone_width_tab_reaches_only_what_can_be_seen(chromium, site_url):
-    page = chromium.new_page(viewport=PHONE)
+@pytest.mark.parametrize("path", ["", "returns/return-item/"], ids=["home", "article"])
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_tab_reaches_only_what_can_be_seen(chromium, site_url, viewport, path):
+    page = chromium.new_page(viewport=viewport)
     try:
-        page.goto(f"{site_url}/returns/return-item/")
+        page.goto(f"{site_url}/{path}")
         page.wait_for_selector(".md-content")
         hidden = []
         for _ in range(12):
             page.keyboard.press("Tab")
+            page.wait_for_timeout(50)
             focused = page.evaluate(FOCUSED)
-            if not focused["visible"] and not focused["inSearch"]:
+            if not focused["visible"]:
                 hidden.append(focused)
-        assert hidden == []  # the closed menu's links are not walked
-        # the menu, open, is walked
-        page.keyboard.press("Escape")
-        page.locator("label.md-header__button[for=__drawer]").click()
-        page.wait_for_timeout(400)
-        page.locator(".md-sidebar--primary .md-nav__link").nth(1).focus()
-        assert page.evaluate(FOCUSED)["visible"]
+        # neither the closed menu's links nor the closed search's results area
+        assert hidden == []
+        if viewport is PHONE:  # the menu, open, is walked
+            page.keyboard.press("Escape")
+            page.locator("label.md-header__button[for=__drawer]").click()
+            page.wait_for_timeout(400)
+            page.locator(".md-sidebar--primary .md-nav__link").nth(1).focus()
+            assert page.evaluate(FOCUSED)["visible"]
+    finally:
+        page.close()
+
+
+def test_on_a_desktop_tab_from_the_home_search_box_walks_its_results_and_comes_back(chromium, site_url):
+    page = chromium.new_page(viewport=DESKTOP)
+    try:
+        page.goto(site_url)
+        page.locator("[data-kb-search-input]").click()
+        page.keyboard.type("refund", delay=20)
+        page.locator(".md-search-result__item").first.wait_for()
+        page.wait_for_timeout(500)
+        seen = []
+        for _ in range(30):
+            page.keyboard.press("Tab")
+            seen.append(page.evaluate(FOCUSED))
+            if page.evaluate("document.activeElement.hasAttribute('data-kb-search-input')"):
+                break
+        # into the results under the header, not the page behind them, then back to the box typed in
+        assert page.evaluate("document.activeElement.hasAttribute('data-kb-search-input')"), seen
+        assert all(f["inSearch"] and f["visible"] for f in seen[:-1]), seen
+        assert any(f["cls"].startswith("md-search-result__link") for f in seen)
+        assert page.locator("[data-kb-search-input]").input_value() == "refund"
+        page.keyboard.press("Shift+Tab")
+        page.keyboard.press("Shift+Tab")  # one step back each time
+        assert page.evaluate(FOCUSED) == seen[-3]
+        assert page.evaluate("document.querySelector('[data-md-toggle=search]').checked")
     finally:
         page.close()
 
@@ -96,6 +127,8 @@ def test_tab_stays_in_the_open_search_and_escape_closes_it(chromium, site_url, v
             seen.append(page.evaluate(FOCUSED))
         assert all(f["inSearch"] and f["visible"] for f in seen), seen
         assert any(f["cls"].startswith("md-search-result__link") for f in seen)
+        page.keyboard.press("Shift+Tab")  # back one step, not to the last result
+        assert page.evaluate(FOCUSED) == seen[-2]
         assert page.evaluate("document.querySelector('[data-md-toggle=search]').checked")
         page.keyboard.press("Escape")
         assert not page.evaluate("document.querySelector('[data-md-toggle=search]').checked")

@@ -29,10 +29,11 @@ def test_the_site_ships_our_index_and_worker(rendered_demo_site: Path) -> None:
     assert (rendered_demo_site / "assets" / "kb" / "search" / "worker.js").is_file()
     page = (rendered_demo_site / "index.html").read_text(encoding="utf-8")
     config = json.loads(re.search(r'<script id="__config" type="application/json">(.*?)</script>', page, re.S)[1])
-    # the worker's URL names the page's language and, with kb's feedback sender on, the collector's API
+    # the worker's URL names the page's language and, with kb's feedback sender on, the collector's
+    # API, and whether the collector may store the queries it is asked (the demo records searches)
     worker = urlparse(config["search"])
     assert worker.path.removeprefix("./") == "assets/kb/search/worker.js"
-    assert parse_qs(worker.query) == {"lang": ["en"], "api": ["/api/search"]}
+    assert parse_qs(worker.query) == {"lang": ["en"], "api": ["/api/search"], "record": ["1"]}
 
 
 @pytest.mark.browser
@@ -89,3 +90,26 @@ def test_a_split_index_loads_its_shards_in_the_browser(chromium, rendered_demo_s
             assert errors == []
         finally:
             page.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("prefix,query,forms", [
+    ("", "when do I get my money back", ("money", "back")),  # a synonym of "refund": "refund" is not marked
+    ("", "how do I get a refund for my package", ("refund", "packag")),  # nor "parcel", "for", "how", "my"
+    ("pl/", "nie dostałem paczki", ("dosta", "paczk")),  # nor "nie", nor "przesyłka"
+], ids=["synonym", "function-words", "pl"])
+def test_the_results_mark_only_the_customers_own_words_and_their_forms(chromium, site_url: str, prefix: str,
+                                                                       query: str, forms: tuple) -> None:
+    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.goto(f"{site_url}/{prefix}")
+        page.locator("input[data-md-component=search-query]").click()
+        page.keyboard.type(query, delay=10)
+        page.wait_for_function("q => document.querySelector('.md-search-result__item')"
+                               " && document.querySelector('[data-md-component=search-query]').value === q", arg=query)
+        page.wait_for_timeout(300)  # the last word's answer
+        marks = [m.lower() for m in page.locator(".md-search-result mark").all_inner_texts()]
+        assert marks and all(m.startswith(forms) for m in marks), marks
+        assert all(any(m.startswith(form) for m in marks) for form in forms), marks  # each word typed
+    finally:
+        page.close()

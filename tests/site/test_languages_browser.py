@@ -131,7 +131,8 @@ def test_no_serious_accessibility_violations(server, chromium, viewport, prefix,
     page = context.new_page()
     found: dict[str, list[str]] = {}
     try:
-        for name, path in [("home", prefix), ("category", category), ("article", article)]:
+        for name, path in [("home", prefix), ("category", category), ("404", prefix + "no-such-page/"),
+                           ("article", article)]:
             page.goto(f"{server.url}/{path}")
             page.wait_for_selector(".md-content")
             if name == "article":

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from support import MKDOCS_YML, run_kb
+from support import MKDOCS_YML, ROOT, run_kb
 
 from kb.site.languages import TEXTS
 
@@ -76,11 +76,27 @@ def found_in(site: Path, phrases: set[str]) -> list[str]:
     return hits
 
 
+def demo_english_phrases() -> set[str]:
+    """What the demo's own configuration says in English: the site's name and summary, its contact
+    channels, its categories' titles and descriptions (none of it may reach /pl/ either)."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    [kb] = [plugin["kb"] for plugin in config["plugins"] if isinstance(plugin, dict) and "kb" in plugin]
+    phrases = {config["site_name"], config["site_description"]}
+    phrases |= {value for channel in kb["contact"] for key, value in channel.items() if key != "url"}
+    for path in (ROOT / "articles" / "en").rglob("_category.yml"):
+        category = yaml.safe_load(path.read_text(encoding="utf-8"))
+        phrases |= {category[key] for key in ("title", "description") if category.get(key)}
+    return phrases
+
+
 def test_every_page_of_the_polish_demo_is_polish(built_demo_site: Path):
     site = built_demo_site / "pl"
     pages = list(site.rglob("*.html"))
     assert len(pages) > 20 and (site / "404.html") in pages
-    assert found_in(site, default_language_phrases(TEXTS["en"], TEXTS["pl"])) == []
+    english = default_language_phrases(TEXTS["en"], TEXTS["pl"]) | demo_english_phrases()
+    assert found_in(site, english) == []
     # and the scan does find English where there is some: the English site's own pages
     assert found_in(built_demo_site / "returns", default_language_phrases(TEXTS["en"], TEXTS["pl"]))
 

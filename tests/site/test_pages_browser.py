@@ -22,10 +22,10 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 LANGUAGES = {
     "en": {"prefix": "", "site_name": "Northwind Outfitters Help Center", "category": "returns/",
-           "article": "returns/return-item/", "channels": ["Chat with us", "E-mail help@northwind-outfitters.example",
+           "article": "returns/return-item/", "query": "refund", "channels": ["Chat with us", "E-mail help@northwind-outfitters.example",
                                                            "Call +31 20 555 0142"]},
     "pl": {"prefix": "pl/", "site_name": "Centrum pomocy Northwind Outfitters", "category": "pl/zwroty/",
-           "article": "pl/zwroty/jak-zwrocic/", "channels": ["Czat z konsultantem",
+           "article": "pl/zwroty/jak-zwrocic/", "query": "zwrot", "channels": ["Czat z konsultantem",
                                                              "E-mail pomoc@northwind-outfitters.example",
                                                              "Zadzwoń +48 22 555 01 40"]},
 }
@@ -51,7 +51,7 @@ SMALL_TARGETS = """() => {
     }
     if (el.tagName === "A") {
       const around = [...el.parentNode.childNodes].filter(n => n !== el).map(n => n.textContent).join("").trim();
-      if (around && !el.parentNode.matches(".kb-contact__channel")) continue;  // inside a sentence
+      if (around && !el.parentNode.matches(".kb-contact__channel, .kb-no-answer li")) continue;  // inside a sentence
     }
     if (r.width < 43.5 || r.height < 43.5)
       found.push(`${el.tagName.toLowerCase()}.${[...el.classList].join(".")} "${(el.textContent || "").trim().slice(0, 40)}" `
@@ -135,6 +135,17 @@ def test_every_tap_target_is_44_px_or_more_on_a_phone(server, open_page, code):
     page.click(".kb-feedback button[type=submit]")
     page.wait_for_selector(".kb-feedback__thanks")
     small["thanks"] = page.evaluate(SMALL_TARGETS)
+    # the full-screen search: its back arrow and clear button, the results, the no-results state
+    page.goto(f"{server.url}/{lang['prefix']}")
+    page.click("[data-kb-search-input]")
+    page.keyboard.type(lang["query"], delay=20)
+    page.locator(".md-search-result__item").first.wait_for()
+    page.wait_for_timeout(300)  # the clear button fades in
+    small["search results"] = page.evaluate(SMALL_TARGETS)
+    page.keyboard.press("Control+A")
+    page.keyboard.type("zzqxv", delay=20)
+    page.locator(".kb-no-answer a[data-kb-channel]").first.wait_for()
+    small["no results"] = page.evaluate(SMALL_TARGETS)
     assert {name: found for name, found in small.items() if found} == {}
 
 

@@ -136,6 +136,30 @@ def test_ctrl_c_ends_serve_quietly(kb_project):
                                     "/.kb/votes.db; Ctrl+C to stop)")
 
 
+def test_a_stopped_preview_stores_the_searches_it_answered(kb_project):
+    """`kb serve` answers the worker's /api/search and records each search in a group commit that
+    waits up to a second: stopped by SIGTERM right after, it commits them before it exits."""
+    import sqlite3
+
+    import httpx
+
+    root = kb_project({"articles/pay/card.md": ARTICLES["articles/pay/card.md"]})
+    port = free_port()
+    server = start_kb_serve(root, port, timeout=120, separate_stderr=True)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"User-Agent": "Mozilla/5.0"}) as client:
+            answered = [client.get("/api/search", params={"q": f"pay by card {i}"}).status_code for i in range(20)]
+        server.send_signal(signal.SIGTERM)
+        out, err = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert (answered, server.returncode) == ([200] * 20, 0)
+    assert "Traceback" not in err
+    with sqlite3.connect(root / ".kb" / "votes.db") as db:
+        assert db.execute("SELECT count(*) FROM searches").fetchone() == (20,)
+
+
 def test_report_and_simulate_default_to_the_site_folder(built_demo_site: Path):
     work = built_demo_site.parent
     run_kb("votes", "simulate", "--db", "sqlite:///simulated.db", "--days", "3", cwd=work, check=True)

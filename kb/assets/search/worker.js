@@ -453,7 +453,7 @@
   var MAYBE_LIMIT = 3;  // results shown under "no good answer", at most
   var SECTION_LIMIT = 1;  // sections listed under an article, at most
   var PAUSE_MS = 400;  // the customer paused typing: time to ask the collector (never before the instant results)
-  var state = { prepared: null, options: {}, base: null, highlight: false, api: null, language: null, pageLanguage: null,
+  var state = { prepared: null, options: {}, base: null, highlight: false, api: null, record: false, language: null, pageLanguage: null,
                 latest: null, timer: null, apiDown: false,
                 page: false };  // page: a worker serving a page (not a module in node)
   var HIGHLIGHT_MIN = 3;  // terms shorter than this would mark too much (kb/assets/highlight.js)
@@ -625,7 +625,7 @@
     } catch (err) { return; }
     url.searchParams.set("q", query.trim().slice(0, 200));
     url.searchParams.set("limit", String(RESULT_LIMIT));
-    url.searchParams.set("channel", "web");
+    url.searchParams.set("channel", state.record ? "web" : "test");  // "test": answered, not stored
     if (state.language) url.searchParams.set("lang", state.language);
     fetch(url.href, { credentials: "omit" }).then(function (response) {
       if (response.status === 404 || response.status === 405 || response.status === 501) state.apiDown = true;
@@ -714,6 +714,7 @@
       // the page names the collector's search API in the worker's URL (kb_search_config.html)
       var params = new URL(root.location.href).searchParams;
       state.api = params.get("api") || null;
+      state.record = params.get("record") === "1";
       state.pageLanguage = params.get("lang") || null;
     } catch (err) {
       // no usable location (an iframe shim): a split index cannot load, a whole one still works

@@ -22,7 +22,7 @@ from kb.articles import Problem
 from kb.site.build import BuildFailed, SiteConfig, SiteError
 from kb.site.preview.live import LiveSite
 from kb.votes.collector import admin_token_from_env, collector_routes
-from kb.votes.server import server_config
+from kb.votes.server import serve
 from kb.votes.store import open_store, redact_url
 
 SETTLE = 0.05  # seconds to let an editor finish its writes before updating
@@ -222,7 +222,6 @@ def serve_preview(
     `collector_options` go to the collector as they are (its `report` and `search` functions);
     `problems` are the errors the site was built with, which the pages show until they are fixed.
     """
-    import uvicorn
     from watchdog.events import FileSystemEvent, FileSystemEventHandler
     from watchdog.observers import Observer
 
@@ -255,8 +254,9 @@ def serve_preview(
     echo(f"kb serve: http://{host}:{port}/  (votes: {redact_url(db_url)}; Ctrl+C to stop)")
     try:
         app = create_preview_app(preview_dir, rebuilder, routes, serving_hosts(host))
-        uvicorn.Server(server_config(app, host=host, port=port,
-                                     log_level="warning")).run()
+        # Stopped by Ctrl+C or SIGTERM, `serve` closes the store (commits the queued search records)
+        # before it returns, rather than dying of the signal as uvicorn's own server does.
+        serve(app, host=host, port=port, log_level="warning", on_stop=store.close)
     finally:
         rebuilder.stop()
         observer.stop()

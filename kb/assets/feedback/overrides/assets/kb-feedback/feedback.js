@@ -406,6 +406,9 @@
   }
 
   var reported = {};
+  // Settles a query the customer is still typing (or has just typed) at once: a click on a
+  // contact channel carries it, even within the pause that otherwise settles it.
+  var settleSearch = function () {};
   function watchSearch() {
     var searchForm = document.forms.search;
     if (!searchForm || !searchForm.query) return;
@@ -432,13 +435,16 @@
       if (timer) clearTimeout(timer);
       timer = setTimeout(settle, 1500);
     });
-    input.addEventListener("blur", function () { if (timer) { clearTimeout(timer); settle(); } });
+    settleSearch = function () { if (timer) { clearTimeout(timer); settle(); } };
+    input.addEventListener("blur", settleSearch);
   }
 
   document.addEventListener("click", function (ev) {
     try {
       var link = ev.target && ev.target.closest && ev.target.closest("a[data-kb-channel]");
       if (!link) return;
+      // the search box may keep focus (the home page's big box types into it unseen)
+      settleSearch();
       var article = meta("kb:article");
       link.href = contactLink(channelUrl(link), article);
       if (!settings.contacts) return;
