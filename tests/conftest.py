@@ -70,7 +70,8 @@ def _build_demo(tmp_path_factory: pytest.TempPathFactory, renderer: str) -> Path
     # A copy, so the build never touches the working tree (and git dates still come from the repo).
     shutil.copy(ROOT / "mkdocs.yml", work / "mkdocs.yml")
     shutil.copytree(ROOT / "articles", work / "articles")
-    run_kb("build", "--site-dir", str(work / "site"), "--renderer", renderer, cwd=work, check=True)
+    # cold, it embeds every article of both languages: minutes on a busy machine
+    run_kb("build", "--site-dir", str(work / "site"), "--renderer", renderer, cwd=work, check=True, timeout=900)
     return work / "site"
 
 

@@ -6,11 +6,13 @@ downloaded at build or run time. It turns a text into 384 numbers (a unit vector
 texts that mean the same are close, whatever their words.
 
 What an article is read as (its *units*, `article_units`): its title, each of its questions
-(customers' own words: each one a way in), and passages of its sections, each starting with the
+(customers' own words: each one a way in), passages of its sections, each starting with the
 article's title and the section's heading, at most PASSAGE_TOKENS tokens each and
-PASSAGES_PER_ARTICLE per article. The model's cost grows with the tokens it reads (about a
-millisecond a token on one busy core), so a long article costs no more than a short one past its
-first passages; `kb bench embed` measures what the caps cost and what they buy.
+PASSAGES_PER_ARTICLE per article, and the article read whole (its title, questions and sections in
+one text, as far as WHOLE_TOKENS tokens: what it is about, each part read in the light of the
+others). The model's cost grows with the tokens it reads (about a millisecond a token on one busy
+core, more for a long text), so a long article costs no more than a short one past its first
+passages and its first WHOLE_TOKENS (README, "How kb understands questions", gives what they cost).
 
 Embedding is the slow part of a build, so every vector is cached (`EmbeddingCache`, one SQLite
 file) under a hash of the model and the exact text: an article whose text did not change is never
@@ -42,14 +44,16 @@ MAX_TOKENS = 512  # the model reads no further
 PASSAGE_TOKENS = 128  # a section's passage is cut here (tokens, the model's own count)
 PASSAGES_PER_ARTICLE = 4  # passages read per article, in order: its opening and first sections
 QUESTIONS_PER_ARTICLE = 16
-UNITS_RECIPE = f"units/1:{PASSAGE_TOKENS}:{PASSAGES_PER_ARTICLE}:{QUESTIONS_PER_ARTICLE}"
+WHOLE_TOKENS = 256  # the article read whole is cut here (see kb.search.hybrid for why 256)
+WHOLE_CHARS = 6000  # ... after its first characters, far more than the model reads in WHOLE_TOKENS
+UNITS_RECIPE = f"units/2:{PASSAGE_TOKENS}:{PASSAGES_PER_ARTICLE}:{QUESTIONS_PER_ARTICLE}:{WHOLE_TOKENS}"
 CACHE_ENV = "KB_CACHE_DIR"
 CACHE_FOLDER = ".kb/cache"
 CACHE_FILE = "embeddings.sqlite"
 BATCH = 16  # texts handed to the model at once (progress is reported between batches)
 
-TITLE, QUESTION, PASSAGE = 0, 1, 2
-KINDS = ("title", "question", "passage")
+TITLE, QUESTION, PASSAGE, WHOLE = 0, 1, 2, 3
+KINDS = ("title", "question", "passage", "whole")
 
 
 class EmbeddingError(SearchError):
@@ -65,8 +69,8 @@ class ArticleText(Protocol):
 
 @dataclass(frozen=True)
 class Unit:
-    """One text of an article the model reads: its kind (TITLE, QUESTION, PASSAGE), the section a
-    passage comes from (its number in `article_sections`, -1 for the others) and the text."""
+    """One text of an article the model reads: its kind (TITLE, QUESTION, PASSAGE, WHOLE), the section
+    a passage comes from (its number in `article_sections`, -1 for the others) and the text."""
 
     kind: int
     section: int
@@ -157,7 +161,8 @@ def article_units(article: ArticleText, tokens: Callable[[str], int]) -> list[Un
             seen.add(text.casefold())
             units.append(Unit(QUESTION, -1, clip(text, PASSAGE_TOKENS, tokens)))
     passages = 0
-    for number, section in enumerate(article_sections(article.body)):
+    sections = article_sections(article.body)
+    for number, section in enumerate(sections):
         head = ". ".join(part for part in (title, section.heading) if part)
         rest = section.text
         while rest and passages < PASSAGES_PER_ARTICLE:
@@ -172,7 +177,19 @@ def article_units(article: ArticleText, tokens: Callable[[str], int]) -> list[Un
             rest = rest[taken:].strip()
         if passages >= PASSAGES_PER_ARTICLE:
             break
+    whole = whole_text(article, sections, tokens)
+    if whole:
+        units.append(Unit(WHOLE, -1, whole))
     return units
+
+
+def whole_text(article: ArticleText, sections: list, tokens: Callable[[str], int]) -> str:
+    """The article as one text (its title, questions, then each section's heading and text), cut at
+    WHOLE_TOKENS tokens."""
+    parts = [" ".join(str(text).split()) for text in (article.title, *article.questions)]
+    parts += [". ".join(p for p in (section.heading, section.text) if p) for section in sections]
+    text = " ".join(". ".join(p for p in parts if p).split())
+    return clip(text[:WHOLE_CHARS], WHOLE_TOKENS, tokens)
 
 
 def text_key(text: str, kind: str = "passage", model_name: str = MODEL) -> str:

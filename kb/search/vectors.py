@@ -9,7 +9,7 @@ the semantic layer off, still answers by words alone.
 The file is a NumPy `.npz` (a zip of arrays, read without pickling): one row per unit, each a
 unit vector stored as int8 with a float32 scale per row (a 384-number vector in 388 bytes;
 cosines move by less than 0.002), the row's article (a number into `ids`), its kind (title,
-question, passage) and section, and a `meta` string naming the model and format. Rows of one
+question, passage, or the article read whole) and section, and a `meta` string naming the model and format. Rows of one
 article are contiguous, in the order of `ids`.
 """
 
@@ -28,8 +28,8 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from kb.search.embeddings import (CACHE_FILE, DIM, MODEL, ArticleText, EmbeddingCache, EmbeddingError, cache_dir,
-                                  embed_texts, units_of)
+from kb.search.embeddings import (CACHE_FILE, DIM, MODEL, WHOLE, ArticleText, EmbeddingCache, EmbeddingError,
+                                  cache_dir, embed_texts, units_of)
 
 FORMAT = "kb-vectors/1"
 VECTORS_PATH = "search/vectors.npz"
@@ -44,7 +44,7 @@ class ArticleVectors:
 
     ids: list[str]
     article: np.ndarray  # int32, one per row: the row's article, a number into `ids`
-    kinds: np.ndarray  # int8, one per row: TITLE, QUESTION or PASSAGE (kb.search.embeddings)
+    kinds: np.ndarray  # int8, one per row: TITLE, QUESTION, PASSAGE or WHOLE (kb.search.embeddings)
     sections: np.ndarray  # int16, one per row: a passage's section number, else -1
     matrix: np.ndarray  # float32 (rows, DIM): unit vectors
     model: str = MODEL
@@ -55,11 +55,17 @@ class ArticleVectors:
         change = np.ones(len(self.article), dtype=bool)
         change[1:] = self.article[1:] != self.article[:-1]
         self.starts = np.flatnonzero(change)
-        # each article's mean unit vector, made a unit vector again: the article as a whole
-        sums = np.zeros((len(self.ids), self.matrix.shape[1] if self.matrix.ndim == 2 else DIM), np.float32)
-        np.add.at(sums, self.article, self.matrix)
+        # the parts (title, questions, passages) are pooled; the article read whole stands apart
+        self.parts = self.kinds != WHOLE
+        dim = self.matrix.shape[1] if self.matrix.ndim == 2 else DIM
+        # each article's mean part vector, made a unit vector again: its parts' common ground
+        sums = np.zeros((len(self.ids), dim), np.float32)
+        np.add.at(sums, self.article[self.parts], self.matrix[self.parts])
         norms = np.linalg.norm(sums, axis=1, keepdims=True)
-        self.wholes = sums / np.where(norms > 0, norms, 1.0)
+        self.means = sums / np.where(norms > 0, norms, 1.0)
+        # each article read whole (zero for an article without that row: it adds nothing)
+        self.wholes = np.zeros((len(self.ids), dim), np.float32)
+        self.wholes[self.article[~self.parts]] = self.matrix[~self.parts]
 
 
 def embed_articles(articles: Sequence[ArticleText], cache: EmbeddingCache, progress: Progress | None = None

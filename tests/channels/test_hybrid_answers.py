@@ -11,6 +11,7 @@ import pytest
 
 from kb.channels.answers import SiteCache, answer
 from kb.cli.services import collector_services
+from kb.search.embeddings import WHOLE
 from kb.search.index import load_index
 from kb.search.vectors import VECTORS_PATH, load_vectors
 from kb.votes.collector import create_app
@@ -50,6 +51,7 @@ def test_every_language_of_the_demo_has_a_vector_for_every_article(built_demo_si
         assert vectors is not None and (site / VECTORS_PATH).is_file()
         assert set(vectors.ids) == {doc[0] for doc in index["docs"]}
         assert set(vectors.article.tolist()) == set(range(len(vectors.ids)))  # no article left without a unit
+        assert sorted(vectors.article[vectors.kinds == WHOLE].tolist()) == list(range(len(vectors.ids)))  # each read whole once
 
 
 def test_a_question_in_other_words_is_answered_and_one_the_help_center_does_not_cover_is_handed_over(api):

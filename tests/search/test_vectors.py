@@ -15,8 +15,8 @@ from support import MKDOCS_YML, run_kb
 
 from kb.articles import load_project
 from kb.channels.answers import SiteCache, answer
-from kb.search.embeddings import (PASSAGE, PASSAGE_TOKENS, PASSAGES_PER_ARTICLE, QUESTION, TITLE, EmbeddingCache,
-                                  EmbeddingError, article_units, model)
+from kb.search.embeddings import (PASSAGE, PASSAGE_TOKENS, PASSAGES_PER_ARTICLE, QUESTION, TITLE, WHOLE, WHOLE_TOKENS,
+                                  EmbeddingCache, EmbeddingError, article_units, model)
 from kb.search.vectors import VECTORS_PATH, load_vectors, quantize, write_vectors
 
 ARTICLES = {
@@ -59,14 +59,16 @@ def test_a_rebuild_embeds_only_the_article_that_changed(kb_project, monkeypatch,
     first = run_kb("build", cwd=root, check=True)
     vectors = load_vectors(root / "site")
     assert vectors is not None and sorted(vectors.ids) == ["account/reset-password", "billing/refunds", "shipping/track-order"]
-    assert embedded_now(first.stderr) == len(vectors.article)
+    # every distinct text once (a one-section article read whole is its one passage: the same text)
+    assert embedded_now(first.stderr) == len(np.unique(quantize(vectors.matrix)[0], axis=0))
     assert run_kb("build", cwd=root, check=True).stderr.count(" 0 embedded now") == 1
-    path = root / "articles" / "billing" / "refunds.md"
-    path.write_text(path.read_text(encoding="utf-8").replace("5 working days", "3 working days"), encoding="utf-8")
+    path = root / "articles" / "shipping" / "track-order.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("Wait a day", "Wait two days"), encoding="utf-8")
     again = run_kb("build", cwd=root, check=True)
     edited = load_vectors(root / "site")
-    assert embedded_now(again.stderr) == 1  # refunds has one unit that changed: its only passage
-    assert int((edited.article == edited.ids.index("billing/refunds")).sum()) == 2  # its title, unchanged, and its passage
+    assert embedded_now(again.stderr) == 2  # the two texts that changed: its second passage, and it read whole
+    rows = edited.kinds[edited.article == edited.ids.index("shipping/track-order")]
+    assert rows.tolist() == [TITLE, QUESTION, PASSAGE, PASSAGE, WHOLE]
     assert (tmp_path / "cache" / "embeddings.sqlite").is_file()
 
 
@@ -111,6 +113,11 @@ def test_what_the_model_reads_of_a_long_article_is_capped_in_tokens(tmp_path: Pa
     # a section longer than a passage goes on in the next, from where the last one stopped
     assert passages[1].section == passages[0].section
     assert passages[1].text.split(". ", 2)[2].startswith(passages[0].text.rsplit(" ", 1)[1].split("x")[0])
+    # last, the article read whole: title, questions and text in one, as far as WHOLE_TOKENS
+    whole = units[-1]
+    assert [u.kind for u in units].count(WHOLE) == 1 and whole.kind == WHOLE
+    assert whole.text.startswith("A long article. first way to ask. second way to ask. Step 0. word0x0 word0x1")
+    assert WHOLE_TOKENS - 8 <= model().tokens(whole.text) <= WHOLE_TOKENS
 
 
 def test_the_vectors_file_keeps_every_cosine_within_0_002(built_demo_site: Path, tmp_path: Path):
