@@ -98,3 +98,35 @@ def test_inherited_settings_and_python_tags_reach_zensical(kb_project):
     page = (root / "site" / "returns" / "exchange" / "index.html").read_text(encoding="utf-8")
     assert 'class="admonition note"' in page
     assert "twemoji" in page
+
+
+def test_the_preview_on_zensical_shows_an_edit_a_new_and_a_deleted_article(kb_project):
+    from kb.site.build import read_site_config
+    from kb.site.preview.live import LiveSite
+    from kb.site.renderers.zensical import ZensicalRenderer
+
+    root = kb_project(ARTICLES, with_options("semantic: false"))
+    live = LiveSite(read_site_config(root / "mkdocs.yml"), ZensicalRenderer(), root / ".kb" / "preview")
+    assert live.build().full
+    assert "Half written." in (live.site_dir / "returns" / "draft" / "index.html").read_text(encoding="utf-8")
+
+    edited = root / "articles" / "returns" / "exchange.md"
+    edited.write_text(edited.read_text(encoding="utf-8").replace("Choose **Exchange**", "Bring it to a shop"),
+                      encoding="utf-8")
+    update = live.update({edited})
+    assert not update.full and update.problems == []
+    assert "Bring it to a shop" in (live.site_dir / "returns" / "exchange" / "index.html").read_text(encoding="utf-8")
+    assert live.settle(update.settle) is not None
+
+    new = root / "articles" / "returns" / "refund.md"
+    new.write_text("---\nid: refund\ntitle: When do I get my money back?\n---\n\nWithin five days.\n", encoding="utf-8")
+    update = live.update({new})
+    assert "Within five days." in (live.site_dir / "returns" / "refund" / "index.html").read_text(encoding="utf-8")
+    assert "When do I get my money back?" in (live.site_dir / "returns" / "index.html").read_text(encoding="utf-8")
+    new.unlink()
+    update = live.update({new})
+    assert not (live.site_dir / "returns" / "refund" / "index.html").exists()
+    assert "When do I get my money back?" not in (live.site_dir / "returns" / "index.html").read_text(encoding="utf-8")
+    live.settle(update.settle)
+    manifest = json.loads((live.site_dir / "kb-manifest.json").read_text(encoding="utf-8"))
+    assert sorted(a["id"] for a in manifest["articles"]) == ["exchange", "return-item", "returns/draft"]
