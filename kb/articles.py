@@ -237,7 +237,7 @@ def _load_article(path: Path, rel: str, shown: str, strict: bool, problems: list
 
     article.headings = _headings(body)
     if not article.title:
-        h1 = _first_h1(body)
+        h1 = first_h1(body)
         if h1:
             article.title = h1
         else:
@@ -536,7 +536,7 @@ def _headings(body: str) -> list[str]:
     return found
 
 
-def _first_h1(body: str) -> str | None:
+def first_h1(body: str) -> str | None:
     in_fence = False
     for line in body.split("\n"):
         if _FENCE_RE.match(line):

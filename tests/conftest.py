@@ -14,6 +14,7 @@ from typing import Callable, Iterator
 
 import pytest
 
+from kb.site.state import RENDERERS
 from support import (CHROMIUM, CHROMIUM_ARGS, MKDOCS_YML, POSTGRES_ENV, POSTGRES_HINT, ROOT, free_port,
                      missing_service, run_kb, scratch_schema)
 
@@ -48,12 +49,29 @@ def kb_project(tmp_path: Path) -> Callable[..., Path]:
 @pytest.fixture(scope="session")
 def built_demo_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The repository's demo help center, built once with `kb build` into a tmp dir."""
-    work = tmp_path_factory.mktemp("demo")
+    return _build_demo(tmp_path_factory, "mkdocs")
+
+
+@pytest.fixture(scope="session")
+def zensical_demo_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo help center built once with `kb build --renderer zensical`."""
+    return _build_demo(tmp_path_factory, "zensical")
+
+
+@pytest.fixture(scope="session", params=RENDERERS)
+def rendered_demo_site(request: pytest.FixtureRequest) -> Path:
+    """The demo help center as each renderer builds it (each built once): the site's browser suite
+    runs against both."""
+    return request.getfixturevalue("built_demo_site" if request.param == "mkdocs" else f"{request.param}_demo_site")
+
+
+def _build_demo(tmp_path_factory: pytest.TempPathFactory, renderer: str) -> Path:
+    work = tmp_path_factory.mktemp(f"demo-{renderer}")
     # A copy, so the build never touches the working tree (and git dates still come from the repo).
     shutil.copy(ROOT / "mkdocs.yml", work / "mkdocs.yml")
     shutil.copytree(ROOT / "articles", work / "articles")
     # cold, it embeds every article of both languages: minutes on a busy machine
-    run_kb("build", "--site-dir", str(work / "site"), cwd=work, check=True, timeout=900)
+    run_kb("build", "--site-dir", str(work / "site"), "--renderer", renderer, cwd=work, check=True, timeout=900)
     return work / "site"
 
 

@@ -196,3 +196,13 @@
   if (window.document$ && typeof window.document$.subscribe === "function") window.document$.subscribe(follow);
   else document.addEventListener("DOMContentLoaded", follow);
 })();
+
+// A theme's colour-scheme switch with a single scheme is a radio button hidden from screen readers
+// (aria-hidden) that still takes the keyboard's focus: keep it out of the tab order too.
+(function () {
+  function untab() {
+    document.querySelectorAll('input.md-option[aria-hidden="true"]').forEach(function (input) { input.tabIndex = -1; });
+  }
+  if (window.document$ && typeof window.document$.subscribe === "function") window.document$.subscribe(untab);
+  else untab();
+})();

@@ -1,4 +1,5 @@
-"""`kb bench build`: kb build beside a plain Material `mkdocs build` on the same real Markdown.
+"""`kb bench build`: kb build (MkDocs + Material, and Zensical) beside a plain Material `mkdocs build`
+on the same real Markdown.
 
 Help centers of N articles are made from a corpus of real articles (by default the Polish
 Microsoft 365 help in ../shared/corpora/alchemy-pl), 100 to a category, each build timed in its
@@ -112,7 +113,7 @@ def timed(command: list[str], cwd: Path, timeout: float) -> tuple[float, float, 
 
 def bench_build(source: Path, counts: list[int], work: Path, echo: Callable[[str], None],
                 timeout: float = 3600) -> list[Run]:
-    """Build each size with kb and with plain MkDocs + Material; return the runs."""
+    """Build each size with plain MkDocs + Material, then kb with each renderer; return the runs."""
     runs = []
     for count in counts:
         folder = work / f"n{count}"
@@ -121,6 +122,7 @@ def bench_build(source: Path, counts: list[int], work: Path, echo: Callable[[str
         for tool, kb_plugin, command in (
             ("mkdocs build (Material)", "", [sys.executable, "-m", "mkdocs", "build", "-q"]),
             ("kb build", "  - kb\n", [sys.executable, "-m", "kb", "build"]),
+            ("kb build (Zensical)", "  - kb\n", [sys.executable, "-m", "kb", "build", "--renderer", "zensical"]),
         ):
             (folder / "mkdocs.yml").write_text(MKDOCS_YML.format(kb=kb_plugin), encoding="utf-8")
             echo(f"bench build: {tool} over {count} articles ...")

@@ -1,4 +1,4 @@
-"""`kb bench serve`: edit-to-reload under `kb serve`, beside `mkdocs serve` with Material.
+"""`kb bench serve`: edit-to-reload under `kb serve` (MkDocs, then Zensical), beside `mkdocs serve` with Material.
 
 For each size, a help center is made from the corpus (as `kb bench build` makes them, kept in the
 work folder), `kb serve` is started on it, and five kinds of edit are made to its articles, each
@@ -46,6 +46,7 @@ def bench_serve(source: Path, counts: list[int], work: Path, echo: Callable[[str
             echo(f"bench serve: making {count} articles in {folder} ...")
             make_corpus(source, count, folder)
         sizes[str(count)] = {"kb": _run_kb(folder, count, echo, timeout, repeat),
+                             "zensical": _run_kb(folder, count, echo, timeout, repeat, renderer="zensical"),
                              "mkdocs": _run_mkdocs(folder, count, echo, timeout, repeat)}
     return {"sizes": sizes}
 
@@ -56,16 +57,17 @@ def summary(edits: list[dict]) -> dict:
     return {"edits": edits, "p50_s": round(statistics.median(seconds), 3), "max_s": round(max(seconds), 3)}
 
 
-def _run_kb(folder: Path, count: int, echo: Callable[[str], None], timeout: float, repeat: int) -> dict:
+def _run_kb(folder: Path, count: int, echo: Callable[[str], None], timeout: float, repeat: int,
+            renderer: str = "mkdocs") -> dict:
     (folder / "mkdocs.yml").write_text(MKDOCS_YML.format(kb="  - kb\n"), encoding="utf-8")
     port = _free_port()
-    log = folder / ".kb" / "bench-serve.log"
+    log = folder / ".kb" / f"bench-serve-{renderer}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     index = folder / ".kb" / "preview" / "search" / "search_index.json"
-    echo(f"bench serve: kb serve over {count} articles (port {port}) ...")
+    echo(f"bench serve: kb serve ({renderer}) over {count} articles (port {port}) ...")
     started = time.perf_counter()
     with open(log, "wb") as stderr:
-        server = subprocess.Popen([sys.executable, "-m", "kb", "serve", "--port", str(port),
+        server = subprocess.Popen([sys.executable, "-m", "kb", "serve", "--port", str(port), "--renderer", renderer,
                                    "--db", f"sqlite:///{folder / '.kb' / 'bench-votes.db'}"],
                                   cwd=folder, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
     try:
@@ -90,7 +92,7 @@ def _run_kb(folder: Path, count: int, echo: Callable[[str], None], timeout: floa
             _wait(lambda: _mtime(index) != index_before, SETTLE_CAP, "the search index never followed", server)
             return seconds
 
-        edits = _edits(folder, count, repeat, edit, echo, "kb")
+        edits = _edits(folder, count, repeat, edit, echo, "kb" if renderer == "mkdocs" else f"kb ({renderer})")
     finally:
         _stop(server)
     return summary(edits)

@@ -120,6 +120,7 @@ def check(config_file: Path, strict: bool, translations: bool, fmt: str) -> None
 @click.option("--site-dir", "-d", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to put the site (default: site_dir of mkdocs.yml, usually site/).")
 @click.option("--strict", is_flag=True, help="Also fail on front-matter keys the schema does not know.")
+@renderer_option
 def build(config_file: Path, site_dir: Path | None, strict: bool, renderer: str | None = None) -> None:
     """Check, then build the static site aside and swap it in only when it is complete."""
     site = load_site(config_file)
@@ -181,6 +182,7 @@ def new(title: str | None, category: str, article_id: str | None, translate_id: 
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", "-p", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @click.option("--db", default=None, help="Votes store for the preview (default: sqlite:///.kb/votes.db).")
+@renderer_option
 def serve(config_file: Path, host: str, port: int, db: str | None, renderer: str | None = None) -> None:
     """Build with drafts and serve the site and the vote collector on one local origin, updating on edits."""
     from kb.site.preview.live import LiveSite
@@ -223,7 +225,8 @@ def serve(config_file: Path, host: str, port: int, db: str | None, renderer: str
 @click.option("--timeout", type=click.FloatRange(1), default=3600, show_default=True,
               help="Seconds after which one build is stopped and reported as failed.")
 def bench_build_command(counts: tuple[int, ...], corpus: Path, work_dir: Path | None, timeout: float) -> None:
-    """Time kb build beside a plain Material mkdocs build on the same articles: wall time, peak memory, ratio."""
+    """Time kb build (MkDocs + Material, and Zensical) beside a plain Material mkdocs build on the same articles:
+    wall time, peak memory, ratio."""
     import shutil
     import tempfile
 
@@ -265,7 +268,8 @@ def bench_build_command(counts: tuple[int, ...], corpus: Path, work_dir: Path | 
               help="Rounds of the five edits per size and server.")
 def bench_serve_command(counts: tuple[int, ...], corpus: Path, work_dir: Path | None, json_file: Path | None,
                         timeout: float, repeat: int) -> None:
-    """Time edit-to-reload under kb serve beside mkdocs serve (Material): body, title, new, deleted, broken."""
+    """Time edit-to-reload under kb serve (MkDocs, and Zensical) beside mkdocs serve (Material): body, title, new,
+    deleted, broken."""
     import json
     import shutil
     import tempfile
@@ -283,8 +287,9 @@ def bench_serve_command(counts: tuple[int, ...], corpus: Path, work_dir: Path | 
             shutil.rmtree(work, ignore_errors=True)
     click.echo(f"{'articles':>8}  {'server':<22} {'p50 s':>7} {'max s':>7}  per kind (worst s)")
     for count, tools in figures["sizes"].items():
-        for tool, label in (("kb", "kb serve"), ("mkdocs", "mkdocs serve (Material)")):
-            result = tools[tool]
+        for tool, label in (("kb", "kb serve"), ("zensical", "kb serve (Zensical)"),
+                            ("mkdocs", "mkdocs serve (Material)")):
+            result = tools.get(tool)
             if result is None:
                 click.echo(f"{count:>8}  {label:<22} {'-':>7} {'-':>7}  did not finish within --timeout")
                 continue

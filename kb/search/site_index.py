@@ -21,6 +21,9 @@ FOLD = ASSETS / "fold.js"  # served in front of the worker, and to pages before 
 STEMMERS = (ASSETS / "stem_pl.js",)  # served in front of the worker, which uses them
 WORKER_URL = "assets/kb/search/worker.js"
 FOLD_URL = "assets/kb/search/fold.js"
+#: The header's search dialog where the theme's own search is off (Zensical), on the same worker.
+DIALOG = ASSETS / "dialog.js"
+DIALOG_URL = "assets/kb/search/dialog.js"
 TEMPLATES = ASSETS / "templates"
 SYNONYMS = "synonyms.yml"
 GOLDEN = "golden-queries.yml"

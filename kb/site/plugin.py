@@ -24,21 +24,15 @@ from kb.articles import RESERVED_FILES
 from kb.channels.answers import DEFAULT_THRESHOLD
 from kb.search import site_index as search_site
 from kb.search.index import SearchError
-from kb.site import pages
+from kb.site import pages, theme
 from kb.site.build import finish
 from kb.site.languages import localize_markdown
 from kb.site.renderers.mkdocs import LOG, build_languages
 from kb.site.renderers.mkdocs.pagewise import MkDocsBuild
-from kb.site.state import BuildState, Options, PrepareError, SiteSettings, prepare
+from kb.site.state import RENDERERS, BuildState, Options, PrepareError, SiteSettings, prepare
 from kb.site.unfinished import REQUIRABLE_KEYS
-from kb.votes.widget import configure_widget
 
 log = logging.getLogger(LOG)
-ASSETS = Path(__file__).parent.parent / "assets"
-#: kb's own theme layer: page templates (meta, search config, language menu) over Material's.
-OVERRIDES = ASSETS / "overrides"
-#: kb's scripts and styles, served at assets/kb/<name>.
-SCRIPTS = ("kb.css", "kb.js", "livereload.js", "highlight.js")
 
 
 class ContactChannel(base.Config):
@@ -80,6 +74,9 @@ class KbPluginConfig(base.Config):
     semantic = c.Type(bool, default=True)
     """Embed the articles at build time (cached) so that servers rank by meaning too (kb.search.vectors);
     false: the search API, `kb mcp`, `kb search` and the report rank by words alone."""
+    renderer = c.Choice(RENDERERS, default=RENDERERS[0])
+    """What `kb build` and `kb serve` render the pages with: mkdocs (MkDocs + Material) or zensical; a plain
+    `mkdocs build` is MkDocs' own build, whatever this says."""
     languages = c.Type(list, default=[])
     """The help center's languages, default first: `[{code: en, name: English}, {code: pl, name: Polski}]`;
     articles then live in `articles/<code>/` (see kb.site.languages)."""
@@ -127,22 +124,15 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         config.theme["language"] = state.settings.theme_language
         if state.langs:
             localize_markdown(config, state.langs.language)
-        overrides = str(OVERRIDES)
-        config.theme.dirs.insert(1 if config.theme.custom_dir else 0, overrides)
-        config.theme.dirs.append(str(search_site.TEMPLATES))
-        config.extra_css.append("assets/kb/kb.css")
-        config.extra_javascript += ["assets/kb/kb.js"] + (
-            [search_site.FOLD_URL, "assets/kb/highlight.js"] if settings.highlight else []) + (
-            ["assets/kb/livereload.js"] if state.options.livereload else [])
-        config.extra["kb_contact"] = state.contacts
-        config.extra["kb_texts"] = state.texts  # for kb's theme templates (404 page, footer, title)
-        config.extra["kb_search"] = search_site.page_settings(state.texts, state.contacts, state.search_language)
-        if state.langs:
-            config.extra["alternate"] = state.alternates(None)  # <link rel=alternate> to each language's home
+        ahead, behind = theme.template_dirs()
+        first = 1 if config.theme.custom_dir else 0
+        config.theme.dirs[first:first] = [str(d) for d in ahead]
+        config.theme.dirs += [str(d) for d in behind]
+        config.extra_css += theme.page_styles()
+        config.extra_javascript += theme.page_scripts(state)
+        config.extra.update(theme.theme_extra(state, config.extra))
         # Articles are left out of the navigation on purpose (see on_nav): do not list them all.
         config.validation.nav.omitted_files = logging.DEBUG
-        configure_widget(config.theme.dirs, config.extra, after=overrides, texts=state.texts if state.langs else None,
-                         default_language=not state.building)
         return config
 
     def on_files(self, files: Files, *, config: Any) -> Files:
@@ -153,10 +143,9 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
                 files.remove(file)
             elif file.src_uri.endswith(".md") and file.src_uri not in state.by_src and not _is_index(file.src_uri):
                 files.remove(file)  # a draft left out of this build, or a file under _/. folders
-        for name in SCRIPTS:
-            files.append(File.generated(config, f"assets/kb/{name}", abs_src_path=str(ASSETS / name)))
-        files.append(File.generated(config, search_site.WORKER_URL, content=search_site.worker_source()))
-        files.append(File.generated(config, search_site.FOLD_URL, abs_src_path=str(search_site.FOLD)))
+        for url, source in theme.site_files().items():
+            files.append(File.generated(config, url, abs_src_path=str(source)) if isinstance(source, Path)
+                         else File.generated(config, url, content=source))
         state.set_urls({a.id: file.url for a in state.project.articles
                         if (file := files.get_file_from_path(a.rel_path)) is not None})
         for src in state.generated_pages(file.src_uri for file in files):

@@ -28,7 +28,7 @@ from kb.site.unfinished import REQUIRABLE_KEYS
 
 PROGRESS_EVERY = 1000  # articles between progress lines on large builds
 #: The renderers a site can name (`renderer:` in the kb plugin's options); the first is the default.
-RENDERERS = ("mkdocs",)
+RENDERERS = ("mkdocs", "zensical")
 
 
 class PrepareError(Exception):

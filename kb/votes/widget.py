@@ -1,7 +1,7 @@
 """Wiring the feedback widget into a site's config: theme dir, analytics provider, texts.
 
-Plain data in, plain data out (no mkdocs import): the plugin calls `configure_widget` from
-`on_config` with the theme's template dirs and the `extra` mapping.
+Plain data in, plain data out (no mkdocs import): kb.site.theme puts `WIDGET_THEME_DIR` among the
+theme's template dirs and calls `widget_extra` for every renderer's `extra` values.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any, Mapping, MutableMapping
 
 from kb.votes.schema import MAX_BODY, MAX_COMMENT, REASONS
 
-__all__ = ["WIDGET_THEME_DIR", "DEFAULT_ANALYTICS", "configure_widget"]
+__all__ = ["WIDGET_THEME_DIR", "DEFAULT_ANALYTICS", "widget_extra"]
 
 #: Templates and static files of the widget: partials/integrations/analytics/kb.html and
 #: assets/kb-feedback/feedback.{js,css}.
@@ -32,18 +32,14 @@ DEFAULT_ANALYTICS = {
 }
 
 
-def configure_widget(theme_dirs: list[str], extra: MutableMapping[str, Any], after: str | None = None,
-                     texts: Mapping[str, Any] | None = None, default_language: bool = True) -> None:
-    """Put the widget's theme dir ahead of Material's, give it the vote vocabulary, default `extra.analytics` to kb.
+def widget_extra(extra: MutableMapping[str, Any], texts: Mapping[str, Any] | None = None,
+                 default_language: bool = True) -> None:
+    """Give the widget the vote vocabulary and its texts in `extra`; default `extra.analytics` to kb.
 
     `texts` are one language's interface texts (kb.site.languages): the form's title and ratings,
     and the sender's (`widget`: reason labels, buttons...). On the default language what mkdocs.yml
     sets wins; on the others the language's own texts do, since mkdocs.yml's are the default's.
     """
-    widget = str(WIDGET_THEME_DIR)
-    if widget not in theme_dirs:
-        position = theme_dirs.index(after) + 1 if after in theme_dirs else 0
-        theme_dirs.insert(position, widget)
     # The widget's vocabulary comes from the collector's (kb.votes.schema), written into the page.
     extra["kb_votes"] = {"reasons": list(REASONS), "max_comment": MAX_COMMENT, "max_body": MAX_BODY}
     if texts is not None:

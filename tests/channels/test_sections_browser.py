@@ -11,11 +11,11 @@ from support import serve_static as serve
 
 
 @pytest.mark.browser
-def test_the_best_matching_section_is_listed_under_its_article_with_its_anchor_and_sentence(chromium, built_demo_site: Path) -> None:
+def test_the_best_matching_section_is_listed_under_its_article_with_its_anchor_and_sentence(chromium, rendered_demo_site: Path) -> None:
     page = chromium.new_page(viewport={"width": 1280, "height": 800})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    with serve(built_demo_site) as url:
+    with serve(rendered_demo_site) as url:
         try:
             page.goto(url)
             page.locator("input[data-md-component=search-query]").click()

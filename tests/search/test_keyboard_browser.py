@@ -23,8 +23,8 @@ FOCUSED = """() => {
 
 
 @pytest.fixture
-def site_url(built_demo_site: Path) -> Iterator[str]:
-    with serve_static(built_demo_site) as url:
+def site_url(rendered_demo_site: Path) -> Iterator[str]:
+    with serve_static(rendered_demo_site) as url:
         yield url
 
 

@@ -27,11 +27,11 @@ PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
-def server(built_demo_site: Path, tmp_path: Path):
+def server(rendered_demo_site: Path, tmp_path: Path):
     store = open_store(f"sqlite:///{tmp_path}/votes.db")
     store.migrate()
-    app = Starlette(routes=[*collector_routes(built_demo_site, store, rate_limit=0),
-                            Mount("/", app=StaticFiles(directory=str(built_demo_site), html=True))])
+    app = Starlette(routes=[*collector_routes(rendered_demo_site, store, rate_limit=0),
+                            Mount("/", app=StaticFiles(directory=str(rendered_demo_site), html=True))])
     with LiveServer(app) as live:
         live.store = store
         yield live
@@ -56,8 +56,8 @@ def polish_article(built: Path, article_id: str) -> dict:
     return next(a for a in manifest["languages"]["pl"]["articles"] if a["id"] == article_id)
 
 
-def test_a_polish_vote_is_asked_in_polish_and_stored_with_its_language(built_demo_site, server, page):
-    article = polish_article(built_demo_site, "return-item")
+def test_a_polish_vote_is_asked_in_polish_and_stored_with_its_language(rendered_demo_site, server, page):
+    article = polish_article(rendered_demo_site, "return-item")
     page.goto(f"{server.url}/{article['url']}")
     assert page.get_attribute("html", "lang") == "pl"
     assert page.get_attribute(".md-search__input", "placeholder") == "Szukaj"
@@ -78,7 +78,7 @@ def test_a_polish_vote_is_asked_in_polish_and_stored_with_its_language(built_dem
     assert page.problems == []
 
 
-def test_the_switcher_follows_the_article_even_after_instant_navigation(built_demo_site, server, page):
+def test_the_switcher_follows_the_article_even_after_instant_navigation(rendered_demo_site, server, page):
     page.goto(f"{server.url}/returns/return-item/")
     page.hover(".md-header .md-select")
     page.click('.md-select__link[hreflang="pl"]')

@@ -62,11 +62,11 @@ SMALL_TARGETS = """() => {
 
 
 @pytest.fixture(scope="module")
-def server(built_demo_site: Path, tmp_path_factory: pytest.TempPathFactory):
+def server(rendered_demo_site: Path, tmp_path_factory: pytest.TempPathFactory):
     """The built demo as `kb serve` serves it: each language's 404 page, the collector on the same origin."""
     store = open_store(f"sqlite:///{tmp_path_factory.mktemp('votes')}/votes.db")
     store.migrate()
-    app = create_preview_app(built_demo_site, None, collector_routes(built_demo_site, store, rate_limit=0))
+    app = create_preview_app(rendered_demo_site, None, collector_routes(rendered_demo_site, store, rate_limit=0))
     with LiveServer(app) as live:
         yield live
     store.close()

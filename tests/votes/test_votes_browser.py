@@ -33,8 +33,8 @@ def votes_db(tmp_path):
 
 
 @pytest.fixture
-def article(built_demo_site):
-    manifest = json.loads((built_demo_site / "kb-manifest.json").read_text(encoding="utf-8"))
+def article(rendered_demo_site):
+    manifest = json.loads((rendered_demo_site / "kb-manifest.json").read_text(encoding="utf-8"))
     first, second = manifest["articles"][0], manifest["articles"][1]
     return first, second
 
@@ -74,9 +74,9 @@ def wait_rows(store, n, page, timeout=8.0):
     return list(store.votes())
 
 
-def test_no_with_reason_and_comment_by_keyboard(built_demo_site, votes_db, article, page):
+def test_no_with_reason_and_comment_by_keyboard(rendered_demo_site, votes_db, article, page):
     first, _ = article
-    with LiveServer(site_app(built_demo_site, votes_db)) as server:
+    with LiveServer(site_app(rendered_demo_site, votes_db)) as server:
         page.goto(f"{server.url}/{first['url']}")
         page.wait_for_selector("form.md-feedback:not([hidden])")
         page.locator('form.md-feedback button[data-md-value="0"]').focus()
@@ -102,9 +102,9 @@ def test_no_with_reason_and_comment_by_keyboard(built_demo_site, votes_db, artic
     assert page.problems == []
 
 
-def test_comment_is_capped_at_500_characters(built_demo_site, votes_db, article, page):
+def test_comment_is_capped_at_500_characters(rendered_demo_site, votes_db, article, page):
     first, _ = article
-    with LiveServer(site_app(built_demo_site, votes_db)) as server:
+    with LiveServer(site_app(rendered_demo_site, votes_db)) as server:
         page.goto(f"{server.url}/{first['url']}")
         page.click('form.md-feedback button[data-md-value="0"]')
         page.fill(".kb-feedback textarea", "ą" * 520)
@@ -116,9 +116,9 @@ def test_comment_is_capped_at_500_characters(built_demo_site, votes_db, article,
     assert page.problems == []
 
 
-def test_yes_is_stored_at_once(built_demo_site, votes_db, article, page):
+def test_yes_is_stored_at_once(rendered_demo_site, votes_db, article, page):
     first, _ = article
-    with LiveServer(site_app(built_demo_site, votes_db)) as server:
+    with LiveServer(site_app(rendered_demo_site, votes_db)) as server:
         page.goto(f"{server.url}/{first['url']}")
         page.click('form.md-feedback button[data-md-value="1"]')
         rows = wait_rows(votes_db, 1, page)
@@ -127,9 +127,9 @@ def test_yes_is_stored_at_once(built_demo_site, votes_db, article, page):
     assert page.problems == []
 
 
-def test_leaving_right_after_the_click_still_stores_the_vote(built_demo_site, votes_db, article, page):
+def test_leaving_right_after_the_click_still_stores_the_vote(rendered_demo_site, votes_db, article, page):
     first, second = article
-    with LiveServer(site_app(built_demo_site, votes_db)) as server:
+    with LiveServer(site_app(rendered_demo_site, votes_db)) as server:
         page.goto(f"{server.url}/{first['url']}")
         page.click('form.md-feedback button[data-md-value="0"]')
         page.goto(f"{server.url}/{second['url']}")  # a full navigation: pagehide
@@ -146,10 +146,10 @@ def test_leaving_right_after_the_click_still_stores_the_vote(built_demo_site, vo
     assert page.problems == []
 
 
-def test_vote_waits_while_the_collector_is_down(built_demo_site, votes_db, article, page):
+def test_vote_waits_while_the_collector_is_down(rendered_demo_site, votes_db, article, page):
     first, _ = article
     port = free_port()
-    app = site_app(built_demo_site, votes_db)
+    app = site_app(rendered_demo_site, votes_db)
     with LiveServer(app, port=port) as server:
         page.goto(f"{server.url}/{first['url']}")
         page.wait_for_selector("form.md-feedback:not([hidden])")
@@ -232,10 +232,10 @@ def answer(status):
                                        content_type="application/json")
 
 
-def test_only_a_422_drops_a_vote(built_demo_site, votes_db, article, page):
+def test_only_a_422_drops_a_vote(rendered_demo_site, votes_db, article, page):
     """403/404/405/413/5xx (a proxy, a static host, an outage) keep the vote queued with a backoff."""
     first, _ = article
-    with LiveServer(site_app(built_demo_site, votes_db)) as server:
+    with LiveServer(site_app(rendered_demo_site, votes_db)) as server:
         kept = {}
         for status in (403, 404, 405, 413, 500, 502, 503, 422):
             page.route("**/api/votes", answer(status))
@@ -254,9 +254,9 @@ def test_only_a_422_drops_a_vote(built_demo_site, votes_db, article, page):
     assert [p for p in page.problems if "status of" not in p] == []
 
 
-def test_a_retry_after_an_outage_is_stored(built_demo_site, votes_db, article, page):
+def test_a_retry_after_an_outage_is_stored(rendered_demo_site, votes_db, article, page):
     first, _ = article
-    with LiveServer(site_app(built_demo_site, votes_db)) as server:
+    with LiveServer(site_app(rendered_demo_site, votes_db)) as server:
         page.route("**/api/votes", lambda route: route.fulfill(status=502, body="Bad Gateway"))
         page.goto(f"{server.url}/{first['url']}")
         page.click('form.md-feedback button[data-md-value="1"]')
@@ -268,11 +268,11 @@ def test_a_retry_after_an_outage_is_stored(built_demo_site, votes_db, article, p
     assert [p for p in page.problems if "502" not in p] == []
 
 
-def test_a_comment_too_long_in_bytes_is_cut_not_the_vote(built_demo_site, votes_db, article, page):
+def test_a_comment_too_long_in_bytes_is_cut_not_the_vote(rendered_demo_site, votes_db, article, page):
     first, _ = article
     bodies = []
     page.on("request", lambda r: bodies.append(r.post_data_buffer) if r.url.endswith("/api/votes") else None)
-    with LiveServer(site_app(built_demo_site, votes_db)) as server:
+    with LiveServer(site_app(rendered_demo_site, votes_db)) as server:
         page.goto(f"{server.url}/{first['url']}")
         page.click('form.md-feedback button[data-md-value="0"]')
         page.fill(".kb-feedback textarea", "😀" * 500)  # 500 characters, 2,000 bytes
@@ -287,9 +287,9 @@ def test_a_comment_too_long_in_bytes_is_cut_not_the_vote(built_demo_site, votes_
     assert page.problems == []
 
 
-def test_a_reason_picked_after_the_vote_went_out_is_joined_to_it(built_demo_site, votes_db, article, page):
+def test_a_reason_picked_after_the_vote_went_out_is_joined_to_it(rendered_demo_site, votes_db, article, page):
     first, _ = article
-    with LiveServer(site_app(built_demo_site, votes_db)) as server:
+    with LiveServer(site_app(rendered_demo_site, votes_db)) as server:
         page.goto(f"{server.url}/{first['url']}")
         page.click('form.md-feedback button[data-md-value="0"]')
         # The tab is hidden while the reasons are open: the held vote goes out without one.
