@@ -41,7 +41,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kb.search.embeddings import model
 from kb.search.ranker import Hit, search
 from kb.search.vectors import ArticleVectors
 
@@ -190,19 +189,6 @@ def probability(weights: dict[str, float], x: dict[str, float]) -> float:
 def confidence(hits: list[HybridHit], number: int, language: str | None = "en") -> float:
     """The estimated probability that result `number` of `hits` answers the query."""
     return probability(coefficients_for(language), features(hits, number))
-
-
-def relative_meaning(vectors: ArticleVectors, texts: list[str]) -> np.ndarray:
-    """`texts` (a customer's words) as unit vectors relative to the site's own texts: the mean of the
-    site's unit vectors taken away, so what every text of this help center shares does not make two
-    questions alike (the report's gaps are grouped so)."""
-    if not texts:
-        return np.zeros((0, vectors.matrix.shape[1]), np.float32)
-    parts = vectors.matrix[vectors.parts]
-    centre = parts.mean(axis=0) if len(parts) else 0.0
-    rows = np.stack([model().query(text) for text in texts]) - centre
-    norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    return rows / np.where(norms > 0, norms, 1.0)
 
 
 # ---------------------------------------------------------------------------------------------
