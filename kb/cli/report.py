@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sqlite3
 import sys
@@ -249,7 +248,7 @@ def bench_gaps_command(datasets: tuple[Path, ...], languages: tuple[str, ...], q
     from kb.bench.datasets import DatasetError, load_dataset
     from kb.bench.gaps import bench_gaps, format_gaps, trim
     from kb.bench.search import stderr_log
-    from kb.cli.search import _languages
+    from kb.cli.search import _languages, _write_figures
 
     default, per_set = _languages(languages)
     try:
@@ -258,6 +257,4 @@ def bench_gaps_command(datasets: tuple[Path, ...], languages: tuple[str, ...], q
     except (DatasetError, EmbeddingError) as exc:
         raise KbError(str(exc)) from exc
     click.echo(format_gaps(result))
-    if json_path:
-        json_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        stderr_log(f"wrote {json_path}")
+    _write_figures(json_path, result)

@@ -136,9 +136,7 @@ def bench_calibrate(datasets: tuple[Path, ...], json_path: Path | None, language
     except (DatasetError, SearchError) as exc:
         raise KbError(str(exc)) from exc
     click.echo(format_calibration(result))
-    if json_path:
-        json_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        stderr_log(f"wrote {json_path}")
+    _write_figures(json_path, result)
 
 
 @bench.command("hybrid")
@@ -163,9 +161,7 @@ def bench_hybrid_command(datasets: tuple[Path, ...], json_path: Path | None, lan
     except (DatasetError, SearchError) as exc:
         raise KbError(str(exc)) from exc
     click.echo(format_hybrid(result))
-    if json_path:
-        json_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        stderr_log(f"wrote {json_path}")
+    _write_figures(json_path, result)
 
 
 @bench.command("embedders")
@@ -186,6 +182,15 @@ def bench_embedders_command(datasets: tuple[Path, ...], languages: tuple[str, ..
     except (DatasetError, SearchError, BenchSetupError) as exc:
         raise KbError(str(exc)) from exc
     click.echo(format_embedders(result))
+
+
+def _write_figures(json_path: Path | None, result: dict) -> None:
+    """A bench command's figures as JSON into `json_path` (--json), where one was given."""
+    from kb.bench.search import stderr_log
+
+    if json_path:
+        json_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        stderr_log(f"wrote {json_path}")
 
 
 def _languages(values: tuple[str, ...]) -> tuple[str, dict[str, str]]:
