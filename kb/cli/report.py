@@ -245,15 +245,14 @@ def bench_report_command(db_url: str | None, n_votes: int, n_articles: int, addr
 def bench_gaps_command(datasets: tuple[Path, ...], languages: tuple[str, ...], queries: int | None,
                        articles: int | None, json_path: Path | None) -> None:
     """How the report's gaps join failed searches by meaning: precision and recall of joined pairs of DATASET questions."""
-    from kb.bench.datasets import DatasetError, load_dataset
+    from kb.bench.datasets import DatasetError
     from kb.bench.gaps import bench_gaps, format_gaps, trim
     from kb.bench.search import stderr_log
-    from kb.cli.search import _languages, _write_figures
+    from kb.cli.search import _datasets, _write_figures
 
-    default, per_set = _languages(languages)
+    loaded, language_of = _datasets(datasets, languages, lambda ds: trim(ds, queries, articles))
     try:
-        loaded = [trim(load_dataset(folder), queries, articles) for folder in datasets]
-        result = bench_gaps(loaded, {ds.name: per_set.get(ds.name, default) for ds in loaded}, stderr_log)
+        result = bench_gaps(loaded, language_of, stderr_log)
     except (DatasetError, EmbeddingError) as exc:
         raise KbError(str(exc)) from exc
     click.echo(format_gaps(result))

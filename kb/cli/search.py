@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Callable
 
 import click
 
@@ -125,14 +126,12 @@ def bench_calibrate(datasets: tuple[Path, ...], json_path: Path | None, language
                     splits: int) -> None:
     """Fit the answers' confidence model on DATASET folders; print cross-validated figures and coefficients."""
     from kb.bench.calibrate import calibrate, format_calibration
-    from kb.bench.datasets import DatasetError, load_dataset
+    from kb.bench.datasets import DatasetError
     from kb.bench.search import stderr_log
 
-    default, per_set = _languages(languages)
+    loaded, language_of = _datasets(datasets, languages)
     try:
-        loaded = [load_dataset(folder) for folder in datasets]
-        result = calibrate(loaded, stderr_log, languages={ds.name: per_set.get(ds.name, default) for ds in loaded},
-                           splits=splits)
+        result = calibrate(loaded, stderr_log, languages=language_of, splits=splits)
     except (DatasetError, SearchError) as exc:
         raise KbError(str(exc)) from exc
     click.echo(format_calibration(result))
@@ -148,15 +147,14 @@ def bench_calibrate(datasets: tuple[Path, ...], json_path: Path | None, language
               help="The language of the sets' articles (all, or one set by its folder name: plhelp=pl). Default en.")
 def bench_hybrid_command(datasets: tuple[Path, ...], json_path: Path | None, languages: tuple[str, ...]) -> None:
     """Rank DATASET folders by words, meaning and both; fit the hybrid confidence; print cross-validated figures."""
-    from kb.bench.datasets import DatasetError, load_dataset
+    from kb.bench.datasets import DatasetError
     from kb.bench.hybrid import ASKED, bench_hybrid, format_hybrid
     from kb.bench.search import stderr_log
     from kb.site.languages import TEXTS
 
-    default, per_set = _languages(languages)
+    loaded, language_of = _datasets(datasets, languages)
     try:
-        loaded = [load_dataset(folder) for folder in datasets]
-        result = bench_hybrid(loaded, {ds.name: per_set.get(ds.name, default) for ds in loaded}, stderr_log,
+        result = bench_hybrid(loaded, language_of, stderr_log,
                               phrases={code: texts["handover_phrases"] for code, texts in TEXTS.items()}, asked=ASKED)
     except (DatasetError, SearchError) as exc:
         raise KbError(str(exc)) from exc
@@ -171,14 +169,13 @@ def bench_hybrid_command(datasets: tuple[Path, ...], json_path: Path | None, lan
               help="The language of the sets' articles (all, or one set by its folder name: plhelp=pl). Default en.")
 def bench_embedders_command(datasets: tuple[Path, ...], languages: tuple[str, ...]) -> None:
     """kb's embedding model beside an alternative that ships its weights, on DATASET folders."""
-    from kb.bench.datasets import DatasetError, load_dataset
+    from kb.bench.datasets import DatasetError
     from kb.bench.embedders import BenchSetupError, bench_embedders, format_embedders
     from kb.bench.search import stderr_log
 
-    default, per_set = _languages(languages)
+    loaded, language_of = _datasets(datasets, languages)
     try:
-        loaded = [load_dataset(folder) for folder in datasets]
-        result = bench_embedders(loaded, {ds.name: per_set.get(ds.name, default) for ds in loaded}, stderr_log)
+        result = bench_embedders(loaded, language_of, stderr_log)
     except (DatasetError, SearchError, BenchSetupError) as exc:
         raise KbError(str(exc)) from exc
     click.echo(format_embedders(result))
@@ -191,6 +188,22 @@ def _write_figures(json_path: Path | None, result: dict) -> None:
     if json_path:
         json_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         stderr_log(f"wrote {json_path}")
+
+
+def _datasets(folders: tuple[Path, ...], languages: tuple[str, ...],
+              prepare: Callable[[Any], Any] | None = None) -> tuple[list, dict[str, str]]:
+    """The DATASET folders loaded (each passed through `prepare`, where given) and each set's
+    language by its name, from the --language values (see `_languages`)."""
+    from kb.bench.datasets import DatasetError, load_dataset
+
+    default, per_set = _languages(languages)
+    try:
+        loaded = [load_dataset(folder) for folder in folders]
+    except DatasetError as exc:
+        raise KbError(str(exc)) from exc
+    if prepare is not None:
+        loaded = [prepare(ds) for ds in loaded]
+    return loaded, {ds.name: per_set.get(ds.name, default) for ds in loaded}
 
 
 def _languages(values: tuple[str, ...]) -> tuple[str, dict[str, str]]:
