@@ -39,6 +39,11 @@ plugins:
 {kb}"""
 
 
+def kb_plugin(semantic: bool = True) -> str:
+    """The kb plugin's lines in the bench's mkdocs.yml; `semantic=False` builds no vectors (the renderers alone)."""
+    return "  - kb\n" if semantic else "  - kb:\n      semantic: false\n"
+
+
 @dataclass
 class Run:
     """One timed build."""
@@ -112,19 +117,22 @@ def timed(command: list[str], cwd: Path, timeout: float) -> tuple[float, float, 
 
 
 def bench_build(source: Path, counts: list[int], work: Path, echo: Callable[[str], None],
-                timeout: float = 3600) -> list[Run]:
-    """Build each size with plain MkDocs + Material, then kb with each renderer; return the runs."""
+                timeout: float = 3600, semantic: bool = True) -> list[Run]:
+    """Build each size with plain MkDocs + Material, then kb with each renderer; return the runs.
+
+    With `semantic=False` the kb builds embed nothing: the renderers and kb's own steps alone.
+    """
     runs = []
     for count in counts:
         folder = work / f"n{count}"
         echo(f"bench build: making {count} articles in {folder} ...")
         make_corpus(source, count, folder)
-        for tool, kb_plugin, command in (
+        for tool, plugin, command in (
             ("mkdocs build (Material)", "", [sys.executable, "-m", "mkdocs", "build", "-q"]),
-            ("kb build", "  - kb\n", [sys.executable, "-m", "kb", "build"]),
-            ("kb build (Zensical)", "  - kb\n", [sys.executable, "-m", "kb", "build", "--renderer", "zensical"]),
+            ("kb build", kb_plugin(semantic), [sys.executable, "-m", "kb", "build"]),
+            ("kb build (Zensical)", kb_plugin(semantic), [sys.executable, "-m", "kb", "build", "--renderer", "zensical"]),
         ):
-            (folder / "mkdocs.yml").write_text(MKDOCS_YML.format(kb=kb_plugin), encoding="utf-8")
+            (folder / "mkdocs.yml").write_text(MKDOCS_YML.format(kb=plugin), encoding="utf-8")
             echo(f"bench build: {tool} over {count} articles ...")
             seconds, peak, code, tail = timed(command, folder, timeout)
             runs.append(Run(tool, count, seconds, peak, code == 0, "" if code == 0 else tail.strip()[-400:]))

@@ -23,7 +23,7 @@ import urllib.request
 from pathlib import Path
 from typing import Callable
 
-from kb.bench.build import MKDOCS_YML, PER_CATEGORY, make_corpus
+from kb.bench.build import MKDOCS_YML, PER_CATEGORY, kb_plugin, make_corpus
 
 KINDS = ("body", "title", "new article", "deleted article", "broken article")
 POLL = 0.01  # seconds between polls of the build number or the page
@@ -36,8 +36,11 @@ class BenchFailed(Exception):
 
 
 def bench_serve(source: Path, counts: list[int], work: Path, echo: Callable[[str], None], timeout: float,
-                repeat: int = 3) -> dict:
-    """Run the edits at each size under kb serve and mkdocs serve; return the JSON-able figures."""
+                repeat: int = 3, semantic: bool = True) -> dict:
+    """Run the edits at each size under kb serve and mkdocs serve; return the JSON-able figures.
+
+    With `semantic=False` kb serve embeds nothing (the preview of a site built with `semantic: false`).
+    """
     sizes: dict[str, dict] = {}
     for count in counts:
         folder = work / f"n{count}"
@@ -45,9 +48,10 @@ def bench_serve(source: Path, counts: list[int], work: Path, echo: Callable[[str
         if made != count:
             echo(f"bench serve: making {count} articles in {folder} ...")
             make_corpus(source, count, folder)
-        sizes[str(count)] = {"kb": _run_kb(folder, count, echo, timeout, repeat),
-                             "zensical": _run_kb(folder, count, echo, timeout, repeat, renderer="zensical"),
-                             "mkdocs": _run_mkdocs(folder, count, echo, timeout, repeat)}
+        plugin = kb_plugin(semantic)
+        sizes[str(count)] = {"kb": _run_kb(folder, count, echo, timeout, repeat, plugin),
+                             "zensical": _run_kb(folder, count, echo, timeout, repeat, plugin, renderer="zensical"),
+                             "mkdocs": _run_mkdocs(folder, count, echo, timeout, repeat, plugin)}
     return {"sizes": sizes}
 
 
@@ -57,9 +61,9 @@ def summary(edits: list[dict]) -> dict:
     return {"edits": edits, "p50_s": round(statistics.median(seconds), 3), "max_s": round(max(seconds), 3)}
 
 
-def _run_kb(folder: Path, count: int, echo: Callable[[str], None], timeout: float, repeat: int,
+def _run_kb(folder: Path, count: int, echo: Callable[[str], None], timeout: float, repeat: int, plugin: str,
             renderer: str = "mkdocs") -> dict:
-    (folder / "mkdocs.yml").write_text(MKDOCS_YML.format(kb="  - kb\n"), encoding="utf-8")
+    (folder / "mkdocs.yml").write_text(MKDOCS_YML.format(kb=plugin), encoding="utf-8")
     port = _free_port()
     log = folder / ".kb" / f"bench-serve-{renderer}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -98,7 +102,8 @@ def _run_kb(folder: Path, count: int, echo: Callable[[str], None], timeout: floa
     return summary(edits)
 
 
-def _run_mkdocs(folder: Path, count: int, echo: Callable[[str], None], timeout: float, repeat: int) -> dict | None:
+def _run_mkdocs(folder: Path, count: int, echo: Callable[[str], None], timeout: float, repeat: int,
+                plugin: str) -> dict | None:
     (folder / "mkdocs.yml").write_text(MKDOCS_YML.format(kb=""), encoding="utf-8")
     port = _free_port()
     echo(f"bench serve: mkdocs serve (Material) over {count} articles (port {port}, up to {timeout:.0f} s) ...")
@@ -132,7 +137,7 @@ def _run_mkdocs(folder: Path, count: int, echo: Callable[[str], None], timeout: 
             return None
     finally:
         _stop(server)
-        (folder / "mkdocs.yml").write_text(MKDOCS_YML.format(kb="  - kb\n"), encoding="utf-8")
+        (folder / "mkdocs.yml").write_text(MKDOCS_YML.format(kb=plugin), encoding="utf-8")
     return summary(edits)
 
 
