@@ -427,7 +427,7 @@ def _check_ids(articles: list[Article], shown: Path, problems: list[Problem]) ->
         first = group[0]
         for article in group[1:]:
             problems.append(Problem(_show(article.path, shown), article.line_of("id"), "error",
-                                    f"duplicate id '{article.id}', already used by {first.rel_path}",
+                                    f"duplicate id '{article.id}', already used by {_show(first.path, shown)}",
                                     "ids are the key for votes: give this newer article its own id, "
                                     "never reuse one"))
 
@@ -448,13 +448,14 @@ def _check_titles(articles: list[Article], shown: Path, problems: list[Problem],
     added = first_added([articles[i].path for group in [*groups, *pairs] for i in group]) if groups or pairs else {}
     for group in groups:
         first, *later = sorted((articles[i] for i in group), key=lambda a: added[a.path.resolve()])
-        problems.extend(Problem(_show(a.path, shown), a.line_of("title"), "error", f"title '{a.title}' duplicates "
-                                f"{first.rel_path}", "merge the two articles, or say how they differ in the titles")
-                        for a in later)
+        problems.extend(Problem(_show(a.path, shown), a.line_of("title"), "error",
+                                f"title '{a.title}' duplicates {_show(first.path, shown)}",
+                                "merge the two articles, or say how they differ in the titles") for a in later)
     for pair in pairs:
         older, newer = sorted((articles[i] for i in pair), key=lambda a: added[a.path.resolve()])
         problems.append(Problem(_show(newer.path, shown), newer.line_of("title"), "warning",
-                                f"title '{newer.title}' is nearly the same as '{older.title}' ({older.rel_path})",
+                                f"title '{newer.title}' is nearly the same as '{older.title}' "
+                                f"({_show(older.path, shown)})",
                                 "customers cannot tell them apart in search results: make the titles distinct"))
 
 

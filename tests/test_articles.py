@@ -70,9 +70,9 @@ def test_check_reports_every_problem_with_path_and_line(kb_project):
     assert result.stderr.splitlines() == [
         "articles/billing/broken.md:3: error: front matter is not valid YAML: did not find expected ',' or ']'",
         "    hint: check indentation and quote values holding ':' or '#'",
-        "articles/billing/copy.md:2: error: duplicate id 'track-order', already used by shipping/track-order.md",
+        "articles/billing/copy.md:2: error: duplicate id 'track-order', already used by articles/shipping/track-order.md",
         "    hint: ids are the key for votes: give this newer article its own id, never reuse one",
-        "articles/billing/copy.md:3: error: title 'where is my parcel' duplicates shipping/track-order.md",
+        "articles/billing/copy.md:3: error: title 'where is my parcel' duplicates articles/shipping/track-order.md",
         "    hint: merge the two articles, or say how they differ in the titles",
         "articles/billing/refunds.md:3: error: 'tags' must be a list of strings, got 'billing' (str)",
         "    hint: write  tags: [billing]",
@@ -108,7 +108,7 @@ def test_a_duplicate_id_is_blamed_on_the_article_git_saw_later(kb_project):
     result = run_kb("check", cwd=root)
     assert result.returncode == 1
     assert result.stderr.splitlines()[:2] == [
-        "articles/a/new.md:3: error: duplicate id 'refunds', already used by b/old.md",
+        "articles/a/new.md:3: error: duplicate id 'refunds', already used by articles/b/old.md",
         "    hint: ids are the key for votes: give this newer article its own id, never reuse one",
     ]
 
@@ -122,7 +122,7 @@ def test_near_duplicate_titles_warn_without_failing(kb_project):
     assert result.returncode == 0
     assert result.stderr.splitlines() == [
         "articles/b.md:2: warning: title 'How do I reset my passwords?' is nearly the same as "
-        "'How do I reset my password?' (a.md)",
+        "'How do I reset my password?' (articles/a.md)",
         "    hint: customers cannot tell them apart in search results: make the titles distinct",
         "kb check: 0 errors, 1 warning in 2 articles",
     ]

@@ -171,7 +171,7 @@ def test_a_duplicate_title_is_blamed_on_the_newer_article(kb_project):
                                                   encoding="utf-8")
     result = run_kb("check", cwd=root)
     assert result.stderr.splitlines()[0] == "articles/pay/aa-card.md:2: error: title 'Can I pay by card?' " \
-                                            "duplicates pay/zz-card.md"
+                                            "duplicates articles/pay/zz-card.md"
 
 
 def test_kb_search_searches_a_languages_own_index_and_names_its_urls(built_demo_site: Path):
