@@ -245,15 +245,16 @@ class BuildState:
         `changed` are the articles added or edited (their dates are read again); `relisted` the
         categories whose "related" suggestions are worked out again.
         """
+        # Articles that went take their dates along; only they are resolved (3,000 resolves cost an edit 0.3 s).
+        # Both projects' paths come from the same resolved articles folder, so they compare as they are.
+        for path in {a.path for a in self.project.articles} - {a.path for a in new.articles}:
+            self.updated.pop(path.resolve(), None)
         self.project = new
         self.articles = {a.id: a for a in new.articles}
         self.by_src = {a.rel_path: a for a in new.articles}
         self.url_of = dict(url_of)
         if self.langs:
             self.langs.add_urls(self.url_of)
-        known = {a.path.resolve() for a in new.articles}
-        for path in [p for p in self.updated if p not in known]:
-            del self.updated[path]
         self.updated.update(last_updated(a.path for a in changed))
         relisted = set(relisted)
         if relisted and self.options.related:
