@@ -224,10 +224,10 @@ def serve(config_file: Path, host: str, port: int, db: str | None, renderer: str
               help="Where to write the generated help centers (default: a temporary folder, removed after).")
 @click.option("--timeout", type=click.FloatRange(1), default=3600, show_default=True,
               help="Seconds after which one build is stopped and reported as failed.")
-@click.option("--semantic/--no-semantic", default=True, show_default=True,
-              help="Build the semantic layer's vectors as a site does by default; --no-semantic times the site alone.")
+@click.option("--no-semantic", "no_semantic", is_flag=True,
+              help="Build no vectors (as with semantic: false): time the site without the semantic layer.")
 def bench_build_command(counts: tuple[int, ...], corpus: Path, work_dir: Path | None, timeout: float,
-                        semantic: bool) -> None:
+                        no_semantic: bool) -> None:
     """Time kb build (MkDocs + Material, and Zensical) beside a plain Material mkdocs build on the same articles:
     wall time, peak memory, ratio."""
     import shutil
@@ -238,7 +238,7 @@ def bench_build_command(counts: tuple[int, ...], corpus: Path, work_dir: Path | 
     work = work_dir or Path(tempfile.mkdtemp(prefix="kb-bench-build-"))
     try:
         runs = bench_build(corpus, list(counts), work, lambda message: click.echo(message, err=True), timeout,
-                           semantic)
+                           not no_semantic)
     finally:
         if work_dir is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -270,10 +270,10 @@ def bench_build_command(counts: tuple[int, ...], corpus: Path, work_dir: Path | 
               help="Seconds a server may take to start or an edit to show; past it, mkdocs serve is left out.")
 @click.option("--repeat", type=click.IntRange(1), default=3, show_default=True,
               help="Rounds of the five edits per size and server.")
-@click.option("--semantic/--no-semantic", default=True, show_default=True,
-              help="Build the semantic layer's vectors as a site does by default; --no-semantic times the site alone.")
+@click.option("--no-semantic", "no_semantic", is_flag=True,
+              help="Build no vectors (as with semantic: false): time the site without the semantic layer.")
 def bench_serve_command(counts: tuple[int, ...], corpus: Path, work_dir: Path | None, json_file: Path | None,
-                        timeout: float, repeat: int, semantic: bool) -> None:
+                        timeout: float, repeat: int, no_semantic: bool) -> None:
     """Time edit-to-reload under kb serve (MkDocs, and Zensical) beside mkdocs serve (Material): body, title, new,
     deleted, broken."""
     import json
@@ -285,7 +285,7 @@ def bench_serve_command(counts: tuple[int, ...], corpus: Path, work_dir: Path | 
     work = work_dir or Path(tempfile.mkdtemp(prefix="kb-bench-serve-"))
     try:
         figures = bench_serve(corpus, list(counts), work, lambda message: click.echo(message, err=True), timeout,
-                              repeat, semantic)
+                              repeat, not no_semantic)
     except BenchFailed as exc:
         fail(f"kb bench serve: {exc}", 1)
     finally:
