@@ -453,9 +453,8 @@ def _check_titles(articles: list[Article], shown: Path, problems: list[Problem],
                                 "merge the two articles, or say how they differ in the titles") for a in later)
     for pair in pairs:
         older, newer = sorted((articles[i] for i in pair), key=lambda a: added[a.path.resolve()])
-        problems.append(Problem(_show(newer.path, shown), newer.line_of("title"), "warning",
-                                f"title '{newer.title}' is nearly the same as '{older.title}' "
-                                f"({_show(older.path, shown)})",
+        problems.append(Problem(_show(newer.path, shown), newer.line_of("title"), "warning", f"title '{newer.title}' "
+                                f"is nearly the same as '{older.title}' ({_show(older.path, shown)})",
                                 "customers cannot tell them apart in search results: make the titles distinct"))
 
 
