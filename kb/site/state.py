@@ -333,7 +333,7 @@ def prepare(settings: SiteSettings, options: Options, *, building: str | None = 
         texts = langs.texts(dataclasses.asdict(options))
         contacts = langs.contacts([dict(c) for c in options.contact])
     else:
-        texts = pages.default_texts(dataclasses.asdict(options))
+        texts = pages.default_texts(dataclasses.asdict(options), settings.theme_language)
         contacts = [dict(c) for c in options.contact]
     project = load(Path(settings.docs_dir), strict=options.strict, drafts=options.drafts,
                    display_root=settings.project_dir)

@@ -53,7 +53,7 @@ def theme_extra(state: BuildState, configured: Mapping[str, Any] | None = None, 
     extra["kb_generator"] = {**GENERATORS[renderer], "before": before, "after": after}
     if state.langs:
         extra["alternate"] = state.alternates(None)  # <link rel=alternate> to each language's home
-    widget_extra(extra, texts=state.texts if state.langs else None, default_language=not state.building)
+    widget_extra(extra, texts=state.texts, default_language=not state.building)
     return extra
 
 

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
-from support import ROOT, free_port, run_kb, start_kb_serve
+from support import MKDOCS_YML, ROOT, free_port, run_kb, start_kb_serve
 
+from kb.site.languages import TEXTS
 from kb.votes.schema import MAX_COMMENT, REASONS
 
 ARTICLES = {
@@ -293,3 +294,21 @@ def test_real_content_from_another_system_gets_located_problems_not_a_traceback(
     assert all(located.fullmatch(line) or line.startswith("    hint: ") for line in lines[:-1])
     assert "articles/includes/alchemyinsights-content-updates.md:1: error: no title" in lines
     assert not (tmp_path / "site").exists()
+
+
+def test_a_one_language_polish_site_speaks_polish_in_kbs_own_texts(kb_project):
+    """Without `languages`, the theme's language picks kb's texts (search box, home page, contact
+    block, widget), as each language of a multilingual site gets its own; English where kb has none."""
+    root = kb_project({"articles/dostawa/paczka.md": "---\ntitle: Gdzie jest moja paczka\n---\nŚledź przesyłkę.\n"},
+                      mkdocs_yml=MKDOCS_YML.replace("  features:", "  language: pl\n  features:"))
+    result = run_kb("build", cwd=root)
+    assert result.returncode == 0, result.stderr
+    home = soup(root / "site" / "index.html")
+    assert "W czym możemy pomóc?" in home.get_text()
+    search = json.loads(home.select_one("#kb-search-config").get_text())
+    assert (search["language"], search["texts"]["placeholder"]) == ("pl", TEXTS["pl"]["search"]["placeholder"])
+    page = soup(root / "site" / "dostawa" / "paczka" / "index.html")
+    assert page.select_one(".kb-contact h2").get_text() == "Nadal potrzebujesz pomocy?"
+    widget = json.loads(page.select_one("#kb-feedback-config").get_text())
+    assert widget["texts"] and widget["texts"] == {**widget["texts"], **TEXTS["pl"]["widget"]}
+    assert page.select_one(".md-feedback__title").get_text(strip=True) == TEXTS["pl"]["feedback_title"]
