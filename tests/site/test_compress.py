@@ -35,6 +35,8 @@ def test_kb_build_writes_a_gz_beside_every_asset_and_search_file(kb_project):
     # only assets/ and search/: pages are compressed by the server as it sends them
     assert {name.split("/")[0] for name in gz} == {"assets", "search"}
     assert not any(name.endswith((".map.gz", ".png.gz")) for name in gz)
+    # the answers file is read from disk by the collector, never fetched by a browser
+    assert (site / "search" / "kb-answers.json").is_file() and "search/kb-answers.json.gz" not in gz
 
 
 def test_rebuilding_the_index_compresses_it_again(kb_project):
