@@ -17,7 +17,8 @@ __all__ = ["WIDGET_THEME_DIR", "DEFAULT_ANALYTICS", "widget_extra"]
 #: assets/kb-feedback/feedback.{js,css}.
 WIDGET_THEME_DIR = Path(__file__).parent.parent / "assets" / "feedback" / "overrides"
 
-#: Material's feedback form as kb configures it when mkdocs.yml sets no `extra.analytics`.
+#: Material's feedback form as kb configures it when mkdocs.yml sets no `extra.analytics`, in English:
+#: `feedback_form` keeps its ratings' icons and values and puts in the words of the language built.
 DEFAULT_ANALYTICS = {
     "provider": "kb",
     "feedback": {
@@ -32,8 +33,7 @@ DEFAULT_ANALYTICS = {
 }
 
 
-def widget_extra(extra: MutableMapping[str, Any], texts: Mapping[str, Any] | None = None,
-                 default_language: bool = True) -> None:
+def widget_extra(extra: MutableMapping[str, Any], texts: Mapping[str, Any], default_language: bool = True) -> None:
     """Give the widget the vote vocabulary and its texts in `extra`; default `extra.analytics` to kb.
 
     `texts` are one language's interface texts (kb.site.languages): the form's title and ratings,
@@ -42,16 +42,12 @@ def widget_extra(extra: MutableMapping[str, Any], texts: Mapping[str, Any] | Non
     """
     # The widget's vocabulary comes from the collector's (kb.votes.schema), written into the page.
     extra["kb_votes"] = {"reasons": list(REASONS), "max_comment": MAX_COMMENT, "max_body": MAX_BODY}
-    if texts is not None:
-        configured = dict(extra.get("kb_feedback") or {})
-        widget_texts = dict(texts["widget"])
-        extra["kb_feedback"] = {**widget_texts, **configured} if default_language else {**configured, **widget_texts}
-        if not extra.get("analytics") or not default_language:
-            extra["analytics"] = {"provider": (extra.get("analytics") or {}).get("provider", "kb"),
-                                  "feedback": feedback_form(texts)}
-    if not extra.get("analytics"):
-        extra["analytics"] = {"provider": DEFAULT_ANALYTICS["provider"],
-                              "feedback": dict(DEFAULT_ANALYTICS["feedback"])}
+    configured = dict(extra.get("kb_feedback") or {})
+    widget_texts = dict(texts["widget"])
+    extra["kb_feedback"] = {**widget_texts, **configured} if default_language else {**configured, **widget_texts}
+    if not extra.get("analytics") or not default_language:
+        extra["analytics"] = {"provider": (extra.get("analytics") or {}).get("provider", "kb"),
+                              "feedback": feedback_form(texts)}
 
 
 def feedback_form(texts: Mapping[str, Any]) -> dict[str, Any]:
