@@ -467,6 +467,11 @@ PLUGIN_TEXTS = {"home_heading": "How can we help?", "search_prompt": "Search for
                 "contact_title": "Still need help?"}
 
 
+def plugin_texts(options: Mapping[str, Any]) -> dict[str, str]:
+    """The plugin's text options that are set (not at their defaults), which win over the shipped texts."""
+    return {k: options[k] for k, default in PLUGIN_TEXTS.items() if options.get(k, default) != default}
+
+
 class LanguageSite:
     """What the plugin needs to build one language: its texts, contacts, links to the others."""
 
@@ -516,7 +521,7 @@ class LanguageSite:
         """This language's texts; on the default language the plugin's text options, when set, win."""
         texts = dict(self.language.texts)
         if self.language.default:
-            texts.update({k: options[k] for k, default in PLUGIN_TEXTS.items() if options.get(k) != default})
+            texts.update(plugin_texts(options))
         return texts
 
     def contacts(self, configured: list[dict]) -> list[dict]:

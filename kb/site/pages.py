@@ -19,7 +19,7 @@ import jinja2
 from rapidfuzz import fuzz, process, utils
 
 from kb.articles import Article, Category
-from kb.site.languages import PLUGIN_TEXTS, TEXTS, format_date, texts_for
+from kb.site.languages import TEXTS, format_date, plugin_texts, texts_for
 
 #: Nearest articles shown as "related" must be at least this similar (token_set_ratio, 0..100).
 RELATED_CUTOFF = 40.0
@@ -44,9 +44,7 @@ class Link:
 def default_texts(options: Mapping[str, Any], language: str = "en") -> dict[str, Any]:
     """The interface texts of a one-language site: its theme language's where kb ships them (English's
     otherwise), with the plugin's text options where they are set (as on a site with languages)."""
-    texts = texts_for(language)
-    texts.update({k: options[k] for k, default in PLUGIN_TEXTS.items() if options.get(k, default) != default})
-    return texts
+    return texts_for(language, plugin_texts(options))
 
 
 def relative_url(target: str, base: str) -> str:
