@@ -28,15 +28,19 @@ def site_url(rendered_demo_site: Path) -> Iterator[str]:
         yield url
 
 
+def _search_from_home(page, site_url: str, text: str) -> None:
+    """Type `text` into the home page's search box, as a customer does; return once results show."""
+    page.goto(site_url)
+    page.locator("[data-kb-search-input]").click()
+    page.keyboard.type(text, delay=20)
+    page.locator(".md-search-result__item").first.wait_for()
+
+
 def test_on_a_desktop_the_home_search_box_keeps_what_the_customer_types(chromium, site_url):
     page = chromium.new_page(viewport=DESKTOP)
     try:
-        page.goto(site_url)
-        hero = page.locator("[data-kb-search-input]")
-        hero.click()
-        page.keyboard.type("retrun lable", delay=20)
-        page.locator(".md-search-result__item").first.wait_for()
-        assert hero.input_value() == "retrun lable"
+        _search_from_home(page, site_url, "retrun lable")
+        assert page.locator("[data-kb-search-input]").input_value() == "retrun lable"
         assert page.evaluate("document.activeElement.hasAttribute('data-kb-search-input')")
         assert page.locator(".md-search-result__item h1").first.inner_text() == "Where do I get a return label?"
         page.keyboard.press("Enter")
@@ -48,10 +52,7 @@ def test_on_a_desktop_the_home_search_box_keeps_what_the_customer_types(chromium
 def test_on_a_phone_the_home_search_box_opens_the_search_with_the_keyboard_in_it(chromium, site_url):
     page = chromium.new_page(viewport=PHONE)
     try:
-        page.goto(site_url)
-        page.locator("[data-kb-search-input]").click()
-        page.keyboard.type("refund", delay=20)
-        page.locator(".md-search-result__item").first.wait_for()
+        _search_from_home(page, site_url, "refund")
         assert page.locator("input[data-md-component=search-query]").input_value() == "refund"
         assert page.evaluate(FOCUSED)["inSearch"]
     finally:
@@ -87,10 +88,7 @@ def test_tab_reaches_only_what_can_be_seen(chromium, site_url, viewport, path):
 def test_on_a_desktop_tab_from_the_home_search_box_walks_its_results_and_comes_back(chromium, site_url):
     page = chromium.new_page(viewport=DESKTOP)
     try:
-        page.goto(site_url)
-        page.locator("[data-kb-search-input]").click()
-        page.keyboard.type("refund", delay=20)
-        page.locator(".md-search-result__item").first.wait_for()
+        _search_from_home(page, site_url, "refund")
         page.wait_for_timeout(500)
         seen = []
         for _ in range(30):
