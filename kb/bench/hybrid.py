@@ -81,7 +81,7 @@ def set_vectors(ds: Dataset, cache: EmbeddingCache, log: Callable[[str], None]) 
             log(f"{ds.name}: embedding {done}/{total} texts ({time.monotonic() - started:.0f} s)")
 
     vectors = embed_articles(ds.articles, cache, progress)
-    queries = embed_texts([q.query for q in ds.queries], cache, "query", progress)
+    queries = embed_texts([vectors.as_written(q.query) for q in ds.queries], cache, "query", progress)
     return vectors, queries
 
 
@@ -187,7 +187,7 @@ def handover_table(sets: list[Ranked], datasets: dict[str, Dataset], phrases: li
 
     def judged(vectors: ArticleVectors, texts: list[str]) -> list[tuple[float, float, bool]]:
         found = []
-        for vector in embed_texts(texts, cache, "query"):
+        for vector in embed_texts([vectors.as_written(t) for t in texts], cache, "query"):
             meaning, _ = hybrid.pooled(vectors, vector)
             margin = hybrid.person_meaning(vector, as_passages) - float(meaning.max())
             says = float(np.max(as_asked @ vector))

@@ -385,7 +385,7 @@ def answer_from(site: AnswerSite, query: str, limit: int = DEFAULT_LIMIT) -> dic
     vectors, by words alone when it has not."""
     wanted = max(2, min(limit, MAX_LIMIT))
     if site.vectors is not None:
-        query_vector = model().query(query)
+        query_vector = model().query(site.vectors.as_written(query))  # Polish letters typed without: given back
         hits = hybrid.hybrid_search(site.index, site.vectors, query, query_vector, limit=wanted)
         asks_person = hybrid.asks_for_person(query_vector, *site.handover_vectors(), hits)
         results = [hybrid_result(site, hits, i) for i in range(min(limit, len(hits)))]

@@ -17,7 +17,7 @@ from kb.articles import load_project
 from kb.channels.answers import SiteCache, answer
 from kb.search.embeddings import (PASSAGE, PASSAGE_TOKENS, PASSAGES_PER_ARTICLE, QUESTION, TITLE, WHOLE, WHOLE_TOKENS,
                                   EmbeddingCache, EmbeddingError, article_units, model)
-from kb.search.vectors import VECTORS_PATH, load_vectors, quantize, write_vectors
+from kb.search.vectors import VECTORS_PATH, ArticleVectors, load_vectors, quantize, write_vectors, written_forms
 
 ARTICLES = {
     "articles/shipping/track-order.md": """\
@@ -130,6 +130,41 @@ def test_the_vectors_file_keeps_every_cosine_within_0_002(built_demo_site: Path,
     assert again.ids == vectors.ids and (again.article == vectors.article).all()
     queries = vectors.matrix[::7]
     assert float(np.abs(queries @ again.matrix.T - queries @ vectors.matrix.T).max()) < 0.002
+
+
+def test_a_query_typed_without_polish_letters_is_read_with_the_sites_own(tmp_path: Path):
+    (tmp_path / "articles").mkdir()
+    (tmp_path / "articles" / "haslo.md").write_text(
+        "---\ntitle: Jak zmienić hasło?\n---\nHasło zmienisz w ustawieniach. Hasło musi się różnić od starego."
+        " Nie ma tu litery, którą by się pisało inaczej: sie, sie.\n", encoding="utf-8")
+    spelling = written_forms(load_project(tmp_path / "articles").articles)
+    assert spelling["haslo"] == "hasło" and spelling["zmienic"] == "zmienić"
+    assert "sie" not in spelling  # written "sie" more often than "się" here: left as typed
+    assert "nie" not in spelling and "jak" not in spelling  # nothing to give back
+    vectors = ArticleVectors(ids=[], article=np.zeros(0, np.int32), kinds=np.zeros(0, np.int8),
+                             sections=np.zeros(0, np.int16), matrix=np.zeros((0, 384), np.float32), spelling=spelling)
+    assert vectors.as_written("Jak zmienic haslo?") == "Jak zmienić hasło?"
+    assert vectors.as_written("HASLO nie dziala") == "Hasło nie dziala"  # unknown words stay as typed
+    assert vectors.as_written("jak zmienić haslo") == "jak zmienić haslo"  # its writer has the letters: as typed
+
+
+def test_the_vectors_file_keeps_the_sites_spelling_and_a_query_without_letters_is_answered_as_with(
+        built_demo_site: Path, tmp_path: Path):
+    polish = load_vectors(built_demo_site / "pl")
+    assert polish.spelling["pieniedzy"] == "pieniędzy"
+    write_vectors(polish, tmp_path)
+    assert load_vectors(tmp_path).spelling == polish.spelling
+    cache = SiteCache(background=False)
+    typed = answer(built_demo_site, "kiedy dostane zwrot pieniedzy", lang="pl", cache=cache)
+    written = answer(built_demo_site, "kiedy dostanę zwrot pieniędzy", lang="pl", cache=cache)
+    assert typed["answered"] and typed["results"][0]["id"] == "refund-timing"
+    assert [(r["id"], r["confidence"]) for r in typed["results"]] == [(r["id"], r["confidence"])
+                                                                      for r in written["results"]]
+    # a file written before the spelling was kept still loads: its queries are embedded as typed
+    with np.load(tmp_path / VECTORS_PATH) as arrays:
+        older = {name: arrays[name] for name in arrays.files if name != "spelling"}
+    np.savez(tmp_path / VECTORS_PATH, **older)
+    assert load_vectors(tmp_path).spelling == {}
 
 
 def test_an_unreadable_vectors_file_is_named_and_the_site_answers_by_words(built_demo_site: Path, tmp_path: Path):
