@@ -41,14 +41,14 @@ GAP_AGREEMENT = 0.35
 """`agreement` at or above which two groups of failed searches are one gap though their names'
 vectors are not that close: the hybrid ranking answers both with the same article, or the same
 few ("kiedy oddacie kasę" and "kiedy dostanę zwrot pieniędzy", 0.43 apart in meaning, both with
-the refund-timing article: 0.82; "paczkomat" and "odbiór osobisty" with the pickup article).
-Measured with `kb bench gaps` on the public sets' questions: at 0.35, 69% (stackfaq), 65%
+the refund-timing article: 0.74 on the demo).
+Measured with `kb bench gaps` on the public sets' questions: at 0.35, 69% (stackfaq), 64%
 (banking77) and 69% (clincbank, its out-of-scope questions included) of the pairs it joins ask for
 the same article, and it finds 86%, 61% and 73% of the pairs that do (GAP_MEANING alone: 10-17%).
 Lower, more of the pairs it adds ask for two articles than for one (0.2: 52% precision); higher,
 it finds fewer than two in three on banking77 and clincbank for a few points of precision (0.5:
 77%, finding 52-80%). On plhelp, where nearly every question has an article of its own (917 of
-its articles measured), it joins 0.15% of all pairs."""
+its articles measured), it joins 0.11% of all pairs."""
 GAP_MEANING_GROUPS = 200
 """The biggest groups read by meaning: compared by meaning, and given their nearest articles by the
 hybrid ranking (each one's name is embedded once: a report stays quick; the smaller ones get their

@@ -154,8 +154,8 @@ def _standing(values: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.nda
 # a question the help center does not answer).
 FEATURES = ("above_mean", "gap", "share", "words_first")
 COEFFICIENTS = {
-    "en": {"intercept": -3.6771, "above_mean": 16.8463, "gap": 33.8928, "share": 1.6644, "words_first": 0.9888},
-    "pl": {"intercept": -3.41, "above_mean": 16.8463, "gap": 33.8928, "share": 1.6644, "words_first": 0.9888},
+    "en": {"intercept": -3.6619, "above_mean": 17.1684, "gap": 34.1297, "share": 1.5431, "words_first": 0.9844},
+    "pl": {"intercept": -3.7833, "above_mean": 17.1684, "gap": 34.1297, "share": 1.5431, "words_first": 0.9844},
 }
 
 

@@ -213,8 +213,8 @@ def two_language_rows(site_manifest: dict, *, addresses: bool) -> tuple[list[dic
     votes += [vote("pl", f"edge-shared-{i}", True, 12, address="addr-1" if addresses else None) for i in range(5)]
     votes += [vote("en", f"edge-shared-en-{i}", True, 12, address="addr-1" if addresses else None) for i in range(2)]
 
-    for i, (query, times) in enumerate((("paczkomat", 6), ("paczkomaty", 2), ("odbiór osobisty", 4),
-                                        ("odbior osobisty", 1), ("raty zero procent", 3),
+    for i, (query, times) in enumerate((("paczkomat", 6), ("paczkomaty", 2), ("kiedy dostanę zwrot pieniędzy", 4),
+                                        ("kiedy oddacie kasę", 1), ("raty zero procent", 3),
                                         ("<script>alert(1)</script> | *faktura*", 1))):
         searches += [{**search(query, at(10 + k % 10, 9), visitor=f"pl-{i}-{k}"), "language": "pl"}
                      for k in range(times)]
