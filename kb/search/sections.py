@@ -125,7 +125,7 @@ def window(text: str, matched: list[tuple[int, int]], limit: int = PASSAGE_CHARS
     if len(text) <= limit:
         return text
     width = limit - 2  # room for an ellipsis at each end
-    start = 0
+    start = covered_to = 0
     if matched:
         # the window of `width` characters that starts at a matched word and covers the most others
         best, most, last = 0, 0, 0
@@ -138,12 +138,28 @@ def window(text: str, matched: list[tuple[int, int]], limit: int = PASSAGE_CHARS
                 best, most = first, covered
         start = max(0, matched[best][0] - width // 6)
         start = _word_start(text, start)
+        covered_to = matched[best + most - 1][1] if most else matched[best][1]
     end = min(len(text), start + width)
     if end < len(text):
+        # a sentence's end in the window's last two fifths, past the matched words, ends it whole
+        stop = _sentence_end(text, max(start + width * 3 // 5, covered_to), end)
+        if stop > 0:
+            return ("…" if start > 0 else "") + text[start:stop].strip()
         cut = text.rfind(" ", start, end)
         end = cut if cut > start else end
     out = text[start:end].strip()
     return ("…" if start > 0 else "") + out + ("…" if end < len(text) else "")
+
+
+_SENTENCE_END = re.compile(r"(?<=[^\W\d_]|[)\"'”])[.!?](?=\s)")  # after a letter, a bracket or a quote: not "3." of a list
+
+
+def _sentence_end(text: str, after: int, before: int) -> int:
+    """Where the last sentence ending between `after` and `before` ends (after its full stop), or 0."""
+    found = 0
+    for match in _SENTENCE_END.finditer(text, after, before):
+        found = match.end()
+    return found
 
 
 def _word_start(text: str, at: int) -> int:
