@@ -100,6 +100,8 @@ def test_a_passage_is_at_most_300_characters_around_the_matched_words():
     assert len(found) <= 300 and found.startswith("…") and found.endswith("…")
     assert "the refund arrives in five days" in found
     assert passage("Short text.", {"refund"}) == "Short text."
+    [opening] = article_sections("Just one paragraph, no headings.")
+    assert (opening.heading, opening.anchor, opening.text) == ("", "", "Just one paragraph, no headings.")
 
 
 def test_a_passage_cut_short_ends_at_a_sentences_end_where_one_is_near():
@@ -114,3 +116,56 @@ def test_a_passage_cut_short_ends_at_a_sentences_end_where_one_is_near():
     listed = f"{filler(30)} the refund arrives in five days, {filler(25, 'step')} 3. {filler(40)}"
     cut = passage(listed, {"refund"})
     assert cut.endswith("…") and "step24 3." in cut and len(cut) <= 300
+
+
+LINK = re.compile(r"!?\[(?:[^\]\[]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'][^)]*[\"'])?\s*\)")
+
+
+def test_every_link_in_the_demos_markdown_twins_leads_to_a_page_of_the_site(built_demo_site: Path):
+    """A bot following a twin's link lands where a reader of the page would: the articles' links are
+    site URLs, never the writers' source paths (../returns/return-item.md)."""
+    from urllib.parse import unquote
+
+    twins = [p for p in built_demo_site.rglob("index.md")]
+    checked, broken = 0, []
+    for twin in twins:
+        for target in LINK.findall(twin.read_text(encoding="utf-8")):
+            if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
+                continue
+            path = unquote(target.split("#", 1)[0])
+            landing = (twin.parent / path).resolve()
+            if not (landing / "index.html").is_file() and not landing.is_file():
+                broken.append(f"{twin.relative_to(built_demo_site)}: {target}")
+            checked += 1
+    assert len(twins) > 60 and checked > 90
+    assert broken == []
+
+
+def test_a_twins_links_are_absolute_with_a_site_url(kb_project):
+    from support import MKDOCS_YML, run_kb
+
+    root = kb_project({**ARTICLES, "articles/billing/late.md": (
+        "---\ntitle: My refund is late\n---\nRefunds take 5 days: see [refunds](refunds.md#when) and "
+        "[tracking](../shipping/track-order.md), and this ![chart](chart.png).\n"),
+        "articles/billing/chart.png": "not really a picture"},
+        MKDOCS_YML.replace("site_name: Test Help Center\n", "site_name: Test Help Center\nsite_url: https://help.example/\n"))
+    run_kb("build", cwd=root, check=True)
+    twin = (root / "site" / "billing" / "late" / "index.md").read_text(encoding="utf-8")
+    assert twin == ("# My refund is late\n\nRefunds take 5 days: see [refunds](https://help.example/billing/refunds/#when)"
+                    " and [tracking](https://help.example/shipping/track-order/), and this "
+                    "![chart](https://help.example/billing/chart.png).\n")
+
+
+def test_llms_txt_leads_to_each_languages_own_and_its_notes_say_something(built_demo_site: Path):
+    english = (built_demo_site / "llms.txt").read_text(encoding="utf-8")
+    polish = (built_demo_site / "pl" / "llms.txt").read_text(encoding="utf-8")
+    assert english.endswith("## Other languages\n\n- [Polski](pl/llms.txt)\n")
+    assert polish.endswith("## Inne języki\n\n- [English](../llms.txt)\n")
+    assert polish.startswith("# Centrum pomocy Northwind Outfitters\n\n> Odpowiedzi o zamówieniach")
+    notes = dict(re.findall(r"^- \[([^\]]+)\]\([^)]+index\.md\): (.*)$", english + polish, re.M))
+    assert len(notes) > 60
+    assert notes["Do you ship outside the EU?"] == (
+        "Besides every EU country, we deliver to the UK, Switzerland, Norway, the USA and Canada.")
+    assert notes["Czy mogę zmienić adres dostawy?"].startswith("Przez 60 minut od złożenia zamówienia")
+    assert notes["My parcel or item arrived damaged"].startswith("Take a few photos")
+    assert [title for title, note in notes.items() if len(re.findall(r"\w+", note)) < 8] == []
