@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import sys
 import time
 import unicodedata
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import click
 import yaml
@@ -22,7 +23,7 @@ from kb.search.index import SearchError
 from kb.site.build import (BuildFailed, SiteConfig, SiteError, build_site, check_site, read_site_config,
                            rebuild_search_index)
 from kb.site.renderers import renderer_for
-from kb.site.state import RENDERERS
+from kb.site.state import RENDERERS, LoadOnce
 from kb.votes.store import redact_url
 
 # What `kb new --id` accepts: a slug, optionally with folders (letters, digits, '-', '_', '/').
@@ -125,7 +126,8 @@ def build(config_file: Path, site_dir: Path | None, strict: bool, renderer: str 
     """Check, then build the static site aside and swap it in only when it is complete."""
     site = load_site(config_file)
     engine = renderer_for(renderer or site.renderer)
-    project = check_site(site, strict=strict, golden=False)
+    load = LoadOnce()  # the build's prepare takes the articles checked here: read once
+    project = check_site(site, strict=strict, golden=False, load=load)
     if project.errors:
         report_problems(project, "kb build")
         raise SystemExit(1)
@@ -133,10 +135,10 @@ def build(config_file: Path, site_dir: Path | None, strict: bool, renderer: str 
         click.echo(problem.format(), err=True)
     started = time.perf_counter()
     published = sum(not a.draft for a in project.articles)
-    del project  # the build loads the articles again: two copies of every body would double the peak
+    del project  # the build's own lists of the same articles (LoadOnce): it keeps what it needs
     click.echo(f"kb build: building {_count(published, 'article')}"
                + (f" with {engine.name}" if engine.name != RENDERERS[0] else "") + "...", err=True)
-    target = _build(site, engine, site_dir, strict=strict)
+    target = _build(site, engine, site_dir, strict=strict, load=load)
     seconds = time.perf_counter() - started
     click.echo(f"kb build: {_count(published, 'article')} -> {_shown(target)} in {seconds:.1f} s", err=True)
 
@@ -358,7 +360,7 @@ def slugify(title: str) -> str:
 
 
 def _build(site: SiteConfig, renderer, site_dir: Path | None, run: Callable[[], object] | None = None,  # noqa: ANN001
-           **options: bool) -> Path:
+           **options: Any) -> Path:
     """Build with `renderer` (with `run`, that build instead), printing kb's progress; stop with its problems."""
     bar = ProgressBar()
 
@@ -392,7 +394,7 @@ class ProgressBar:
 
     def __init__(self) -> None:
         self.drawn = False
-        self.terminal = click.get_text_stream("stderr").isatty()
+        self.terminal = sys.stderr.isatty()
 
     def show(self, message: str, done: int, total: int) -> None:
         """Draw `done` of `total` (a terminal), or print `message` (a log or a pipe)."""

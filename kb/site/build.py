@@ -169,17 +169,19 @@ def read_site_config(config_file: Path) -> SiteConfig:
     return site
 
 
-def check_site(site: SiteConfig, *, strict: bool = False, golden: bool = True) -> Project:
+def check_site(site: SiteConfig, *, strict: bool = False, golden: bool = True,
+               load: Callable[..., Project] = load_project) -> Project:
     """Load and check every article, drafts included, and (with `golden`) the golden queries.
 
     The golden queries are a quality gate for `kb check` in a writer's CI; a build or a preview
     does not stop for a search miss. With languages, each is checked on its own, then translations.
+    `load` reads an articles folder (kb.site.state.LoadOnce: the build then reads it from there).
     """
     require = site.plugin.get("require") or []
     languages = site.languages
     if languages:
         strict = strict or bool(site.plugin.get("strict"))
-        projects = load_projects(site.docs_dir, languages, strict=strict, display_root=site.project_dir)
+        projects = load_projects(site.docs_dir, languages, strict=strict, display_root=site.project_dir, load=load)
         for language in languages:
             project = projects[language.code]
             if project.articles:
@@ -192,8 +194,8 @@ def check_site(site: SiteConfig, *, strict: bool = False, golden: bool = True) -
         everything.problems[:0] = stray_articles(site.docs_dir, languages, site.project_dir)
         everything.problems.extend(translation_problems(projects, languages, site.project_dir))
         return everything
-    project = load_project(site.docs_dir, strict=strict or bool(site.plugin.get("strict")), drafts=True,
-                           display_root=site.project_dir)
+    project = load(site.docs_dir, strict=strict or bool(site.plugin.get("strict")), drafts=True,
+                   display_root=site.project_dir)
     if project.articles:
         project.problems.extend(unfinished(project.articles, require, site.project_dir))
         project.problems.sort(key=lambda p: p.sort_key)
@@ -208,19 +210,20 @@ class Renderer(Protocol):
     name: str
 
     def build(self, site: SiteConfig, site_dir: Path, *, drafts: bool = False, strict: bool = False,
-              livereload: bool = False) -> list[Any]:
-        """Build every language of `site` into `site_dir` (prepare, render, finish); BuildFailed says why not."""
+              livereload: bool = False, load: Callable[..., Project] | None = None) -> list[Any]:
+        """Build every language of `site` into `site_dir` (prepare, render, finish); BuildFailed says why not.
+        `load` reads an articles folder for prepare (default: kb.articles.load_project)."""
 
 
 def build_site(site: SiteConfig, renderer: Renderer, site_dir: Path | None = None, *, drafts: bool = False,
-               strict: bool = False, livereload: bool = False) -> Path:
+               strict: bool = False, livereload: bool = False, load: Callable[..., Project] | None = None) -> Path:
     """Build the site with `renderer` into a folder beside `site_dir`, then swap it in; on failure nothing changes."""
     target = Path(site_dir or site.site_dir).resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
     aside.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; a site is read by the web server's user
     try:
-        renderer.build(site, aside, drafts=drafts, strict=strict, livereload=livereload)
+        renderer.build(site, aside, drafts=drafts, strict=strict, livereload=livereload, load=load)
     except BaseException:
         shutil.rmtree(aside, ignore_errors=True)
         raise

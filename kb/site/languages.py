@@ -556,12 +556,14 @@ def localize_markdown(config: Any, language: Language) -> None:
 
 
 def load_projects(docs_root: Path, languages: list[Language], *, strict: bool = False, drafts: bool = True,
-                  display_root: Path | None = None) -> dict[str, Project]:
-    """Each language's articles, loaded and checked on their own (ids repeat across languages)."""
+                  display_root: Path | None = None, load: Any = None) -> dict[str, Project]:
+    """Each language's articles, loaded and checked on their own (ids repeat across languages);
+    `load` as kb.articles.load_project (the default) is called."""
     from kb.articles import load_project
 
-    return {language.code: load_project(Path(docs_root) / language.code, strict=strict, drafts=drafts,
-                                        display_root=display_root)
+    load = load or load_project
+    return {language.code: load(Path(docs_root) / language.code, strict=strict, drafts=drafts,
+                                display_root=display_root)
             for language in languages}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from mkdocs.config import base
 from mkdocs.config import config_options as c
@@ -20,7 +20,7 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.nav import Navigation
 from mkdocs.structure.pages import Page
 
-from kb.articles import RESERVED_FILES
+from kb.articles import RESERVED_FILES, Project, load_project
 from kb.channels.answers import DEFAULT_THRESHOLD
 from kb.search import site_index as search_site
 from kb.search.index import SearchError
@@ -89,6 +89,7 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         self._state: BuildState | None = None
         self._building: str | None = None  # a non-default language, when build_languages runs this build
         self._language_builds: list[MkDocsBuild] = []
+        self._load: Callable[..., Project] = load_project  # how prepare reads an articles folder
 
     @property
     def state(self) -> BuildState:
@@ -105,6 +106,10 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         """Build the language `code` (not the default one): its articles, interface and site folder."""
         self._building = code
 
+    def read_articles_with(self, load: Callable[..., Project]) -> None:
+        """Read the articles folders with `load` (kb.site.state.LoadOnce: what `kb build` has checked)."""
+        self._load = load
+
     def on_config(self, config: Any) -> Any:
         settings = SiteSettings(
             docs_dir=Path(config.docs_dir), site_dir=Path(config.site_dir), site_name=config.site_name,
@@ -115,6 +120,7 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
             search_separator=search_site.quiet_material_search(config.plugins))
         try:
             self._state = state = prepare(settings, Options.from_mapping(dict(self.config)), building=self._building,
+                                          load=self._load,
                                           log=log)
         except PrepareError as exc:
             raise PluginError(str(exc)) from exc
@@ -210,7 +216,8 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         if self._building:
             return  # the default language's build finishes every language
         state = self.state
-        self._language_builds = build_languages(config, state, dict(self.config), log) if state.langs else []
+        self._language_builds = build_languages(config, state, dict(self.config), log,
+                                                self._load) if state.langs else []
         try:
             finish([state, *(built.state for built in self._language_builds)], log=log)
         except SearchError as exc:

@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterator
 import yaml
 import zensical
 
-from kb.articles import RESERVED_FILES, Article, first_h1
+from kb.articles import RESERVED_FILES, Article, Project, first_h1, load_project
 from kb.search.index import SearchError
 from kb.site import pages, theme
 from kb.site.build import BuildFailed, SiteConfig, SiteError, finish
@@ -67,7 +67,7 @@ class ZensicalRenderer:
     name = "zensical"
 
     def build(self, site: SiteConfig, site_dir: Path, *, drafts: bool = False, strict: bool = False,
-              livereload: bool = False) -> list[ZensicalBuild]:
+              livereload: bool = False, load: Callable[..., Project] | None = None) -> list[ZensicalBuild]:
         """Build every language into `site_dir` (prepare, Zensical, finish); the default language first."""
         options = site.options
         options = dataclasses.replace(options, drafts=drafts or options.drafts, strict=strict or options.strict,
@@ -78,7 +78,8 @@ class ZensicalRenderer:
         for i, code in enumerate(codes):
             folder = Path(site_dir) / code if i else Path(site_dir)
             try:
-                state = prepare(site.settings(folder), options, building=code if i else None, log=log)
+                state = prepare(site.settings(folder), options, building=code if i else None, log=log,
+                                load=load or load_project)
             except PrepareError as exc:
                 raise BuildFailed(f"kb build: {exc}", [str(exc)]) from exc
             staging = site.project_dir / ".kb" / ("zensical-preview" if livereload else "zensical") / (code or "site")

@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from kb.articles import Project
 from kb.site.build import BuildFailed, SiteConfig, SiteError
 from kb.site.renderers.mkdocs import edit, pagewise
 from kb.site.renderers.mkdocs.pagewise import MkDocsBuild, run_build
@@ -27,10 +28,12 @@ class MkDocsRenderer:
     name = "mkdocs"
 
     def build(self, site: SiteConfig, site_dir: Path, *, drafts: bool = False, strict: bool = False,
-              livereload: bool = False) -> list[MkDocsBuild]:
+              livereload: bool = False, load: Callable[..., Project] | None = None) -> list[MkDocsBuild]:
         """Build every language into `site_dir` (the default language's build builds the others, then
         finishes); returns each language's build, the default first."""
         config = mkdocs_config(site, site_dir, drafts=drafts, strict=strict, livereload=livereload)
+        if load is not None:
+            config.plugins["kb"].read_articles_with(load)
         with mkdocs_errors():
             built = run_build(config)
         return [built, *config.plugins["kb"].language_builds]
@@ -78,11 +81,12 @@ def mkdocs_config(site: SiteConfig, site_dir: Path | str, *, drafts: bool = Fals
     return config
 
 
-def build_languages(parent: Any, state: BuildState, options: dict[str, Any], log: Any) -> list[MkDocsBuild]:
+def build_languages(parent: Any, state: BuildState, options: dict[str, Any], log: Any,
+                    load: Callable[..., Project] | None = None) -> list[MkDocsBuild]:
     """Build each non-default language into `<site_dir>/<code>/` with a config derived from `parent`.
 
     `parent` is the default language's MkDocs config, `state` its kb state; `options` the kb
-    plugin's options to carry over (drafts, livereload...).
+    plugin's options to carry over (drafts, livereload...); `load` how its prepare read the articles.
     """
     from mkdocs.config import load_config
 
@@ -98,6 +102,8 @@ def build_languages(parent: Any, state: BuildState, options: dict[str, Any], log
             if key in plugin.config and key != "languages":
                 plugin.config[key] = value
         plugin.build_language(language.code)
+        if load is not None:
+            plugin.read_articles_with(load)
         log.info(f"kb: building {language.name} ({language.code}) into {_shown(site_dir, root)}")
         builds.append(run_build(config))
     return builds
