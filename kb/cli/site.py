@@ -135,7 +135,6 @@ def build(config_file: Path, site_dir: Path | None, strict: bool, renderer: str 
         click.echo(problem.format(), err=True)
     started = time.perf_counter()
     published = sum(not a.draft for a in project.articles)
-    del project  # the build's own lists of the same articles (LoadOnce): it keeps what it needs
     click.echo(f"kb build: building {_count(published, 'article')}"
                + (f" with {engine.name}" if engine.name != RENDERERS[0] else "") + "...", err=True)
     target = _build(site, engine, site_dir, strict=strict, load=load)

@@ -86,7 +86,7 @@ class SiteMeanings:
             found = {t: self._read[t] for t in texts if t in self._read}
         missing = list(dict.fromkeys(t for t in texts if t not in found))
         if missing:
-            vectors = self.embed([self.vectors.as_written(text) for text in missing])  # kb.search.vectors
+            vectors = self.embed([self.vectors.as_written(text) for text in missing])  # letters typed without, given back
             found.update((text, self.read(text, vector)) for text, vector in zip(missing, vectors))
             with self._lock:
                 for text in missing:

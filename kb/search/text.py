@@ -28,7 +28,7 @@ _FOLD_EXTRA = str.maketrans({
     "ß": "ss", "æ": "ae", "œ": "oe", "þ": "th", "ð": "d",
 })
 _APOSTROPHES = re.compile(r"['\u2019\u02bc]")
-_WORD = re.compile(r"[^\W_]+")
+WORD = re.compile(r"[^\W_]+")  # a word: letters and digits, no underscore (also as written: kb.search.vectors)
 _LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)")
 _MARKDOWN_NOISE = re.compile(
     r"<[^>\n]*>"                 # HTML tags
@@ -47,7 +47,7 @@ def fold(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """The folded words of `text`, in order."""
-    return _WORD.findall(fold(text))
+    return WORD.findall(fold(text))
 
 
 def strip_markdown(text: str) -> str:
@@ -135,7 +135,7 @@ def _english_pairs(text: str, forms: Mapping[str, str] | None = None) -> list[tu
 
 def _polish_words(text: str) -> list[str]:
     """Lower-case words with their diacritics (NFC, apostrophes dropped)."""
-    return _WORD.findall(unicodedata.normalize("NFC", _APOSTROPHES.sub("", text.lower())))
+    return WORD.findall(unicodedata.normalize("NFC", _APOSTROPHES.sub("", text.lower())))
 
 
 @functools.lru_cache(maxsize=200_000)

@@ -19,7 +19,7 @@ import html
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import yaml
 
@@ -556,7 +556,8 @@ def localize_markdown(config: Any, language: Language) -> None:
 
 
 def load_projects(docs_root: Path, languages: list[Language], *, strict: bool = False, drafts: bool = True,
-                  display_root: Path | None = None, load: Any = None) -> dict[str, Project]:
+                  display_root: Path | None = None, load: Callable[..., Project] | None = None
+                  ) -> dict[str, Project]:
     """Each language's articles, loaded and checked on their own (ids repeat across languages);
     `load` as kb.articles.load_project (the default) is called."""
     from kb.articles import load_project
