@@ -186,6 +186,7 @@ def new(title: str | None, category: str, article_id: str | None, translate_id: 
 @renderer_option
 def serve(config_file: Path, host: str, port: int, db: str | None, renderer: str | None = None) -> None:
     """Build with drafts and serve the site and the vote collector on one local origin, updating on edits."""
+    from kb.site.preview.cache import ArticleCache
     from kb.site.preview.live import LiveSite
     from kb.site.preview.server import port_problem, serve_preview
 
@@ -203,11 +204,12 @@ def serve(config_file: Path, host: str, port: int, db: str | None, renderer: str
     if problem:
         fail(f"kb serve: {problem}", 2)
     try:
-        project = check_site(site, golden=False)
+        load = LoadOnce(ArticleCache())  # the check's reading serves the first build and the edits after it
+        project = check_site(site, golden=False, load=load)
         if project.errors:  # the preview starts all the same, with the errors shown in its pages
             report_problems(project, "kb serve")
         live = LiveSite(site, engine, site.project_dir / ".kb" / "preview")
-        _build(site, engine, None, run=live.build)
+        _build(site, engine, None, run=lambda: live.build(load))
         serve_preview(site, live, host=host, port=port, db_url=db_url,
                       echo=lambda message: click.echo(message, err=True), collector_options=collector_services(),
                       problems=project.errors)

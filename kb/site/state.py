@@ -309,9 +309,11 @@ class LoadOnce:
     article before it builds; its prepare step then takes them from here instead of reading and
     checking them again (about a second at 3,000 articles), and each language's build reads the
     other languages once in all. Each caller gets its own lists: what one adds (the check's golden
-    queries) the next does not see."""
+    queries) the next does not see. `cache` is load_project's (kb.site.preview.cache.ArticleCache):
+    `kb serve` keeps the articles read for its check and first build parsed for its later edits."""
 
-    def __init__(self) -> None:
+    def __init__(self, cache: Any = None) -> None:
+        self.cache = cache
         self._read: dict[tuple[Path, bool, Path | None], Project] = {}
 
     def __call__(self, folder: Path, *, strict: bool = False, drafts: bool = True,
@@ -319,7 +321,8 @@ class LoadOnce:
         key = (Path(folder).resolve(), strict, Path(display_root).resolve() if display_root is not None else None)
         project = self._read.get(key)
         if project is None:
-            project = self._read[key] = load_project(folder, strict=strict, drafts=True, display_root=display_root)
+            project = self._read[key] = load_project(folder, strict=strict, drafts=True, display_root=display_root,
+                                                     cache=self.cache)
         articles = project.articles if drafts else [a for a in project.articles if not a.draft]
         return dataclasses.replace(project, articles=list(articles), categories=dict(project.categories),
                                    problems=list(project.problems), unreadable=dict(project.unreadable))

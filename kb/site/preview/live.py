@@ -26,7 +26,7 @@ from kb.site.build import SiteConfig, finish, merge_language_sitemaps, swap
 from kb.site.languages import translation_problems
 from kb.site.preview.cache import ArticleCache
 from kb.search.site_index import GOLDEN, SYNONYMS
-from kb.site.state import BuildState, Change
+from kb.site.state import BuildState, Change, LoadOnce
 
 #: Endings of the files editors write beside the one being saved (vim, emacs, others).
 EDITOR_LEFTOVERS = ("~", ".swp", ".swx", ".tmp", ".bak")
@@ -77,12 +77,18 @@ class LiveSite:
         """Drop what the builds learnt: the next change builds everything afresh."""
         self.builds = {}
 
-    def build(self) -> Update:
-        """A full build into a folder beside the site, swapped in when complete."""
+    def build(self, load: LoadOnce | None = None) -> Update:
+        """A full build into a folder beside the site, swapped in when complete.
+
+        Each articles folder is read once for the build and its full check: through `load` (the
+        one `kb serve` checked the site with before, holding an ArticleCache), else a new one.
+        Every file parsed stays in the cache for the edits that follow.
+        """
+        load = load if load is not None and load.cache is not None else LoadOnce(ArticleCache())
         self.site_dir.parent.mkdir(parents=True, exist_ok=True)
         aside = Path(tempfile.mkdtemp(prefix=f".{self.site_dir.name}.building-", dir=self.site_dir.parent))
         try:
-            built = self.renderer.build(self.site, aside, drafts=self.drafts, livereload=self.livereload)
+            built = self.renderer.build(self.site, aside, drafts=self.drafts, livereload=self.livereload, load=load)
         except BaseException:
             shutil.rmtree(aside, ignore_errors=True)
             raise
@@ -94,8 +100,8 @@ class LiveSite:
         with self._lock:
             self.builds = builds
             self._updates += 1  # a settle still under way for the site before stops
-            self._cache = ArticleCache()
-            self._checked = {code: self._load(code, self._cache).problems for code in builds}  # every file parsed
+            self._cache = load.cache
+            self._checked = {code: self._read(code, load).problems for code in builds}  # as read for the build
             self._unsettled = set()
             self.known_problems = {p.format() for p in self._all_problems()}
         states = self.states.values()
@@ -255,6 +261,12 @@ class LiveSite:
         state = self.builds[code].state
         return load_project(Path(state.settings.docs_dir), strict=state.options.strict, drafts=True,
                             display_root=state.settings.project_dir, cache=cache, quick=quick)
+
+    def _read(self, code: str, load: LoadOnce) -> Project:
+        """The language's articles, drafts included, as `load` read them for the build."""
+        state = self.builds[code].state
+        return load(Path(state.settings.docs_dir), strict=state.options.strict, drafts=True,
+                    display_root=state.settings.project_dir)
 
     def _all_problems(self) -> list[Problem]:
         problems = [p for code in self.builds for p in self._checked.get(code, [])]
