@@ -39,7 +39,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from kb.search.embeddings import (CACHE_FILE, DIM, MODEL, WHOLE, ArticleText, EmbeddingCache, EmbeddingError,
-                                  cache_dir, embed_texts, units_of)
+                                  Model, cache_dir, embed_texts, units_of)
 from kb.search.text import WORD, fold
 
 FORMAT = "kb-vectors/1"
@@ -113,12 +113,14 @@ def written_forms(articles: Iterable[ArticleText]) -> dict[str, str]:
     return {folded: word for folded, (word, _) in sorted(best.items())}
 
 
-def embed_articles(articles: Sequence[ArticleText], cache: EmbeddingCache, progress: Progress | None = None
-                   ) -> ArticleVectors:
-    """The units of `articles` and their vectors, from the cache, embedding what it lacks."""
+def embed_articles(articles: Sequence[ArticleText], cache: EmbeddingCache, progress: Progress | None = None,
+                   embedder: Model | None = None) -> ArticleVectors:
+    """The units of `articles` and their vectors, from the cache, embedding what it lacks
+    (`embedder`: another model, as kb.search.embeddings.embed_texts takes; default kb's)."""
     units = units_of(articles, cache)
     texts = [u.text for article_units in units for u in article_units]
-    matrix = embed_texts(texts, cache, "passage", progress) if texts else np.zeros((0, DIM), np.float32)
+    matrix = (embed_texts(texts, cache, "passage", progress, embedder=embedder) if texts
+              else np.zeros((0, DIM), np.float32))
     return ArticleVectors(
         ids=[a.id for a in articles],
         article=np.repeat(np.arange(len(articles), dtype=np.int32), [len(u) for u in units]),
