@@ -85,3 +85,6 @@ def test_the_preview_parses_each_file_once_at_start_and_only_the_edited_one_afte
     assert "The link is in the e-mail." in (live.site_dir / "shipping/track/index.html").read_text(encoding="utf-8")
     assert live.settle(update.settle) == []
     assert parsed == ["track.md"]  # the full check after it parsed nothing again
+    parsed.clear()
+    assert live.update({root / "mkdocs.yml"}).full  # a full build: each file read once more, build and check
+    assert sorted(parsed) == ["paczka.md", "soon.md", "track.md"]
