@@ -81,10 +81,10 @@ class LiveSite:
         """A full build into a folder beside the site, swapped in when complete.
 
         Each articles folder is read once for the build and its full check: through `load` (the
-        one `kb serve` checked the site with before, holding an ArticleCache), else a new one.
-        Every file parsed stays in the cache for the edits that follow.
+        one `kb serve` checked the site with before; it holds the preview's ArticleCache), else a
+        new one. Every file parsed stays in that cache for the edits that follow.
         """
-        load = load if load is not None and load.cache is not None else LoadOnce(ArticleCache())
+        load = load or LoadOnce(ArticleCache())
         self.site_dir.parent.mkdir(parents=True, exist_ok=True)
         aside = Path(tempfile.mkdtemp(prefix=f".{self.site_dir.name}.building-", dir=self.site_dir.parent))
         try:
