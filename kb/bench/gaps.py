@@ -28,7 +28,7 @@ from kb.search.index import build_index
 from kb.search.meanings import QueryVectors, SiteMeanings
 
 COSINES = (0.5, 0.6, 0.7, 0.8)
-AGREEMENTS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7)
+AGREEMENTS = (0.05, 0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7)
 
 
 def trim(ds: Dataset, queries: int | None, articles: int | None, seed: int = 0) -> Dataset:
