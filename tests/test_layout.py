@@ -18,7 +18,7 @@ MAX_LINES = 600
 #: The MkDocs renderer: the only modules that know MkDocs (they adapt MkDocs' own objects: its
 #: config, files, pages and navigation, whose attribute names are often kb's too).
 MKDOCS_RENDERER = {"kb.site.plugin", "kb.site.renderers.mkdocs", "kb.site.renderers.mkdocs.pagewise",
-                   "kb.site.renderers.mkdocs.edit"}
+                   "kb.site.renderers.mkdocs.edit", "kb.site.renderers.mkdocs.sidebar"}
 #: Writes of another module's object's attributes that are known and not yet gone, each with its owner.
 KNOWN_ATTRIBUTE_WRITES = {"kb/report/sql.py": {"tallies.raw_votes"}}  # the report's counting, in SQL
 

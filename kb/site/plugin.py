@@ -29,6 +29,7 @@ from kb.site.build import finish
 from kb.site.languages import localize_markdown
 from kb.site.renderers.mkdocs import LOG, build_languages
 from kb.site.renderers.mkdocs.pagewise import MkDocsBuild
+from kb.site.renderers.mkdocs.sidebar import remember_navigation
 from kb.site.state import RENDERERS, BuildState, Options, PrepareError, SiteSettings, prepare
 from kb.site.unfinished import REQUIRABLE_KEYS
 
@@ -183,6 +184,10 @@ class KbPlugin(BasePlugin[KbPluginConfig]):
         for previous, following in zip(nav.pages, nav.pages[1:]):
             previous.next_page, following.previous_page = following, previous
         return nav
+
+    def on_env(self, env: Any, *, config: Any, files: Files) -> Any:
+        remember_navigation(env)  # the articles of a folder share one sidebar: rendered once for them
+        return env
 
     def on_page_markdown(self, markdown: str, *, page: Page, config: Any, files: Files) -> str:
         article = self.state.by_src.get(page.file.src_uri)

@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from kb.site.renderers.mkdocs.sidebar import forget_navigation
 from kb.site.state import BuildState
 
 SITEMAP = "sitemap.xml"
@@ -148,6 +149,7 @@ def render_pages(build: MkDocsBuild, pages: list) -> None:
     from mkdocs.commands.build import _build_page, _populate_page
 
     docs = build.documentation_pages()
+    forget_navigation(build.env)  # what it showed before these changes
     for page in pages:
         _populate_page(page, build.config, build.files)
     for page in pages:
