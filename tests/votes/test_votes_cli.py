@@ -20,6 +20,9 @@ from kb.cli import main
 from kb.votes.store import open_store
 
 KB = [sys.executable, "-c", "import kb.cli.votes; from kb.cli import main; main(prog_name='kb')"]
+# The same, with every thread's stack written to stderr on SIGUSR1: what a collector that does not stop is doing.
+KB_TRACED = [sys.executable, "-c", "import faulthandler, signal; faulthandler.register(signal.SIGUSR1, all_threads=True); "
+             "import kb.cli.votes; from kb.cli import main; main(prog_name='kb')"]
 # Ids and pseudonyms as the collector makes them (an import checks them as it does).
 V1, V2 = "0c7e4f1a-3b2d-4e5f-8a9b-1c2d3e4f5a61", "0c7e4f1a-3b2d-4e5f-8a9b-1c2d3e4f5a62"
 S1, C1 = "5e1f0c2a-7b3d-4c8e-9f01-23456789abc1", "5e1f0c2a-7b3d-4c8e-9f01-23456789abc2"
@@ -180,7 +183,7 @@ def test_votes_serve_stores_a_vote_and_export_shows_it(tmp_path):
 
 def _start_serve(site, db: str, port: int, *args: str, cwd=None) -> subprocess.Popen:
     """`kb votes serve` in its own process, once /healthz answers 200."""
-    proc = subprocess.Popen([*KB, "votes", "serve", "--site", str(site), "--db", db, "--port", str(port), *args],
+    proc = subprocess.Popen([*KB_TRACED, "votes", "serve", "--site", str(site), "--db", db, "--port", str(port), *args],
                             cwd=cwd, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 20
     while True:
@@ -193,6 +196,18 @@ def _start_serve(site, db: str, port: int, *args: str, cwd=None) -> subprocess.P
             proc.kill()
             raise AssertionError(f"kb votes serve did not start:\n{proc.stderr.read()}")
         time.sleep(0.1)
+
+
+def _exit_code(proc: subprocess.Popen, timeout: float) -> int:
+    """The collector's exit code once it stops; if it has not within `timeout`, the test fails with
+    what each of its threads was doing (started by `_start_serve`, it writes its stacks on SIGUSR1)."""
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(1)
+        proc.kill()
+        raise AssertionError(f"kb votes serve did not stop within {timeout} s:\n{proc.stderr.read()}") from None
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
@@ -212,7 +227,7 @@ def test_a_stopped_collector_stores_everything_it_accepted(tmp_path, store_url, 
             answered = [client.get("/api/search", params={"q": f"password {i}"}).status_code for i in range(50)]
         proc.send_signal(sig)
         assert (r.status_code, answered) == (204, [200] * 50)
-        assert proc.wait(30) == 0
+        assert _exit_code(proc, 30) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
