@@ -21,8 +21,7 @@ from kb.votes.store import open_store
 
 KB = [sys.executable, "-c", "import kb.cli.votes; from kb.cli import main; main(prog_name='kb')"]
 # The same, with every thread's stack written to stderr on SIGUSR1: what a collector that does not stop is doing.
-KB_TRACED = [sys.executable, "-c", "import faulthandler, signal; faulthandler.register(signal.SIGUSR1, all_threads=True); "
-             "import kb.cli.votes; from kb.cli import main; main(prog_name='kb')"]
+KB_TRACED = [*KB[:2], "import faulthandler, signal; faulthandler.register(signal.SIGUSR1, all_threads=True); " + KB[2]]
 # Ids and pseudonyms as the collector makes them (an import checks them as it does).
 V1, V2 = "0c7e4f1a-3b2d-4e5f-8a9b-1c2d3e4f5a61", "0c7e4f1a-3b2d-4e5f-8a9b-1c2d3e4f5a62"
 S1, C1 = "5e1f0c2a-7b3d-4c8e-9f01-23456789abc1", "5e1f0c2a-7b3d-4c8e-9f01-23456789abc2"
